@@ -1,0 +1,240 @@
+// dmc - the engine's command-line tool. Each command is a function; the
+// options of each are listed in its help text, and anything else is an error.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dmc/dmc.h"
+
+namespace {
+
+using namespace dmc;
+
+const char *kUsage =
+    "dmc - Deep MicroCompression: prune, quantize and run small neural networks\n"
+    "      with integer-only kernels, as a microcontroller would.\n"
+    "\n"
+    "usage: dmc <command> [options]      (dmc <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  info    layers, shapes and parameters of a model file\n"
+    "  eval    compress a model with a config and report accuracy on MNIST, size,\n"
+    "          memory and per-layer errors\n"
+    "  sweep   accuracy of one layer compressed alone, against bits and keep ratio\n"
+    "\n"
+    "MNIST is read from --mnist DIR or the MNIST_DIR environment variable (the\n"
+    "folder with the four IDX files, .gz or decompressed).\n";
+
+const char *kInfoHelp =
+    "usage: dmc info --model FILE\n"
+    "\n"
+    "Prints each layer with its input and output shape, parameters and MACs.\n";
+
+const char *kEvalHelp =
+    "usage: dmc eval --model FILE [--config FILE] [--mnist DIR] [--limit N] [--json]\n"
+    "\n"
+    "Compresses the model as the config says (without one: every layer 8-bit,\n"
+    "nothing pruned), calibrates on 1,000 training images, and evaluates the\n"
+    "float and the compressed model on the 10,000 test images.\n"
+    "\n"
+    "  --model FILE   model file (engine/MODEL_FORMAT.md)\n"
+    "  --config FILE  compression config (JSON: default, layers, prune_norm)\n"
+    "  --mnist DIR    MNIST folder (default: $MNIST_DIR)\n"
+    "  --limit N      evaluate the first N test images only\n"
+    "  --json         print one JSON object instead of the table\n";
+
+const char *kSweepHelp =
+    "usage: dmc sweep --model FILE --layer NAME [--bits LIST] [--keep LIST]\n"
+    "                 [--mnist DIR] [--limit N] [--json]\n"
+    "\n"
+    "Compresses one layer alone (all others stay float) and measures test\n"
+    "accuracy against its bit width (keep 1) and against its keep ratio\n"
+    "(float weights): which layers can take more compression.\n"
+    "\n"
+    "  --layer NAME   a conv2d or linear layer of the model\n"
+    "  --bits LIST    comma-separated bit widths (default 8,4,2)\n"
+    "  --keep LIST    comma-separated keep ratios (default 1,0.75,0.5,0.25,0.1)\n"
+    "  --limit N      evaluate the first N test images only\n"
+    "  --json         print one JSON object instead of the table\n";
+
+// Options of one command: "--name value" pairs and "--flag"s.
+class Options {
+  public:
+    Options(int argc, char **argv, const std::set<std::string> &valued,
+            const std::set<std::string> &flags) {
+        for (int i = 0; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (valued.count(arg)) {
+                if (i + 1 >= argc) throw Error("option " + arg + " needs a value");
+                values_[arg] = argv[++i];
+            } else if (flags.count(arg)) {
+                values_[arg] = "1";
+            } else {
+                throw Error("unknown option '" + arg + "' (see --help)");
+            }
+        }
+    }
+    bool has(const std::string &name) const { return values_.count(name) != 0; }
+    std::string get(const std::string &name, const std::string &fallback = "") const {
+        const auto it = values_.find(name);
+        return it == values_.end() ? fallback : it->second;
+    }
+    std::string required(const std::string &name) const {
+        if (!has(name)) throw Error("missing required option " + name + " (see --help)");
+        return get(name);
+    }
+    int integer(const std::string &name, int fallback, int lo, int hi) const {
+        if (!has(name)) return fallback;
+        const std::string text = get(name);
+        char *end = nullptr;
+        const long v = std::strtol(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || v < lo || v > hi)
+            throw Error("option " + name + ": '" + text + "' is not an integer in [" +
+                        std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        return int(v);
+    }
+
+  private:
+    std::map<std::string, std::string> values_;
+};
+
+std::vector<double> number_list(const std::string &text, const std::string &option) {
+    std::vector<double> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        char *end = nullptr;
+        const double v = std::strtod(item.c_str(), &end);
+        if (item.empty() || *end != '\0') throw Error("option " + option + ": '" + item + "' is not a number");
+        out.push_back(v);
+    }
+    if (out.empty()) throw Error("option " + option + " is empty");
+    return out;
+}
+
+bool wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; ++i)
+        if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return true;
+    return false;
+}
+
+// Calibration set from the MNIST training images.
+CalibrationSet mnist_calibration(const std::string &dir) {
+    const ImageSet train = load_mnist(dir, "train");
+    return calibration_set(train, calibration_indices(train.count, kCalibrationImages));
+}
+
+int cmd_info(int argc, char **argv) {
+    const Options o(argc, argv, {"--model"}, {});
+    const Model m = load_model(o.required("--model"));
+    std::printf("model %s: input %s (raw in [%g, %g], normalised (x - %g) / %g)\n", m.name.c_str(),
+                m.input.shape.str().c_str(), double(m.input.min), double(m.input.max),
+                double(m.input.mean), double(m.input.std));
+    std::printf("\n%-12s %-10s %-10s %-10s %10s %10s\n", "layer", "type", "input", "output",
+                "params", "MACs");
+    int64_t macs = 0;
+    for (const Layer &l : m.layers) {
+        const int64_t params = int64_t(l.weight.size() + l.bias.size());
+        std::printf("%-12s %-10s %-10s %-10s %10lld %10lld\n", l.name.c_str(), layer_type_name(l.type),
+                    l.input.str().c_str(), l.output.str().c_str(), (long long)params,
+                    (long long)l.macs());
+        macs += l.macs();
+    }
+    std::printf("\ntotal: %lld parameters (%lld bytes as float32), %lld MACs per inference\n",
+                (long long)m.parameters(), (long long)(4 * m.parameters()), (long long)macs);
+    return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const Options o(argc, argv, {"--model", "--config", "--mnist", "--limit"}, {"--json"});
+    const Model model = load_model(o.required("--model"));
+    const CompressionConfig config =
+        o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
+    validate_config(config, model);
+    const int limit = o.integer("--limit", 0, 1, 100000000);
+    const std::string dir = mnist_dir(o.get("--mnist"));
+    const ImageSet test = load_mnist(dir, "t10k");
+    const CompressedModel cm = compress_model(model, config, mnist_calibration(dir));
+    const Report report = evaluate(cm, test, EvalOptions{limit, true});
+    if (o.has("--json")) {
+        std::fputs(report_to_json(report).c_str(), stdout);
+    } else {
+        std::printf("model %s, config %s\n", model.name.c_str(), config_to_json(config).c_str());
+        std::fputs(report_to_text(report).c_str(), stdout);
+    }
+    return 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    const Options o(argc, argv, {"--model", "--layer", "--bits", "--keep", "--mnist", "--limit"},
+                    {"--json"});
+    const Model model = load_model(o.required("--model"));
+    const std::string layer = o.required("--layer");
+    std::vector<int> bits;
+    for (double b : number_list(o.get("--bits", "8,4,2"), "--bits")) {
+        if (b != double(int(b)) || !is_supported_bits(int(b)))
+            throw Error("option --bits: " + std::to_string(b) + " is not one of 2, 4, 8, 32");
+        bits.push_back(int(b));
+    }
+    const std::vector<double> keeps = number_list(o.get("--keep", "1,0.75,0.5,0.25,0.1"), "--keep");
+    for (double k : keeps)
+        if (!(k > 0.0 && k <= 1.0)) throw Error("option --keep: " + std::to_string(k) + " is outside (0, 1]");
+    if (model.find_layer(layer) == model.output_layer())
+        for (double k : keeps)
+            if (k < 1.0) throw Error("layer '" + layer + "' is the output layer; it cannot be pruned");
+    const int limit = o.integer("--limit", 0, 1, 100000000);
+    const std::string dir = mnist_dir(o.get("--mnist"));
+    const Sweep s = sweep_layer(model, layer, bits, keeps, mnist_calibration(dir),
+                                load_mnist(dir, "t10k"), limit);
+    std::fputs((o.has("--json") ? sweep_to_json(s) : sweep_to_text(s)).c_str(), stdout);
+    return 0;
+}
+
+struct Command {
+    const char *help;
+    std::function<int(int, char **)> run;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+    const std::map<std::string, Command> commands = {
+        {"info", {kInfoHelp, cmd_info}},
+        {"eval", {kEvalHelp, cmd_eval}},
+        {"sweep", {kSweepHelp, cmd_sweep}},
+    };
+    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+        std::string(argv[1]) == "help") {
+        if (argc >= 3 && commands.count(argv[2])) {
+            std::fputs(commands.at(argv[2]).help, stdout);
+            return 0;
+        }
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const auto it = commands.find(argv[1]);
+    if (it == commands.end()) {
+        std::fprintf(stderr, "dmc: unknown command '%s'\n\n%s", argv[1], kUsage);
+        return 2;
+    }
+    if (wants_help(argc - 2, argv + 2)) {
+        std::fputs(it->second.help, stdout);
+        return 0;
+    }
+    try {
+        return it->second.run(argc - 2, argv + 2);
+    } catch (const dmc::Error &e) {
+        std::fprintf(stderr, "dmc %s: error: %s\n", argv[1], e.what());
+        return 1;
+    } catch (const std::bad_alloc &) {
+        std::fprintf(stderr, "dmc %s: error: out of memory\n", argv[1]);
+        return 1;
+    }
+}

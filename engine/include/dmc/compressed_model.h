@@ -1,0 +1,153 @@
+// dmc/compressed_model.h - a model after pruning and quantization, as a
+// list of steps that run on int8 tensors (the integer kernels in
+// engine/kernels/) or, for layers left at 32 bits, on float tensors.
+//
+// Build one with compress_model(); run it with an Executor.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dmc/config.h"
+#include "dmc/model.h"
+#include "dmc/prune.h"
+#include "dmc/quantize.h"
+
+namespace dmc {
+
+enum class Op {
+    Normalize,  // raw float input -> (x - mean) / std           (float)
+    Quantize,   // float -> int8 (the raw input, or a float layer's output)
+    Dequantize, // int8 -> float, before a layer left in float
+    Conv2d,
+    Linear,
+    MaxPool2d,
+    AvgPool2d,
+    ReLU,   // only where it does not directly follow conv2d/linear (fused there)
+    Flatten // no data movement: HWC is already flat
+};
+const char *op_name(Op op);
+
+struct Step {
+    Op op = Op::Flatten;
+    bool integer = false; // its output is int8 (else float); its input is too,
+                          // except for Quantize (float in) and Dequantize (int8 in)
+    int layer = -1;       // index of the model layer it implements; -1 for conversions
+    std::string name;
+    Shape input, output;
+
+    // Conv2d, Linear: the pruned float layer (geometry, and the weights a
+    // float step runs with), and whether a following ReLU is fused in.
+    Layer source;
+    bool fused_relu = false;
+
+    // Integer Conv2d/Linear: packed weights and the output stage.
+    QuantizedWeights weights;
+    std::vector<int32_t> bias;       // input zero point folded in
+    std::vector<int32_t> multiplier; // per output channel
+    std::vector<int8_t> shift;
+
+    // Integer steps: the quantization of the input and output tensors.
+    // act_min/act_max clamp the output (act_min = zero point for a fused ReLU).
+    QuantParams in_q, out_q;
+    int32_t act_min = -128, act_max = 127;
+
+    // AvgPool2d (integer): 1 / (kernel * kernel) as multiplier and shift.
+    FixedPointMultiplier pool_divisor;
+
+    // Normalize: (x - input_mean) / input_std. Quantize:
+    // q = zp + round((x - input_mean) * input_inv_scale) (dmc_quantize_input).
+    float input_mean = 0.0f, input_std = 1.0f, input_inv_scale = 1.0f;
+    bool from_raw_input = false;
+
+    int64_t output_bytes() const { return output.size() * (integer ? 1 : 4); }
+};
+
+// Where each step's tensors live in one arena. Step k reads the tensor
+// step k-1 wrote (step 0 reads the caller's raw input) and writes its own.
+// The two tensors sit at opposite ends of the arena, alternating, with
+// scratch between them, so the arena is the largest (input + scratch +
+// output) of any step: the least any schedule without in-place tricks
+// needs. ReLU and Flatten work in place.
+struct BufferPlan {
+    struct Entry {
+        int64_t input_offset = -1; // -1: the caller's buffer
+        int64_t output_offset = 0;
+        int64_t scratch_offset = 0;
+        int64_t bytes = 0; // input + scratch + output of this step (aligned)
+    };
+    std::vector<Entry> steps;
+    int64_t arena_bytes = 0;
+    int peak_step = -1; // the step that sets arena_bytes
+};
+
+struct CompressedModel {
+    Model model;      // the float model it was made from
+    PrunedModel pruned;
+    CompressionConfig config;
+    std::vector<LayerCompression> settings; // per model layer (conv2d/linear entries meaningful)
+    std::vector<Step> steps;
+    BufferPlan plan;
+    // Quantized raw input for each byte value p, as raw = p / 255.0f: the
+    // same integers the Quantize step gives, looked up (image models).
+    int8_t input_lut[256] = {};
+
+    bool output_integer() const { return !steps.empty() && steps.back().integer; }
+    QuantParams output_q() const { return steps.back().out_q; }
+    Shape output_shape() const { return steps.back().output; }
+    bool integer_only() const; // every conv2d/linear step is integer
+};
+
+// The calibration set: raw inputs (before normalisation), `count` of them,
+// each model.input.shape.size() floats, HWC. Only integer layers need it.
+struct CalibrationSet {
+    int count = 0;
+    std::vector<float> raw;
+};
+
+// Prunes, quantizes and calibrates. Activation ranges come from running the
+// compressed model itself over the calibration set, one step at a time, so
+// each layer's output scale is measured on the integers it really receives.
+CompressedModel compress_model(const Model &model, const CompressionConfig &config,
+                               const CalibrationSet &calibration);
+
+// The float model as a CompressedModel with every layer left in float: the
+// reference the compressed model is measured against. Needs no calibration.
+CompressedModel float_reference(const Model &model);
+
+// Runs a compressed model, one input at a time, in a preallocated arena.
+class Executor {
+  public:
+    explicit Executor(const CompressedModel &model);
+
+    // Runs one raw input (HWC floats). Returns the output tensor inside the
+    // arena: int8 if model.output_integer(), else float. Valid until the next
+    // run. `observe`, if set, sees every step's output right after the step.
+    using Observer = std::function<void(int step, const void *output)>;
+    const void *run(const float *raw_input, const Observer &observe = nullptr);
+    // The same for an 8-bit image (raw = pixel / 255), quantized by lookup.
+    const void *run_u8(const uint8_t *pixels, const Observer &observe = nullptr);
+
+    // argmax of the output; a tie goes to the lowest index.
+    int predict(const float *raw_input);
+    int predict_u8(const uint8_t *pixels);
+
+    const CompressedModel &model() const { return model_; }
+
+  private:
+    const void *run_from(int first_step, const Observer &observe);
+    int argmax(const void *output) const;
+
+    const CompressedModel &model_;
+    std::vector<uint64_t> arena_; // uint64_t: 8-byte aligned storage
+    std::vector<float> raw_;      // run_u8 on a model whose first layer is float
+};
+
+// Runs one step on one tensor (in and out may be the same for ReLU and
+// Flatten). scratch holds scratch_bytes(step) bytes.
+void run_step(const Step &step, const void *in, void *out, void *scratch);
+int64_t scratch_bytes(const Step &step);
+
+} // namespace dmc

@@ -1,0 +1,87 @@
+// dmc/evaluate.h - what the engine reports about a compressed model: per
+// layer and in total, its size (flash), work (MACs), memory (the buffer
+// plan's peak), its errors against the float model, and accuracy on MNIST.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dmc/compressed_model.h"
+#include "dmc/mnist.h"
+
+namespace dmc {
+
+struct LayerReport {
+    std::string name, type;
+    int layer = -1; // index in the model
+    int channels_total = 0, channels_kept = 0;
+    int bits = 8;
+    double keep = 1.0;
+    int64_t params = 0; // weights + biases after pruning
+    // Flash: packed weights; int32 biases; per-channel requantization
+    // constants (int32 multiplier + int8 shift). Float layers: 4 bytes each.
+    int64_t weight_bytes = 0, bias_bytes = 0, constant_bytes = 0;
+    int64_t macs = 0;
+    // Signal-to-quantization-noise ratios in dB; +infinity when exact.
+    double weight_sqnr_db = 0.0; // quantized vs float weights of the pruned layer
+    double output_sqnr_db = 0.0; // this layer's output vs the float model's (kept channels)
+
+    int64_t flash_bytes() const { return weight_bytes + bias_bytes + constant_bytes; }
+};
+
+struct Report {
+    std::string model;
+    std::string config_json;
+    std::vector<LayerReport> layers;
+    int64_t flash_bytes = 0;       // sum over layers
+    int64_t float_flash_bytes = 0; // the float model: 4 bytes per parameter
+    int64_t macs = 0;
+    int64_t float_macs = 0;
+    int64_t peak_ram_bytes = 0; // the buffer plan's arena
+    std::string peak_step;      // the step that sets it
+    std::string peak_detail;    // "input 784 + scratch 32 + output 4704"
+
+    // Filled by evaluate():
+    int images = 0;
+    double float_accuracy = 0.0, accuracy = 0.0; // fractions in [0, 1]
+    double agreement = 0.0; // compressed prediction == float prediction
+};
+
+// The static part of the report: sizes, MACs, the plan, weight SQNR.
+Report describe(const CompressedModel &model);
+
+struct EvalOptions {
+    int limit = 0;             // evaluate the first `limit` images only (0: all)
+    bool output_sqnr = true;   // also compare every layer's output with the float model
+};
+
+// describe() plus accuracy, agreement and output SQNR on `test`.
+Report evaluate(const CompressedModel &model, const ImageSet &test, const EvalOptions &options = {});
+
+// Accuracy of `model` on the first `limit` images (0: all), nothing else.
+double accuracy(const CompressedModel &model, const ImageSet &test, int limit = 0);
+
+std::string report_to_json(const Report &report, int indent = 2);
+std::string report_to_text(const Report &report);
+
+// Per-layer sensitivity: accuracy with only `layer` compressed (all other
+// layers float), against bits (keep 1) and against keep (float weights).
+struct SweepPoint {
+    int bits = kFloatBits;
+    double keep = 1.0;
+    double accuracy = 0.0;
+};
+struct Sweep {
+    std::string layer;
+    double float_accuracy = 0.0;
+    int images = 0;
+    std::vector<SweepPoint> by_bits, by_keep;
+};
+Sweep sweep_layer(const Model &model, const std::string &layer, const std::vector<int> &bits,
+                  const std::vector<double> &keeps, const CalibrationSet &calibration,
+                  const ImageSet &test, int limit = 0);
+std::string sweep_to_json(const Sweep &sweep, int indent = 2);
+std::string sweep_to_text(const Sweep &sweep);
+
+} // namespace dmc

@@ -1,0 +1,79 @@
+/*
+ * dmc_conv2d.h - integer 2-D convolution, NHWC activations, OHWI weights
+ * packed at 8, 4 or 2 bits (see dmc_arith.h for the arithmetic).
+ */
+#ifndef DMC_CONV2D_H
+#define DMC_CONV2D_H
+
+#include <string.h>
+
+#include "dmc_dot.h"
+
+typedef struct dmc_conv2d_s8 {
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t kernel, stride, padding; /* square kernel; 0 <= padding < kernel */
+    int32_t bits;                    /* 8, 4 or 2 */
+    const uint8_t *weights;          /* out_c rows of dmc_row_bytes(kernel*kernel*in_c, bits) */
+    const int32_t *bias;             /* out_c, input zero point folded in */
+    const int32_t *multiplier;       /* out_c, in [2^30, 2^31) */
+    const int8_t *shift;             /* out_c, in [1, 62] */
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t act_min, act_max; /* act_min = output_zero_point when a ReLU is fused */
+} dmc_conv2d_s8;
+
+/* Bytes of scratch dmc_conv2d_s8_run needs: one receptive field. */
+static inline int32_t dmc_conv2d_s8_scratch_bytes(const dmc_conv2d_s8 *p)
+{
+    return p->kernel * p->kernel * p->in_c;
+}
+
+/* Gathers the receptive field of output pixel (oy, ox) into col, in OHWI
+ * order, writing the input zero point where the window leaves the image. */
+static inline void dmc_conv2d_s8_gather(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy,
+                                        int32_t ox, int8_t *col)
+{
+    const int32_t k = p->kernel, c = p->in_c;
+    const int32_t y0 = oy * p->stride - p->padding, x0 = ox * p->stride - p->padding;
+    const int32_t x_lo = x0 < 0 ? -x0 : 0;
+    const int32_t x_hi = x0 + k > p->in_w ? p->in_w - x0 : k; /* valid kx in [x_lo, x_hi) */
+    const int8_t pad = (int8_t)p->input_zero_point;
+    int32_t ky;
+    for (ky = 0; ky < k; ++ky) {
+        const int32_t iy = y0 + ky;
+        int8_t *dst = col + ky * k * c;
+        if (iy < 0 || iy >= p->in_h) {
+            memset(dst, pad, (size_t)(k * c));
+            continue;
+        }
+        if (x_lo > 0) memset(dst, pad, (size_t)(x_lo * c));
+        memcpy(dst + x_lo * c, in + ((size_t)iy * p->in_w + (size_t)(x0 + x_lo)) * (size_t)c,
+               (size_t)((x_hi - x_lo) * c));
+        if (x_hi < k) memset(dst + x_hi * c, pad, (size_t)((k - x_hi) * c));
+    }
+}
+
+/* out (out_h x out_w x out_c) = conv(in (in_h x in_w x in_c)).
+ * scratch: dmc_conv2d_s8_scratch_bytes(p) bytes, not overlapping in/out. */
+static inline void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                     int8_t *scratch)
+{
+    const int32_t depth = p->kernel * p->kernel * p->in_c;
+    const int32_t row_bytes = dmc_row_bytes(depth, p->bits);
+    int32_t oy, ox, oc;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+            dmc_conv2d_s8_gather(p, in, oy, ox, scratch);
+            for (oc = 0; oc < p->out_c; ++oc) {
+                const int32_t acc =
+                    p->bias[oc] + dmc_dot(scratch, p->weights + (size_t)oc * (size_t)row_bytes,
+                                          depth, p->bits);
+                *out++ = dmc_requantize(acc, p->multiplier[oc], p->shift[oc],
+                                        p->output_zero_point, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+#endif /* DMC_CONV2D_H */

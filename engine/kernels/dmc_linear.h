@@ -1,0 +1,34 @@
+/*
+ * dmc_linear.h - integer fully connected layer, weights [out][in] packed at
+ * 8, 4 or 2 bits (see dmc_arith.h for the arithmetic).
+ */
+#ifndef DMC_LINEAR_H
+#define DMC_LINEAR_H
+
+#include "dmc_dot.h"
+
+typedef struct dmc_linear_s8 {
+    int32_t in_features, out_features;
+    int32_t bits;              /* 8, 4 or 2 */
+    const uint8_t *weights;    /* out_features rows of dmc_row_bytes(in_features, bits) */
+    const int32_t *bias;       /* out_features, input zero point folded in */
+    const int32_t *multiplier; /* out_features, in [2^30, 2^31) */
+    const int8_t *shift;       /* out_features, in [1, 62] */
+    int32_t output_zero_point;
+    int32_t act_min, act_max; /* act_min = output_zero_point when a ReLU is fused */
+} dmc_linear_s8;
+
+static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
+{
+    const int32_t row_bytes = dmc_row_bytes(p->in_features, p->bits);
+    int32_t o;
+    for (o = 0; o < p->out_features; ++o) {
+        const int32_t acc =
+            p->bias[o] +
+            dmc_dot(in, p->weights + (size_t)o * (size_t)row_bytes, p->in_features, p->bits);
+        out[o] = dmc_requantize(acc, p->multiplier[o], p->shift[o], p->output_zero_point,
+                                p->act_min, p->act_max);
+    }
+}
+
+#endif /* DMC_LINEAR_H */

@@ -1,0 +1,320 @@
+// evaluate.cpp - reports: sizes and MACs from the compressed model itself,
+// accuracy and errors by running it next to the float model on MNIST.
+#include "dmc/evaluate.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "dmc/error.h"
+#include "dmc_activation.h"
+
+namespace dmc {
+
+namespace {
+
+double sqnr_db(double signal, double noise) {
+    if (noise <= 0.0) return std::numeric_limits<double>::infinity();
+    if (signal <= 0.0) return -std::numeric_limits<double>::infinity();
+    return 10.0 * std::log10(signal / noise);
+}
+
+void check_inputs_match(const Model &model, const ImageSet &images) {
+    const Shape &s = model.input.shape;
+    if (s.channels != 1 || s.height != images.rows || s.width != images.cols)
+        throw Error("model '" + model.name + "' takes " + s.str() + " inputs; the images are 1x" +
+                    std::to_string(images.rows) + "x" + std::to_string(images.cols));
+    if (model.output_shape().size() < 10)
+        throw Error("model '" + model.name + "' has " + std::to_string(model.output_shape().size()) +
+                    " outputs; MNIST has 10 classes");
+}
+
+int argmax_float(const float *v, int64_t n) {
+    int best = 0;
+    for (int64_t i = 1; i < n; ++i) best = v[i] > v[best] ? int(i) : best;
+    return best;
+}
+
+} // namespace
+
+Report describe(const CompressedModel &cm) {
+    Report r;
+    r.model = cm.model.name;
+    r.config_json = config_to_json(cm.config);
+    for (const Step &s : cm.steps) {
+        if (s.op != Op::Conv2d && s.op != Op::Linear) continue;
+        const Layer &original = cm.model.layers[size_t(s.layer)];
+        LayerReport l;
+        l.name = s.name;
+        l.type = op_name(s.op);
+        l.layer = s.layer;
+        l.channels_total = original.out_channels;
+        l.channels_kept = s.source.out_channels;
+        l.bits = cm.settings[size_t(s.layer)].bits;
+        l.keep = cm.settings[size_t(s.layer)].keep;
+        l.params = int64_t(s.source.weight.size() + s.source.bias.size());
+        l.macs = s.source.macs();
+        const int64_t channels = s.source.out_channels;
+        if (s.integer) {
+            l.weight_bytes = int64_t(s.weights.packed.size());
+            l.bias_bytes = 4 * channels;
+            l.constant_bytes = 5 * channels;
+            const std::vector<float> w = dequantize_weights(s.weights);
+            double signal = 0.0, noise = 0.0;
+            for (size_t i = 0; i < w.size(); ++i) {
+                const double x = s.source.weight[i], e = double(w[i]) - x;
+                signal += x * x;
+                noise += e * e;
+            }
+            l.weight_sqnr_db = sqnr_db(signal, noise);
+        } else {
+            l.weight_bytes = 4 * int64_t(s.source.weight.size());
+            l.bias_bytes = 4 * int64_t(s.source.bias.size());
+            l.weight_sqnr_db = std::numeric_limits<double>::infinity();
+        }
+        l.output_sqnr_db = std::numeric_limits<double>::quiet_NaN(); // set by evaluate()
+        r.flash_bytes += l.flash_bytes();
+        r.macs += l.macs;
+        r.layers.push_back(l);
+    }
+    r.float_flash_bytes = 4 * cm.model.parameters();
+    for (const Layer &l : cm.model.layers) r.float_macs += l.macs();
+
+    r.peak_ram_bytes = cm.plan.arena_bytes;
+    const int k = cm.plan.peak_step;
+    if (k >= 0) {
+        const Step &s = cm.steps[size_t(k)];
+        r.peak_step = s.name;
+        const int64_t in = k == 0 ? 0 : cm.steps[size_t(k) - 1].output_bytes();
+        r.peak_detail = "input " + std::to_string(in) + " + scratch " +
+                        std::to_string(scratch_bytes(s)) + " + output " +
+                        std::to_string(s.output_bytes()) + " bytes, each rounded up to 16";
+    }
+    return r;
+}
+
+double accuracy(const CompressedModel &model, const ImageSet &test, int limit) {
+    check_inputs_match(model.model, test);
+    const int n = limit > 0 && limit < test.count ? limit : test.count;
+    Executor run(model);
+    int correct = 0;
+    for (int i = 0; i < n; ++i) correct += run.predict_u8(test.image(i)) == test.labels[size_t(i)];
+    return n ? double(correct) / n : 0.0;
+}
+
+Report evaluate(const CompressedModel &cm, const ImageSet &test, const EvalOptions &options) {
+    check_inputs_match(cm.model, test);
+    Report r = describe(cm);
+    const CompressedModel reference = float_reference(cm.model);
+    Executor run_float(reference), run_compressed(cm);
+    const int n = options.limit > 0 && options.limit < test.count ? options.limit : test.count;
+
+    // The float model's output of each conv2d/linear layer (after a fused
+    // ReLU), captured per image and compared channel by channel.
+    std::map<int, std::vector<float>> float_outputs; // by layer index
+    std::map<int, size_t> report_index;
+    for (size_t i = 0; i < r.layers.size(); ++i) report_index[r.layers[i].layer] = i;
+    std::vector<double> signal(r.layers.size(), 0.0), noise(r.layers.size(), 0.0);
+    const int64_t classes = cm.output_shape().size();
+
+    int float_correct = 0, correct = 0, agree = 0;
+    for (int i = 0; i < n; ++i) {
+        const void *fo = run_float.run_u8(test.image(i), [&](int k, const void *out) {
+            const Step &s = reference.steps[size_t(k)];
+            if (options.output_sqnr && s.layer >= 0 && report_index.count(s.layer)) {
+                const float *v = static_cast<const float *>(out);
+                float_outputs[s.layer].assign(v, v + s.output.size());
+            }
+        });
+        const void *co = run_compressed.run_u8(test.image(i), [&](int k, const void *out) {
+            const Step &s = cm.steps[size_t(k)];
+            if (!options.output_sqnr || s.layer < 0 || !report_index.count(s.layer)) return;
+            const std::vector<float> &ref = float_outputs[s.layer];
+            const std::vector<int> &kept = cm.pruned.kept[size_t(s.layer)];
+            const int64_t c_kept = s.output.channels;
+            const int64_t c_all = int64_t(ref.size()) / (int64_t(s.output.height) * s.output.width);
+            double sig = 0.0, err = 0.0;
+            for (int64_t p = 0; p < int64_t(s.output.height) * s.output.width; ++p) {
+                for (int64_t c = 0; c < c_kept; ++c) {
+                    const double x = ref[size_t(p * c_all + kept[size_t(c)])];
+                    const double y = s.integer
+                                         ? s.out_q.scale * (static_cast<const int8_t *>(out)[p * c_kept + c] -
+                                                            s.out_q.zero_point)
+                                         : double(static_cast<const float *>(out)[p * c_kept + c]);
+                    sig += x * x;
+                    err += (y - x) * (y - x);
+                }
+            }
+            signal[report_index[s.layer]] += sig;
+            noise[report_index[s.layer]] += err;
+        });
+        const int label = test.labels[size_t(i)];
+        const int pf = argmax_float(static_cast<const float *>(fo), classes);
+        const int pc = cm.output_integer()
+                           ? dmc_argmax_s8(static_cast<const int8_t *>(co), int32_t(classes))
+                           : argmax_float(static_cast<const float *>(co), classes);
+        float_correct += pf == label;
+        correct += pc == label;
+        agree += pf == pc;
+    }
+    r.images = n;
+    r.float_accuracy = n ? double(float_correct) / n : 0.0;
+    r.accuracy = n ? double(correct) / n : 0.0;
+    r.agreement = n ? double(agree) / n : 0.0;
+    if (options.output_sqnr)
+        for (size_t i = 0; i < r.layers.size(); ++i) r.layers[i].output_sqnr_db = sqnr_db(signal[i], noise[i]);
+    return r;
+}
+
+namespace {
+
+// JSON has no infinity: an exact result (infinite SQNR) is written as null.
+nlohmann::json db_json(double db) {
+    if (std::isnan(db) || std::isinf(db)) return nullptr;
+    return std::round(db * 100.0) / 100.0;
+}
+
+std::string db_text(double db) {
+    if (std::isnan(db)) return "-";
+    if (std::isinf(db)) return db > 0 ? "exact" : "-inf";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", db);
+    return buf;
+}
+
+std::string with_commas(int64_t v) {
+    std::string digits = std::to_string(v < 0 ? -v : v), out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return (v < 0 ? "-" : "") + out;
+}
+
+std::string percent(double fraction) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * fraction);
+    return buf;
+}
+
+} // namespace
+
+std::string report_to_json(const Report &r, int indent) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const LayerReport &l : r.layers) {
+        layers.push_back({{"name", l.name},
+                          {"type", l.type},
+                          {"channels_total", l.channels_total},
+                          {"channels_kept", l.channels_kept},
+                          {"keep", l.keep},
+                          {"bits", l.bits},
+                          {"params", l.params},
+                          {"weight_bytes", l.weight_bytes},
+                          {"bias_bytes", l.bias_bytes},
+                          {"constant_bytes", l.constant_bytes},
+                          {"flash_bytes", l.flash_bytes()},
+                          {"macs", l.macs},
+                          {"weight_sqnr_db", db_json(l.weight_sqnr_db)},
+                          {"output_sqnr_db", db_json(l.output_sqnr_db)}});
+    }
+    nlohmann::json j = {{"model", r.model},
+                        {"config", nlohmann::json::parse(r.config_json)},
+                        {"images", r.images},
+                        {"float_accuracy", r.float_accuracy},
+                        {"accuracy", r.accuracy},
+                        {"agreement", r.agreement},
+                        {"flash_bytes", r.flash_bytes},
+                        {"float_flash_bytes", r.float_flash_bytes},
+                        {"macs", r.macs},
+                        {"float_macs", r.float_macs},
+                        {"peak_ram_bytes", r.peak_ram_bytes},
+                        {"peak_ram_step", r.peak_step},
+                        {"layers", layers}};
+    return j.dump(indent) + "\n";
+}
+
+std::string report_to_text(const Report &r) {
+    std::string out;
+    char line[256];
+    if (r.images > 0) {
+        std::snprintf(line, sizeof line,
+                      "%d test images: float accuracy %s, compressed %s, agreement %s\n\n", r.images,
+                      percent(r.float_accuracy).c_str(), percent(r.accuracy).c_str(),
+                      percent(r.agreement).c_str());
+        out += line;
+    }
+    std::snprintf(line, sizeof line, "%-10s %-7s %9s %4s %9s %9s %7s %7s %10s %10s\n", "layer",
+                  "type", "kept", "bits", "params", "flash B", "w SQNR", "out SQNR", "MACs", "");
+    out += line;
+    for (const LayerReport &l : r.layers) {
+        const std::string kept = std::to_string(l.channels_kept) + "/" + std::to_string(l.channels_total);
+        std::snprintf(line, sizeof line, "%-10s %-7s %9s %4d %9s %9s %7s %7s %10s\n", l.name.c_str(),
+                      l.type.c_str(), kept.c_str(), l.bits, with_commas(l.params).c_str(),
+                      with_commas(l.flash_bytes()).c_str(), db_text(l.weight_sqnr_db).c_str(),
+                      db_text(l.output_sqnr_db).c_str(), with_commas(l.macs).c_str());
+        out += line;
+    }
+    std::snprintf(line, sizeof line, "\nflash %s bytes (float model %s, %.1fx smaller)\n",
+                  with_commas(r.flash_bytes).c_str(), with_commas(r.float_flash_bytes).c_str(),
+                  r.flash_bytes ? double(r.float_flash_bytes) / double(r.flash_bytes) : 0.0);
+    out += line;
+    std::snprintf(line, sizeof line, "MACs  %s (float model %s)\n", with_commas(r.macs).c_str(),
+                  with_commas(r.float_macs).c_str());
+    out += line;
+    out += "peak activation RAM " + with_commas(r.peak_ram_bytes) + " bytes, set by '" +
+           r.peak_step + "' (" + r.peak_detail + ")\n";
+    return out;
+}
+
+Sweep sweep_layer(const Model &model, const std::string &layer, const std::vector<int> &bits,
+                  const std::vector<double> &keeps, const CalibrationSet &calibration,
+                  const ImageSet &test, int limit) {
+    const int index = model.find_layer(layer);
+    if (index < 0 || !model.layers[size_t(index)].has_weights())
+        throw Error("sweep: model '" + model.name + "' has no conv2d/linear layer '" + layer + "'");
+    Sweep sweep;
+    sweep.layer = layer;
+    sweep.float_accuracy = accuracy(float_reference(model), test, limit);
+    sweep.images = limit > 0 && limit < test.count ? limit : test.count;
+    auto point = [&](int b, double keep) {
+        CompressionConfig c;
+        c.defaults.bits = kFloatBits;
+        c.layers[layer].bits = b;
+        c.layers[layer].keep = keep;
+        return SweepPoint{b, keep, accuracy(compress_model(model, c, calibration), test, limit)};
+    };
+    for (int b : bits) sweep.by_bits.push_back(point(b, 1.0));
+    for (double k : keeps) sweep.by_keep.push_back(point(kFloatBits, k));
+    return sweep;
+}
+
+std::string sweep_to_json(const Sweep &s, int indent) {
+    nlohmann::json by_bits = nlohmann::json::array(), by_keep = nlohmann::json::array();
+    for (const SweepPoint &p : s.by_bits) by_bits.push_back({{"bits", p.bits}, {"accuracy", p.accuracy}});
+    for (const SweepPoint &p : s.by_keep) by_keep.push_back({{"keep", p.keep}, {"accuracy", p.accuracy}});
+    nlohmann::json j = {{"layer", s.layer},   {"images", s.images}, {"float_accuracy", s.float_accuracy},
+                        {"by_bits", by_bits}, {"by_keep", by_keep}};
+    return j.dump(indent) + "\n";
+}
+
+std::string sweep_to_text(const Sweep &s) {
+    std::string out = "layer '" + s.layer + "' alone compressed, other layers float, " +
+                      std::to_string(s.images) + " test images; float accuracy " +
+                      percent(s.float_accuracy) + "\n\n  bits  accuracy\n";
+    char line[96];
+    for (const SweepPoint &p : s.by_bits) {
+        std::snprintf(line, sizeof line, "  %4d  %s\n", p.bits, percent(p.accuracy).c_str());
+        out += line;
+    }
+    out += "\n  keep  accuracy  (weights float)\n";
+    for (const SweepPoint &p : s.by_keep) {
+        std::snprintf(line, sizeof line, "  %4.2f  %s\n", p.keep, percent(p.accuracy).c_str());
+        out += line;
+    }
+    return out;
+}
+
+} // namespace dmc

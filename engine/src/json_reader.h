@@ -1,0 +1,96 @@
+// json_reader.h - typed access to JSON object fields with error messages
+// that name the field and where it is (internal).
+#pragma once
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "dmc/error.h"
+
+namespace dmc {
+
+class JsonReader {
+  public:
+    JsonReader(const nlohmann::json &object, std::string context)
+        : j_(object), context_(std::move(context)) {
+        if (!j_.is_object()) throw Error(context_ + ": must be a JSON object");
+    }
+
+    void set_context(std::string context) { context_ = std::move(context); }
+
+    // Refuses fields other than these (so a typo is an error, not ignored).
+    void allow_only(std::initializer_list<const char *> keys) const {
+        for (auto it = j_.begin(); it != j_.end(); ++it) {
+            bool known = false;
+            for (const char *k : keys) known = known || it.key() == k;
+            if (!known) {
+                std::string list;
+                for (const char *k : keys) list += std::string(list.empty() ? "" : ", ") + k;
+                throw Error(context_ + ": unknown field '" + it.key() + "' (expected: " + list + ")");
+            }
+        }
+    }
+
+    bool has(const char *key) const { return j_.contains(key); }
+
+    const nlohmann::json &value(const char *key) const {
+        if (!j_.contains(key)) throw Error(context_ + ": missing field '" + key + "'");
+        return j_[key];
+    }
+
+    const nlohmann::json &object(const char *key) const {
+        const nlohmann::json &v = value(key);
+        if (!v.is_object()) throw Error(context_ + ": field '" + key + "' must be an object");
+        return v;
+    }
+
+    std::string string(const char *key) const {
+        const nlohmann::json &v = value(key);
+        if (!v.is_string()) throw Error(context_ + ": field '" + key + "' must be a string");
+        return v.get<std::string>();
+    }
+
+    std::string string_or(const char *key, const std::string &fallback) const {
+        return has(key) ? string(key) : fallback;
+    }
+
+    int64_t integer(const char *key, int64_t lo, int64_t hi) const {
+        const nlohmann::json &v = value(key);
+        bool whole = v.is_number_integer();
+        if (!whole && v.is_number_float()) {
+            const double d = v.get<double>();
+            whole = std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15;
+        }
+        if (!whole) throw Error(context_ + ": field '" + key + "' must be an integer");
+        const double d = v.get<double>();
+        if (d < double(lo) || d > double(hi))
+            throw Error(context_ + ": field '" + key + "' is " + v.dump() + ", outside [" +
+                        std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        return int64_t(d);
+    }
+
+    int64_t integer_or(const char *key, int64_t fallback, int64_t lo, int64_t hi) const {
+        return has(key) ? integer(key, lo, hi) : fallback;
+    }
+
+    double number(const char *key) const {
+        const nlohmann::json &v = value(key);
+        if (!v.is_number()) throw Error(context_ + ": field '" + key + "' must be a number");
+        const double d = v.get<double>();
+        if (!std::isfinite(d)) throw Error(context_ + ": field '" + key + "' must be finite");
+        return d;
+    }
+
+    double number_or(const char *key, double fallback) const {
+        return has(key) ? number(key) : fallback;
+    }
+
+  private:
+    const nlohmann::json &j_;
+    std::string context_;
+};
+
+} // namespace dmc

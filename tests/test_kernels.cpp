@@ -1,0 +1,258 @@
+// The integer kernels (engine/kernels/) against a plain, obviously correct
+// integer reference written here from the contract's definitions: weights
+// unpacked into ints up front, padding by explicit bounds checks, the
+// rescale by floor division. Tolerance 0, on odd shapes.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "dmc/quantize.h"
+#include "dmc_activation.h"
+#include "dmc_conv2d.h"
+#include "dmc_linear.h"
+#include "dmc_pool.h"
+
+using namespace dmc;
+
+namespace {
+
+// floor(a / 2^s) without relying on >> of a negative number.
+int64_t floor_div_pow2(int64_t a, int s) {
+    const int64_t d = int64_t(1) << s;
+    int64_t q = a / d;
+    if (a % d != 0 && a < 0) --q;
+    return q;
+}
+
+int8_t reference_requantize(int64_t acc, int32_t m, int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
+    int64_t v = floor_div_pow2(acc * m + (int64_t(1) << (shift - 1)), shift) + zp;
+    return int8_t(std::max<int64_t>(lo, std::min<int64_t>(hi, v)));
+}
+
+struct RandomLayer {
+    int bits;
+    int rows;
+    int64_t row_length;
+    std::vector<int8_t> q; // unpacked weights, rows x row_length
+    std::vector<uint8_t> packed;
+    std::vector<int32_t> bias, multiplier;
+    std::vector<int8_t> shift;
+    int32_t zp_in, zp_out, act_min, act_max;
+};
+
+RandomLayer random_layer(std::mt19937 &rng, int bits, int rows, int64_t row_length, bool relu) {
+    RandomLayer l;
+    l.bits = bits;
+    l.rows = rows;
+    l.row_length = row_length;
+    const int qmax = weight_qmax(bits);
+    std::uniform_int_distribution<int> w(-qmax, qmax), zp(-128, 127), b(-20000, 20000);
+    std::uniform_int_distribution<int32_t> mult(1 << 30, INT32_MAX);
+    std::uniform_int_distribution<int> sh(12, 22);
+    l.q.resize(size_t(rows * row_length));
+    for (auto &v : l.q) v = int8_t(w(rng));
+    const int64_t row_bytes = dmc_row_bytes(int32_t(row_length), bits);
+    l.packed.assign(size_t(rows * row_bytes), 0);
+    for (int r = 0; r < rows; ++r)
+        pack_row(l.q.data() + r * row_length, row_length, bits, l.packed.data() + r * row_bytes);
+    for (int r = 0; r < rows; ++r) {
+        l.bias.push_back(b(rng));
+        l.multiplier.push_back(mult(rng));
+        l.shift.push_back(int8_t(sh(rng)));
+    }
+    l.zp_in = zp(rng);
+    l.zp_out = zp(rng);
+    l.act_min = relu ? l.zp_out : -128;
+    l.act_max = 127;
+    return l;
+}
+
+std::vector<int8_t> random_tensor(std::mt19937 &rng, size_t n) {
+    std::uniform_int_distribution<int> d(-128, 127);
+    std::vector<int8_t> v(n);
+    for (auto &x : v) x = int8_t(d(rng));
+    return v;
+}
+
+std::string first_mismatch(const std::vector<int8_t> &got, const std::vector<int8_t> &want) {
+    for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != want[i]) {
+            std::ostringstream s;
+            s << "first mismatch at " << i << ": kernel " << int(got[i]) << ", reference " << int(want[i]);
+            return s.str();
+        }
+    return "";
+}
+
+struct ConvCase {
+    int in_c, out_c, h, w, kernel, stride, padding;
+};
+
+} // namespace
+
+TEST(Kernels, Conv2dMatchesReferenceExactly) {
+    std::mt19937 rng(11);
+    const ConvCase cases[] = {
+        {1, 1, 5, 5, 3, 1, 0},  {1, 3, 7, 9, 5, 1, 2},  {3, 7, 9, 7, 3, 2, 1},
+        {7, 3, 11, 5, 3, 2, 0}, {3, 1, 6, 6, 1, 1, 0},  {7, 7, 13, 11, 5, 2, 2},
+        {1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 3, 4, 4, 4, 3, 3},
+    };
+    for (int bits : {8, 4, 2}) {
+        for (const ConvCase &c : cases) {
+            for (bool relu : {false, true}) {
+                const int oh = (c.h + 2 * c.padding - c.kernel) / c.stride + 1;
+                const int ow = (c.w + 2 * c.padding - c.kernel) / c.stride + 1;
+                const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
+                const RandomLayer l = random_layer(rng, bits, c.out_c, depth, relu);
+                const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.in_c));
+
+                std::vector<int8_t> want(size_t(oh * ow * c.out_c));
+                for (int oy = 0; oy < oh; ++oy)
+                    for (int ox = 0; ox < ow; ++ox)
+                        for (int oc = 0; oc < c.out_c; ++oc) {
+                            int64_t acc = l.bias[size_t(oc)];
+                            for (int ky = 0; ky < c.kernel; ++ky)
+                                for (int kx = 0; kx < c.kernel; ++kx)
+                                    for (int ic = 0; ic < c.in_c; ++ic) {
+                                        const int iy = oy * c.stride - c.padding + ky;
+                                        const int ix = ox * c.stride - c.padding + kx;
+                                        const bool inside = iy >= 0 && iy < c.h && ix >= 0 && ix < c.w;
+                                        const int x = inside ? in[size_t((iy * c.w + ix) * c.in_c + ic)] : l.zp_in;
+                                        acc += int64_t(x) *
+                                               l.q[size_t(oc * depth + (ky * c.kernel + kx) * c.in_c + ic)];
+                                    }
+                            want[size_t((oy * ow + ox) * c.out_c + oc)] = reference_requantize(
+                                acc, l.multiplier[size_t(oc)], l.shift[size_t(oc)], l.zp_out, l.act_min, l.act_max);
+                        }
+
+                dmc_conv2d_s8 p;
+                p.in_h = c.h; p.in_w = c.w; p.in_c = c.in_c;
+                p.out_h = oh; p.out_w = ow; p.out_c = c.out_c;
+                p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
+                p.bits = bits;
+                p.weights = l.packed.data();
+                p.bias = l.bias.data();
+                p.multiplier = l.multiplier.data();
+                p.shift = l.shift.data();
+                p.input_zero_point = l.zp_in;
+                p.output_zero_point = l.zp_out;
+                p.act_min = l.act_min;
+                p.act_max = l.act_max;
+                std::vector<int8_t> got(want.size()), scratch(size_t(dmc_conv2d_s8_scratch_bytes(&p)));
+                dmc_conv2d_s8_run(&p, in.data(), got.data(), scratch.data());
+                ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w
+                                     << " k" << c.kernel << " s" << c.stride << " p" << c.padding
+                                     << " bits " << bits << (relu ? " relu" : "") << ": "
+                                     << first_mismatch(got, want);
+            }
+        }
+    }
+}
+
+TEST(Kernels, LinearMatchesReferenceExactly) {
+    std::mt19937 rng(12);
+    for (int bits : {8, 4, 2}) {
+        for (int in_f : {1, 3, 7, 25, 31, 400, 401}) {
+            for (int out_f : {1, 3, 7, 10}) {
+                const RandomLayer l = random_layer(rng, bits, out_f, in_f, out_f % 2 == 1);
+                const std::vector<int8_t> in = random_tensor(rng, size_t(in_f));
+                std::vector<int8_t> want(static_cast<size_t>(out_f)), got(static_cast<size_t>(out_f));
+                for (int o = 0; o < out_f; ++o) {
+                    int64_t acc = l.bias[size_t(o)];
+                    for (int i = 0; i < in_f; ++i) acc += int64_t(in[size_t(i)]) * l.q[size_t(o * in_f + i)];
+                    want[size_t(o)] = reference_requantize(acc, l.multiplier[size_t(o)], l.shift[size_t(o)],
+                                                           l.zp_out, l.act_min, l.act_max);
+                }
+                dmc_linear_s8 p;
+                p.in_features = in_f;
+                p.out_features = out_f;
+                p.bits = bits;
+                p.weights = l.packed.data();
+                p.bias = l.bias.data();
+                p.multiplier = l.multiplier.data();
+                p.shift = l.shift.data();
+                p.output_zero_point = l.zp_out;
+                p.act_min = l.act_min;
+                p.act_max = l.act_max;
+                dmc_linear_s8_run(&p, in.data(), got.data());
+                ASSERT_EQ(got, want) << "linear " << in_f << "->" << out_f << " bits " << bits << ": "
+                                     << first_mismatch(got, want);
+            }
+        }
+    }
+}
+
+TEST(Kernels, PoolingMatchesReferenceExactly) {
+    std::mt19937 rng(13);
+    struct PoolCase {
+        int c, h, w, kernel, stride, padding;
+    };
+    const PoolCase cases[] = {{1, 5, 5, 2, 2, 0}, {3, 7, 9, 3, 2, 1}, {7, 9, 7, 2, 1, 1},
+                              {3, 28, 28, 2, 2, 0}, {7, 5, 3, 3, 3, 0}, {1, 6, 6, 4, 2, 2}};
+    for (const PoolCase &c : cases) {
+        const int oh = (c.h + 2 * c.padding - c.kernel) / c.stride + 1;
+        const int ow = (c.w + 2 * c.padding - c.kernel) / c.stride + 1;
+        const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.c));
+        const int32_t zp = std::uniform_int_distribution<int>(-128, 127)(rng);
+        const FixedPointMultiplier div = quantize_multiplier(1.0 / (c.kernel * c.kernel));
+        std::vector<int8_t> want_max(size_t(oh * ow * c.c)), want_avg(want_max.size());
+        for (int oy = 0; oy < oh; ++oy)
+            for (int ox = 0; ox < ow; ++ox)
+                for (int ch = 0; ch < c.c; ++ch) {
+                    int best = -128;
+                    int64_t sum = 0;
+                    for (int ky = 0; ky < c.kernel; ++ky)
+                        for (int kx = 0; kx < c.kernel; ++kx) {
+                            const int iy = oy * c.stride - c.padding + ky, ix = ox * c.stride - c.padding + kx;
+                            if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                            const int v = in[size_t((iy * c.w + ix) * c.c + ch)];
+                            best = std::max(best, v);
+                            sum += v - zp;
+                        }
+                    const size_t o = size_t((oy * ow + ox) * c.c + ch);
+                    want_max[o] = int8_t(best);
+                    want_avg[o] = reference_requantize(sum, div.multiplier, div.shift, zp, -128, 127);
+                }
+        dmc_pool2d_s8 p;
+        p.in_h = c.h; p.in_w = c.w; p.channels = c.c;
+        p.out_h = oh; p.out_w = ow;
+        p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
+        p.zero_point = zp;
+        p.multiplier = div.multiplier;
+        p.shift = div.shift;
+        std::vector<int8_t> got(want_max.size());
+        dmc_maxpool2d_s8_run(&p, in.data(), got.data());
+        ASSERT_EQ(got, want_max) << "maxpool case k" << c.kernel << " s" << c.stride << " p" << c.padding
+                                 << ": " << first_mismatch(got, want_max);
+        dmc_avgpool2d_s8_run(&p, in.data(), got.data());
+        ASSERT_EQ(got, want_avg) << "avgpool case k" << c.kernel << " s" << c.stride << " p" << c.padding
+                                 << ": " << first_mismatch(got, want_avg);
+    }
+}
+
+TEST(Kernels, ReluClampsAtTheZeroPointInPlace) {
+    std::mt19937 rng(14);
+    std::vector<int8_t> v = random_tensor(rng, 257), want(v.size());
+    for (size_t i = 0; i < v.size(); ++i) want[i] = std::max<int8_t>(v[i], -7);
+    dmc_relu_s8_run(v.data(), v.data(), int32_t(v.size()), -7);
+    EXPECT_EQ(v, want);
+}
+
+TEST(Kernels, ArgmaxTieGoesToLowestIndex) {
+    const int8_t v[5] = {3, 9, -2, 9, 9};
+    EXPECT_EQ(dmc_argmax_s8(v, 5), 1);
+    const int8_t all_same[4] = {-128, -128, -128, -128};
+    EXPECT_EQ(dmc_argmax_s8(all_same, 4), 0);
+}
+
+TEST(Kernels, QuantizeInputRoundsHalfUpAndSaturates) {
+    // inv_scale 1, mean 0: q = zp + floor(x + 0.5)
+    EXPECT_EQ(dmc_quantize_input(2.5f, 0.0f, 1.0f, 0), 3);
+    EXPECT_EQ(dmc_quantize_input(-2.5f, 0.0f, 1.0f, 0), -2);
+    EXPECT_EQ(dmc_quantize_input(-2.6f, 0.0f, 1.0f, 0), -3);
+    EXPECT_EQ(dmc_quantize_input(0.49f, 0.0f, 1.0f, -128), -128);
+    EXPECT_EQ(dmc_quantize_input(1e30f, 0.0f, 1.0f, 0), 127);
+    EXPECT_EQ(dmc_quantize_input(-1e30f, 0.0f, 1.0f, 0), -128);
+    EXPECT_EQ(dmc_quantize_input(std::nanf(""), 0.0f, 1.0f, 0), -128);
+}

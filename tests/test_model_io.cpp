@@ -1,0 +1,195 @@
+// The model file: round trip, and a clear refusal of every kind of bad file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace dmc;
+using nlohmann::json;
+
+namespace {
+
+// Expects parse_model to throw dmc::Error whose message contains `needle`.
+void expect_refused(const std::string &text, const std::string &needle) {
+    try {
+        parse_model(text, "test model");
+        FAIL() << "accepted a bad model; expected an error mentioning '" << needle << "'";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+            << "message '" << e.what() << "' does not mention '" << needle << "'";
+    }
+}
+
+json model_json() { return json::parse(model_to_json(dmc_test::small_cnn())); }
+
+std::string base64_floats(const std::vector<float> &v) {
+    // Reuse the engine's writer: a one-layer model's weight field.
+    Model m;
+    m.name = "t";
+    m.input.shape = Shape{1, 1, int(v.size())};
+    Layer l = dmc_test::linear("fc", int(v.size()), 1);
+    l.input = m.input.shape;
+    l.weight = v;
+    m.layers = {dmc_test::simple(LayerType::Flatten, "f"), l};
+    return json::parse(model_to_json(m))["layers"][1]["weight"].get<std::string>();
+}
+
+} // namespace
+
+TEST(ModelIo, WriteThenReadGivesTheSameModel) {
+    const Model a = dmc_test::small_cnn(3);
+    const Model b = parse_model(model_to_json(a));
+    EXPECT_EQ(b.name, a.name);
+    EXPECT_EQ(b.input.shape, a.input.shape);
+    EXPECT_EQ(b.input.mean, a.input.mean);
+    EXPECT_EQ(b.input.std, a.input.std);
+    ASSERT_EQ(b.layers.size(), a.layers.size());
+    for (size_t i = 0; i < a.layers.size(); ++i) {
+        const Layer &x = a.layers[i], &y = b.layers[i];
+        EXPECT_EQ(y.name, x.name);
+        EXPECT_EQ(y.type, x.type);
+        EXPECT_EQ(y.kernel, x.kernel);
+        EXPECT_EQ(y.stride, x.stride);
+        EXPECT_EQ(y.padding, x.padding);
+        EXPECT_EQ(y.output, x.output);
+        ASSERT_EQ(y.weight.size(), x.weight.size());
+        EXPECT_EQ(0, std::memcmp(y.weight.data(), x.weight.data(), 4 * x.weight.size())); // bit for bit
+        EXPECT_EQ(y.bias, x.bias);
+    }
+    EXPECT_EQ(model_to_json(b), model_to_json(a));
+}
+
+TEST(ModelIo, AcceptsPlainNumberArraysAndDefaults) {
+    const std::string text = R"({"format": "dmc-model", "version": 1, "name": "tiny",
+        "input": {"channels": 1, "height": 1, "width": 3},
+        "layers": [{"name": "flat", "type": "flatten"},
+                   {"name": "fc", "type": "linear", "in_features": 3, "out_features": 2,
+                    "weight": [1, 2, 3, 4, 5, 6]}]})";
+    const Model m = parse_model(text);
+    EXPECT_EQ(m.layers[1].weight, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+    EXPECT_TRUE(m.layers[1].bias.empty());
+    EXPECT_EQ(m.input.std, 1.0f);
+    EXPECT_EQ(m.output_shape(), (Shape{2, 1, 1}));
+}
+
+TEST(ModelIo, RefusesBadFilesWithAClearMessage) {
+    expect_refused("{not json", "not valid JSON");
+    expect_refused("[]", "JSON object");
+
+    json j = model_json();
+    j["version"] = 2;
+    expect_refused(j.dump(), "version 2 is not supported");
+
+    j = model_json();
+    j["format"] = "onnx";
+    expect_refused(j.dump(), "expected 'dmc-model'");
+
+    j = model_json();
+    j["layers"][0].erase("kernel");
+    expect_refused(j.dump(), "missing field 'kernel'");
+
+    j = model_json();
+    j["layers"][1]["type"] = "softmax";
+    expect_refused(j.dump(), "unknown layer type 'softmax'");
+
+    j = model_json();
+    j["layers"][3]["in_channels"] = 4; // conv2 after a 5-channel tensor
+    j["layers"][3]["weight"] = std::vector<float>(7 * 3 * 3 * 4, 0.1f);
+    expect_refused(j.dump(), "expects 4 input channels but receives a 5x6x6 tensor");
+
+    j = model_json();
+    j["layers"][7]["in_features"] = 27;
+    j["layers"][7]["weight"] = std::vector<float>(9 * 27, 0.1f);
+    expect_refused(j.dump(), "expects 27 input features but receives 28");
+
+    j = model_json();
+    j["layers"].erase(6); // no flatten before fc1
+    expect_refused(j.dump(), "add a flatten layer");
+
+    j = model_json();
+    j["layers"][9]["weight"] = base64_floats(std::vector<float>(89, 0.5f)); // needs 90
+    expect_refused(j.dump(), "needs 90 floats");
+
+    j = model_json();
+    j["layers"][9]["weight"] = std::vector<float>(91, 0.5f);
+    expect_refused(j.dump(), "has 91 values but the shape needs 90");
+
+    std::vector<float> with_nan(90, 0.5f);
+    with_nan[17] = std::nanf("");
+    j = model_json();
+    j["layers"][9]["weight"] = base64_floats(with_nan);
+    expect_refused(j.dump(), "weight[17] is NaN");
+
+    std::vector<float> with_inf(10, 0.5f);
+    with_inf[3] = INFINITY;
+    j = model_json();
+    j["layers"][9]["bias"] = base64_floats(with_inf);
+    expect_refused(j.dump(), "bias[3] is infinite");
+
+    j = model_json();
+    j["layers"][9]["weight"] = "!!!!" + j["layers"][9]["weight"].get<std::string>().substr(4);
+    expect_refused(j.dump(), "invalid base64 character");
+
+    j = model_json();
+    j["layers"][9]["name"] = "fc1";
+    expect_refused(j.dump(), "used twice");
+
+    j = model_json();
+    j["layers"][0]["kernl"] = 3;
+    expect_refused(j.dump(), "unknown field 'kernl'");
+
+    j = model_json();
+    j["layers"][0]["stride"] = 0;
+    expect_refused(j.dump(), "'stride' is 0");
+
+    j = model_json();
+    j["layers"][0]["kernel"] = 2.5;
+    expect_refused(j.dump(), "must be an integer");
+
+    j = model_json();
+    j["input"]["std"] = 0;
+    expect_refused(j.dump(), "std a positive number");
+
+    j = model_json();
+    j["name"] = "has space";
+    expect_refused(j.dump(), "C identifier");
+}
+
+TEST(ModelIo, RefusesAbsurdSizesBeforeAllocating) {
+    // 65536 x 64 x 64 x 5 floats would be 5 GB: refused from the fields
+    // alone (the short weight string is never decoded).
+    json j = model_json();
+    j["layers"][3]["out_channels"] = 65536;
+    j["layers"][3]["kernel"] = 64;
+    expect_refused(j.dump(), "more than 67108864 parameters");
+
+    j = model_json();
+    j["layers"][7]["in_features"] = 65536;
+    j["layers"][7]["out_features"] = 65536;
+    expect_refused(j.dump(), "more than 67108864 parameters");
+
+    j = model_json();
+    j["input"]["height"] = 1 << 20;
+    expect_refused(j.dump(), "outside");
+
+    j = model_json();
+    j["input"]["height"] = 4096;
+    j["input"]["width"] = 4096;
+    expect_refused(j.dump(), "more than");
+
+    j = model_json();
+    j["layers"] = json::array();
+    expect_refused(j.dump(), "'layers' is empty");
+}
+
+TEST(ModelIo, MissingFileIsAClearError) {
+    try {
+        load_model("/nonexistent/model.json");
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("no such file"), std::string::npos) << e.what();
+    }
+}
