@@ -1,0 +1,254 @@
+"""Export a DmcNet to the dmc-model JSON file and import one back.
+
+The format is specified in engine/MODEL_FORMAT.md. What this module adds to
+the layer specs is the tensors, converted between PyTorch's layouts and the
+file's microcontroller layouts:
+
+- conv2d weights: PyTorch OIHW <-> file OHWI;
+- linear weights: [out][in] in both, but the linear layer that consumes a
+  flatten sees its input in a different order: PyTorch flattens C x H x W as
+  c*H*W + h*W + w, the file (and engine, which keeps activations NHWC) as
+  (h*W + w)*C + c. So that layer's columns are permuted on the way out and
+  back on the way in. ReLU and further flattens between the two do not change
+  the order, so the permutation is carried to the next linear layer.
+
+Tensors are written as base64 of little-endian float32; on import a JSON
+array of numbers is accepted too. Import checks everything and raises
+ModelFileError naming the file and the problem, so a bad file never turns into
+a model that silently computes something else.
+"""
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+
+import numpy as np
+import torch
+
+from .errors import ModelFileError, ModelSpecError
+from .models import DmcNet
+
+FORMAT = "dmc-model"
+VERSION = 1
+TOP_LEVEL_FIELDS = ("format", "version", "name", "task", "input", "layers", "metadata")
+TENSOR_FIELDS = ("weight", "bias")
+
+
+# ---------------------------------------------------------------- layouts
+
+def _flatten_orders(model):
+    """For each linear layer, the (C, H, W) whose CHW->HWC permutation its
+    columns need, or None. Raises ModelSpecError if a permuted vector reaches
+    the output without passing a linear layer (PyTorch and the engine would
+    then disagree on the output order)."""
+    pending = None
+    orders = {}
+    in_shape = (model.input_spec["channels"], model.input_spec["height"],
+                model.input_spec["width"])
+    for spec, out_shape in zip(model.layer_specs, model.shapes):
+        if spec["type"] == "flatten" and len(in_shape) == 3:
+            c, h, w = in_shape
+            # With one channel or a 1x1 image both orders coincide.
+            pending = in_shape if (c > 1 and h * w > 1) else None
+        elif spec["type"] == "linear":
+            orders[spec["name"]] = pending
+            pending = None
+        in_shape = out_shape
+    if pending is not None:
+        raise ModelSpecError("the model ends with a flattened image and no linear layer "
+                             "after it; its output order would differ between PyTorch "
+                             "(CHW) and the engine (HWC)")
+    return orders
+
+
+def chw_to_hwc_columns(weight, chw):
+    """Permute a [out][C*H*W] PyTorch weight to the file's [out][H*W*C]."""
+    c, h, w = chw
+    return weight.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
+
+
+def hwc_to_chw_columns(weight, chw):
+    """Inverse of chw_to_hwc_columns."""
+    c, h, w = chw
+    return weight.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(weight.shape[0], -1)
+
+
+def encode_tensor(array):
+    """base64 of the values as little-endian float32, row-major."""
+    data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+    return base64.b64encode(data).decode("ascii")
+
+
+# ----------------------------------------------------------------- export
+
+def export_model(model, metadata=None):
+    """The model-file document (a dict ready for json.dump) for a DmcNet."""
+    try:
+        orders = _flatten_orders(model)
+    except ModelSpecError as e:
+        raise ModelFileError(f"cannot export model {model.model_name!r}: {e}") from None
+    layers = []
+    for spec in model.layer_specs:
+        entry = {k: v for k, v in spec.items() if k != "bias"}
+        module = getattr(model, spec["name"])
+        if spec["type"] in ("conv2d", "linear"):
+            weight = module.weight.detach().cpu().numpy().astype(np.float32)
+            if spec["type"] == "conv2d":
+                weight = weight.transpose(0, 2, 3, 1)          # OIHW -> OHWI
+            elif orders[spec["name"]] is not None:
+                weight = chw_to_hwc_columns(weight, orders[spec["name"]])
+            entry["weight"] = encode_tensor(weight)
+            if spec["bias"]:
+                entry["bias"] = encode_tensor(module.bias.detach().cpu().numpy())
+        layers.append(entry)
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": model.model_name,
+        "task": "classification",
+        "input": dict(model.input_spec),
+        "layers": layers,
+    }
+    if metadata is not None:
+        doc["metadata"] = metadata
+    return doc
+
+
+def save_model_file(model, path, metadata=None):
+    """Write the model file atomically: a crash never leaves half a file."""
+    doc = export_model(model, metadata)
+    text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        # mkstemp makes the file private (0600); give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+        raise ModelFileError(f"{path}: cannot write: {e.strerror or e}") from None
+    return doc
+
+
+# ----------------------------------------------------------------- import
+
+def decode_tensor(value, count, where):
+    """A float32 numpy vector of `count` values from base64 or a JSON array."""
+    if isinstance(value, str):
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise ModelFileError(f"{where}: not valid base64: {e}") from None
+        if len(data) % 4:
+            raise ModelFileError(f"{where}: {len(data)} bytes is not a whole number "
+                                 f"of float32 values")
+        array = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    elif isinstance(value, list):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ModelFileError(f"{where}: an array tensor must hold only numbers")
+        array = np.array(value, dtype=np.float64).astype(np.float32)
+    else:
+        raise ModelFileError(f"{where}: a tensor must be a base64 string or an array "
+                             f"of numbers, got {type(value).__name__}")
+    if array.size != count:
+        raise ModelFileError(f"{where}: has {array.size} values, expected {count}")
+    if not np.all(np.isfinite(array)):
+        raise ModelFileError(f"{where}: holds NaN or infinite values")
+    return array
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def model_from_dict(doc, source="<model file>"):
+    """Build a DmcNet from a parsed model file. Its "metadata" (or None) is
+    kept as `model.metadata`."""
+    def fail(message):
+        raise ModelFileError(f"{source}: {message}")
+
+    if not isinstance(doc, dict):
+        fail("the top level must be a JSON object")
+    unknown = set(doc) - set(TOP_LEVEL_FIELDS)
+    if unknown:
+        fail(f"unknown top-level field(s) {sorted(unknown)}")
+    if doc.get("format") != FORMAT:
+        fail(f"format must be {FORMAT!r}, got {doc.get('format')!r}")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+        fail(f"unsupported version {version!r} (this reader knows {VERSION})")
+    if doc.get("task") != "classification":
+        fail(f"task must be 'classification', got {doc.get('task')!r}")
+    for field in ("name", "input", "layers"):
+        if field not in doc:
+            fail(f"missing field {field!r}")
+
+    layers = doc["layers"]
+    if not isinstance(layers, list):
+        fail("layers must be an array")
+    specs, tensors = [], []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            fail(f"layer {i} is not an object")
+        spec = {k: v for k, v in layer.items() if k not in TENSOR_FIELDS}
+        if layer.get("type") in ("conv2d", "linear"):
+            if "weight" not in layer:
+                fail(f"layer {i} ({layer.get('name')!r}): missing weight")
+            spec["bias"] = "bias" in layer
+        else:
+            # Leave tensors in so the spec check reports them as unexpected.
+            spec = dict(layer)
+        specs.append(spec)
+        tensors.append({k: layer[k] for k in TENSOR_FIELDS if k in layer})
+
+    try:
+        model = DmcNet(doc["name"], doc["input"], specs)
+        orders = _flatten_orders(model)
+    except ModelSpecError as e:
+        fail(str(e))
+
+    with torch.no_grad():
+        for spec, found in zip(model.layer_specs, tensors):
+            if spec["type"] not in ("conv2d", "linear"):
+                continue
+            module = getattr(model, spec["name"])
+            where = f"{source}: layer {spec['name']!r}"
+            shape = tuple(module.weight.shape)
+            weight = decode_tensor(found["weight"], int(np.prod(shape)), f"{where} weight")
+            if spec["type"] == "conv2d":
+                o, i, kh, kw = shape
+                weight = weight.reshape(o, kh, kw, i).transpose(0, 3, 1, 2)  # OHWI -> OIHW
+            else:
+                weight = weight.reshape(shape)
+                if orders[spec["name"]] is not None:
+                    weight = hwc_to_chw_columns(weight, orders[spec["name"]])
+            module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+            if spec["bias"]:
+                bias = decode_tensor(found["bias"], shape[0], f"{where} bias")
+                module.bias.copy_(torch.from_numpy(bias))
+    model.metadata = doc.get("metadata")
+    return model
+
+
+def load_model_file(path):
+    """Read and check a model file; return the DmcNet (see model_from_dict)."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            doc = json.load(f, parse_constant=_reject_constant)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{path}: not UTF-8 text: {e}") from None
+    except ValueError as e:  # json.JSONDecodeError is a ValueError
+        raise ModelFileError(f"{path}: not valid JSON: {e}") from None
+    return model_from_dict(doc, source=path)

@@ -1,0 +1,165 @@
+"""Deterministic training and evaluation on MNIST.
+
+Reproducibility: every random choice (initial weights, data order, shifts)
+comes from generators seeded with --seed, and PyTorch is told to use
+deterministic algorithms, so the same command with the same thread count
+gives the same model bit for bit. (A different thread count may change the
+order of float sums, and so the last bits.)
+
+Recipe: SGD with Nesterov momentum, weight decay on the weights (not the
+biases), a short linear warm-up then cosine decay of the learning rate per
+step, and random shifts of up to `shift` pixels in each direction as the only
+augmentation. LeNet-5 reaches about 99.5% in 30 epochs (about 4-5 minutes
+on one thread) with this.
+"""
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .mnist import normalize
+from .models import build_model
+
+
+@dataclass
+class TrainConfig:
+    model: str = "lenet5"
+    epochs: int = 30
+    seed: int = 1
+    batch_size: int = 128
+    lr: float = 0.05            # peak learning rate, reached after warm-up
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 1.0
+    shift: int = 2              # max random shift in pixels; 0 disables it
+    threads: int = 1
+
+    def as_metadata(self):
+        return asdict(self)
+
+
+def seed_everything(seed):
+    """Seed every generator a library might fall back to, and forbid
+    nondeterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+def lr_factor(step, total_steps, warmup_steps):
+    """Multiplier of the peak learning rate at `step`: linear warm-up from
+    near zero, then cosine decay to zero at the last step."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def shifted_batch(padded, index, shift, generator):
+    """Crop each image of the batch from its zero-padded copy at a random
+    offset, i.e. shift it by -shift..shift pixels in x and y.
+
+    `padded` is (N, 1, H + 2*shift, W + 2*shift); the result (B, 1, H, W).
+    Done with one gather for the whole batch, which is much faster than
+    shifting images one by one.
+    """
+    n = index.numel()
+    h = padded.shape[2] - 2 * shift
+    w = padded.shape[3] - 2 * shift
+    dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]     # (B, H, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]     # (B, 1, W)
+    images = padded[index][:, 0]                            # (B, H+2s, W+2s)
+    batch = images[torch.arange(n)[:, None, None], rows, cols]
+    return batch[:, None]
+
+
+@torch.no_grad()
+def evaluate(model, x, labels, batch_size=1000):
+    """Number of correct argmax predictions of `model` on normalized inputs."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        out = model(x[start:start + batch_size])
+        correct += int((out.argmax(1) == labels[start:start + batch_size]).sum())
+    return correct
+
+
+def train(config, train_data, test_data, log=print):
+    """Train a fresh model; return (model, history).
+
+    `train_data` and `test_data` are (uint8 images N x 28 x 28, uint8 labels).
+    `log` gets one line per epoch. `history` is a list of per-epoch dicts.
+    """
+    torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    model = build_model(config.model)
+    spec = model.input_spec
+    mean, std = spec["mean"], spec["std"]
+
+    # Training images stay raw ([0, 1]) so that the shift pads with true
+    # background (raw 0); they are normalized per batch after the shift.
+    train_images, train_labels = train_data
+    raw = torch.from_numpy(train_images.astype(np.float32) / np.float32(255.0))[:, None]
+    s = config.shift
+    padded = nn.functional.pad(raw, (s, s, s, s)) if s > 0 else raw
+    y_train = torch.from_numpy(train_labels.astype(np.int64))
+    x_test = torch.from_numpy(normalize(test_data[0], spec))
+    y_test = torch.from_numpy(test_data[1].astype(np.int64))
+
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": config.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, momentum=config.momentum, nesterov=True)
+    n = len(y_train)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = int(config.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, warmup_steps))
+    loss_fn = nn.CrossEntropyLoss()
+
+    # One generator for everything random in the data pipeline, seeded
+    # separately from the weight initialisation above.
+    generator = torch.Generator().manual_seed(config.seed)
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        loss_sum, correct = 0.0, 0
+        for first in range(0, n, config.batch_size):
+            index = order[first:first + config.batch_size]
+            if s > 0:
+                batch = shifted_batch(padded, index, s, generator)
+            else:
+                batch = padded[index]
+            x = (batch - mean) / std
+            y = y_train[index]
+            out = model(x)
+            loss = loss_fn(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += float(loss) * len(index)
+            correct += int((out.argmax(1) == y).sum())
+        test_correct = evaluate(model, x_test, y_test)
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch, "loss": loss_sum / n, "train_acc": correct / n,
+               "test_acc": test_correct / len(y_test), "test_correct": test_correct,
+               "seconds": seconds}
+        history.append(row)
+        log(f"epoch {epoch:3d}/{config.epochs}  loss {row['loss']:.4f}  "
+            f"train acc {100 * row['train_acc']:.2f}%  "
+            f"test acc {100 * row['test_acc']:.2f}%  {seconds:.1f}s")
+    return model, history
