@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The dmc command line: help on every command, clear errors with a non-zero
+# exit for bad model, config and IDX input, and the JSON report's fields.
+# usage: cli_test.sh PATH/TO/dmc REPO_ROOT     (MNIST_DIR must be set)
+set -u
+dmc=$1
+root=$2
+model=$root/assets/lenet5.json
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error "what" "message fragment" cmd...: non-zero exit, no crash
+# (exit status below 128), message on stderr.
+expect_error() {
+    local what=$1 needle=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local status=$?
+    if [ $status -eq 0 ]; then fail "$what: exit status 0"; return; fi
+    if [ $status -ge 128 ]; then fail "$what: crashed (status $status)"; return; fi
+    grep -qF -- "$needle" "$tmp/err" || fail "$what: stderr lacks '$needle': $(cat "$tmp/err")"
+}
+
+for cmd in info eval sweep; do
+    "$dmc" "$cmd" --help >"$tmp/out" 2>&1 || fail "dmc $cmd --help exits non-zero"
+    grep -q "usage: dmc $cmd" "$tmp/out" || fail "dmc $cmd --help prints no usage"
+done
+"$dmc" --help | grep -q "commands:" || fail "dmc --help lists no commands"
+expect_error "no command" "usage" "$dmc"
+expect_error "unknown command" "unknown command 'frobnicate'" "$dmc" frobnicate
+expect_error "unknown option" "unknown option '--modle'" "$dmc" info --modle "$model"
+expect_error "missing option" "missing required option --model" "$dmc" info
+
+# Bad model files.
+echo '{"format": "dmc-model", "version": 7}' >"$tmp/v7.json"
+expect_error "wrong version" "version 7 is not supported" "$dmc" info --model "$tmp/v7.json"
+head -c 1000 "$model" >"$tmp/truncated.json"
+expect_error "truncated model" "not valid JSON" "$dmc" info --model "$tmp/truncated.json"
+expect_error "missing model" "no such file" "$dmc" info --model "$tmp/none.json"
+sed 's/"conv2d"/"conv3d"/' "$model" >"$tmp/unknown.json"
+expect_error "unknown layer type" "unknown layer type 'conv3d'" "$dmc" info --model "$tmp/unknown.json"
+
+# Bad configs.
+echo '{"layers": {"conv9": {"bits": 4}}}' >"$tmp/c1.json"
+expect_error "unknown layer in config" "has no layer 'conv9'" "$dmc" eval --model "$model" --config "$tmp/c1.json"
+echo '{"default": {"bits": 5}}' >"$tmp/c2.json"
+expect_error "bad bits" "bits 5 is not supported" "$dmc" eval --model "$model" --config "$tmp/c2.json"
+echo '{"layers": {"conv2": {"keep": 0}}}' >"$tmp/c3.json"
+expect_error "bad keep" "outside (0, 1]" "$dmc" eval --model "$model" --config "$tmp/c3.json"
+echo '{"layers": {"fc3": {"keep": 0.5}}}' >"$tmp/c4.json"
+expect_error "pruned output layer" "output layer" "$dmc" eval --model "$model" --config "$tmp/c4.json"
+expect_error "bad limit" "not an integer" "$dmc" eval --model "$model" --limit ten
+
+# Bad MNIST folders.
+expect_error "missing MNIST folder" "pass --mnist DIR or set MNIST_DIR" "$dmc" eval --model "$model" --mnist "$tmp/nowhere"
+mkdir "$tmp/mnist"
+cp "$MNIST_DIR"/t10k-labels-idx1-ubyte.gz "$MNIST_DIR"/train-* "$tmp/mnist/"
+head -c 100000 "$MNIST_DIR/t10k-images-idx3-ubyte.gz" >"$tmp/mnist/t10k-images-idx3-ubyte.gz"
+expect_error "truncated IDX" "truncated or corrupt gzip" "$dmc" eval --model "$model" --mnist "$tmp/mnist"
+(env -u MNIST_DIR "$dmc" eval --model "$model" >/dev/null 2>"$tmp/err"; true)
+grep -q "set MNIST_DIR" "$tmp/err" || fail "no MNIST folder given: unclear error"
+
+# The JSON report.
+"$dmc" eval --model "$model" --limit 300 --json >"$tmp/report.json" || fail "dmc eval --json failed"
+python3 - "$tmp/report.json" <<'PY' || fail "JSON report is missing fields"
+import json, sys
+r = json.load(open(sys.argv[1]))
+for key in ["float_accuracy", "accuracy", "flash_bytes", "peak_ram_bytes", "macs", "layers"]:
+    assert key in r, key
+assert 0 <= r["accuracy"] <= 1 and 0 <= r["float_accuracy"] <= 1
+assert r["images"] == 300
+for layer in r["layers"]:
+    for key in ["name", "bits", "keep", "params", "flash_bytes", "weight_sqnr_db", "output_sqnr_db"]:
+        assert key in layer, key
+assert [l["name"] for l in r["layers"]] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+PY
+
+"$dmc" sweep --model "$model" --layer fc3 --bits 8 --keep 1 --limit 100 --json >"$tmp/sweep.json" || fail "dmc sweep failed"
+grep -q '"by_bits"' "$tmp/sweep.json" || fail "sweep JSON lacks by_bits"
+
+if [ $failures -ne 0 ]; then
+    echo "$failures CLI check(s) failed"
+    exit 1
+fi
+echo "all CLI checks passed"
