@@ -163,6 +163,66 @@ TEST(Compress, LookupTableMatchesTheQuantizeStep) {
     EXPECT_EQ(cm.input_lut[255], 127);
 }
 
+// Recomputes, from scratch and slowly, what calibration must find for each
+// integer conv2d/linear step: the extremes over the calibration set of
+// acc[c] * s_in * s_w[c], with acc the exact accumulator (bias included) on
+// the integers the step really receives; then its output quantization.
+TEST(Compress, CalibrationFindsTheExactAccumulatorExtremes) {
+    const Model m = dmc_test::small_cnn(45);
+    const CalibrationSet cal = dmc_test::random_images(m, 25, 46);
+    const CompressedModel cm = compress_model(
+        m, parse_config(R"({"default": {"bits": 4, "keep": 0.8}, "layers": {"conv2": {"bits": 2}, "fc1": {"bits": 8}}})"), cal);
+    Executor run(cm);
+    int checked = 0;
+    for (size_t k = 1; k < cm.steps.size(); ++k) {
+        const Step &s = cm.steps[k];
+        if (!s.integer || (s.op != Op::Conv2d && s.op != Op::Linear)) continue;
+        const int64_t n = s.weights.row_length;
+        std::vector<int8_t> w(size_t(s.weights.rows * n));
+        for (int r = 0; r < s.weights.rows; ++r)
+            unpack_row(s.weights.packed.data() + r * s.weights.row_bytes, n, s.weights.bits, w.data() + r * n);
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < cal.count; ++i) {
+            std::vector<int8_t> x;
+            run.run(cal.raw.data() + i * m.input.shape.size(), [&](int step, const void *out) {
+                if (step == int(k) - 1) {
+                    const int8_t *q = static_cast<const int8_t *>(out);
+                    x.assign(q, q + s.input.size());
+                }
+            });
+            const Layer &l = s.source;
+            const int positions = s.output.height * s.output.width;
+            for (int pos = 0; pos < positions; ++pos) {
+                for (int c = 0; c < s.output.channels; ++c) {
+                    int64_t acc = s.bias[size_t(c)];
+                    if (s.op == Op::Linear) {
+                        for (int64_t j = 0; j < n; ++j) acc += int64_t(x[size_t(j)]) * w[size_t(c * n + j)];
+                    } else {
+                        const int oy = pos / s.output.width, ox = pos % s.output.width;
+                        for (int ky = 0; ky < l.kernel; ++ky)
+                            for (int kx = 0; kx < l.kernel; ++kx)
+                                for (int ci = 0; ci < s.input.channels; ++ci) {
+                                    const int iy = oy * l.stride - l.padding + ky, ix = ox * l.stride - l.padding + kx;
+                                    const bool inside = iy >= 0 && iy < s.input.height && ix >= 0 && ix < s.input.width;
+                                    const int v = inside ? x[size_t((iy * s.input.width + ix) * s.input.channels + ci)]
+                                                         : s.in_q.zero_point;
+                                    acc += int64_t(v) * w[size_t(c * n + (ky * l.kernel + kx) * s.input.channels + ci)];
+                                }
+                    }
+                    const double real = double(acc) * (s.in_q.scale * s.weights.scales[size_t(c)]);
+                    lo = std::min(lo, real);
+                    hi = std::max(hi, real);
+                }
+            }
+        }
+        const QuantParams want = activation_params(s.fused_relu ? 0.0 : lo, hi);
+        EXPECT_EQ(s.out_q.scale, want.scale) << s.name;
+        EXPECT_EQ(s.out_q.zero_point, want.zero_point) << s.name;
+        ++checked;
+    }
+    EXPECT_EQ(checked, 4);
+}
+
 TEST(Compress, RefusesWithoutCalibrationWhenNeeded) {
     const Model m = dmc_test::small_cnn(44);
     EXPECT_THROW(compress_model(m, CompressionConfig{}, CalibrationSet{}), Error);

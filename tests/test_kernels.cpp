@@ -2,6 +2,9 @@
 // integer reference written here from the contract's definitions: weights
 // unpacked into ints up front, padding by explicit bounds checks, the
 // rescale by floor division. Tolerance 0, on odd shapes.
+//
+// This file is compiled twice: as is (the kernels' plain C loops), and from
+// test_kernels_simd.cpp with the engine's SIMD dot products plugged in.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -14,6 +17,10 @@
 #include "dmc_pool.h"
 
 using namespace dmc;
+
+#ifndef KERNELS
+#define KERNELS Kernels
+#endif
 
 namespace {
 
@@ -53,7 +60,7 @@ RandomLayer random_layer(std::mt19937 &rng, int bits, int rows, int64_t row_leng
     l.q.resize(size_t(rows * row_length));
     for (auto &v : l.q) v = int8_t(w(rng));
     const int64_t row_bytes = dmc_row_bytes(int32_t(row_length), bits);
-    l.packed.assign(size_t(rows * row_bytes), 0);
+    l.packed.assign(size_t(rows * row_bytes + kWeightSlackBytes), 0xAB); // slack: anything readable
     for (int r = 0; r < rows; ++r)
         pack_row(l.q.data() + r * row_length, row_length, bits, l.packed.data() + r * row_bytes);
     for (int r = 0; r < rows; ++r) {
@@ -91,7 +98,7 @@ struct ConvCase {
 
 } // namespace
 
-TEST(Kernels, Conv2dMatchesReferenceExactly) {
+TEST(KERNELS, Conv2dMatchesReferenceExactly) {
     std::mt19937 rng(11);
     const ConvCase cases[] = {
         {1, 1, 5, 5, 3, 1, 0},  {1, 3, 7, 9, 5, 1, 2},  {3, 7, 9, 7, 3, 2, 1},
@@ -150,7 +157,7 @@ TEST(Kernels, Conv2dMatchesReferenceExactly) {
     }
 }
 
-TEST(Kernels, LinearMatchesReferenceExactly) {
+TEST(KERNELS, LinearMatchesReferenceExactly) {
     std::mt19937 rng(12);
     for (int bits : {8, 4, 2}) {
         for (int in_f : {1, 3, 7, 25, 31, 400, 401}) {
@@ -175,7 +182,8 @@ TEST(Kernels, LinearMatchesReferenceExactly) {
                 p.output_zero_point = l.zp_out;
                 p.act_min = l.act_min;
                 p.act_max = l.act_max;
-                dmc_linear_s8_run(&p, in.data(), got.data());
+                std::vector<int8_t> scratch(size_t(dmc_linear_s8_scratch_bytes(&p)));
+                dmc_linear_s8_run(&p, in.data(), got.data(), scratch.data());
                 ASSERT_EQ(got, want) << "linear " << in_f << "->" << out_f << " bits " << bits << ": "
                                      << first_mismatch(got, want);
             }
@@ -183,7 +191,7 @@ TEST(Kernels, LinearMatchesReferenceExactly) {
     }
 }
 
-TEST(Kernels, PoolingMatchesReferenceExactly) {
+TEST(KERNELS, PoolingMatchesReferenceExactly) {
     std::mt19937 rng(13);
     struct PoolCase {
         int c, h, w, kernel, stride, padding;
@@ -231,7 +239,7 @@ TEST(Kernels, PoolingMatchesReferenceExactly) {
     }
 }
 
-TEST(Kernels, ReluClampsAtTheZeroPointInPlace) {
+TEST(KERNELS, ReluClampsAtTheZeroPointInPlace) {
     std::mt19937 rng(14);
     std::vector<int8_t> v = random_tensor(rng, 257), want(v.size());
     for (size_t i = 0; i < v.size(); ++i) want[i] = std::max<int8_t>(v[i], -7);
@@ -239,14 +247,14 @@ TEST(Kernels, ReluClampsAtTheZeroPointInPlace) {
     EXPECT_EQ(v, want);
 }
 
-TEST(Kernels, ArgmaxTieGoesToLowestIndex) {
+TEST(KERNELS, ArgmaxTieGoesToLowestIndex) {
     const int8_t v[5] = {3, 9, -2, 9, 9};
     EXPECT_EQ(dmc_argmax_s8(v, 5), 1);
     const int8_t all_same[4] = {-128, -128, -128, -128};
     EXPECT_EQ(dmc_argmax_s8(all_same, 4), 0);
 }
 
-TEST(Kernels, QuantizeInputRoundsHalfUpAndSaturates) {
+TEST(KERNELS, QuantizeInputRoundsHalfUpAndSaturates) {
     // inv_scale 1, mean 0: q = zp + floor(x + 0.5)
     EXPECT_EQ(dmc_quantize_input(2.5f, 0.0f, 1.0f, 0), 3);
     EXPECT_EQ(dmc_quantize_input(-2.5f, 0.0f, 1.0f, 0), -2);

@@ -35,7 +35,8 @@ TEST(Quantize, WeightsWithinHalfAStepAndSqnrBudget) {
             for (float &v : w) v = gauss(rng);
             const QuantizedWeights q = quantize_weights(w, rows, n, b.bits);
             ASSERT_EQ(q.row_bytes, (n * b.bits + 7) / 8);
-            ASSERT_EQ(q.packed.size(), size_t(rows * q.row_bytes));
+            ASSERT_EQ(q.bytes(), rows * q.row_bytes);
+            ASSERT_EQ(int64_t(q.packed.size()), q.bytes() + kWeightSlackBytes);
             const std::vector<float> back = dequantize_weights(q);
             double signal = 0.0, noise = 0.0;
             for (int r = 0; r < rows; ++r) {

@@ -23,14 +23,20 @@ typedef struct dmc_conv2d_s8 {
     int32_t act_min, act_max; /* act_min = output_zero_point when a ReLU is fused */
 } dmc_conv2d_s8;
 
-/* Bytes of scratch dmc_conv2d_s8_run needs: one receptive field. */
+/* Output pixels computed together: each filter row is unpacked once per
+ * block and applied to this many receptive fields. */
+#define DMC_CONV_BLOCK 4
+
+/* Bytes of scratch dmc_conv2d_s8_run needs: DMC_CONV_BLOCK receptive
+ * fields, each zero-padded to dmc_padded_length(). */
 static inline int32_t dmc_conv2d_s8_scratch_bytes(const dmc_conv2d_s8 *p)
 {
-    return p->kernel * p->kernel * p->in_c;
+    return DMC_CONV_BLOCK * dmc_padded_length(p->kernel * p->kernel * p->in_c);
 }
 
 /* Gathers the receptive field of output pixel (oy, ox) into col, in OHWI
- * order, writing the input zero point where the window leaves the image. */
+ * order, writing the input zero point where the window leaves the image,
+ * and zeros from the field's end to its padded length. */
 static inline void dmc_conv2d_s8_gather(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy,
                                         int32_t ox, int8_t *col)
 {
@@ -52,26 +58,38 @@ static inline void dmc_conv2d_s8_gather(const dmc_conv2d_s8 *p, const int8_t *in
                (size_t)((x_hi - x_lo) * c));
         if (x_hi < k) memset(dst + x_hi * c, pad, (size_t)((k - x_hi) * c));
     }
+    memset(col + k * k * c, 0, (size_t)(dmc_padded_length(k * k * c) - k * k * c));
 }
 
 /* out (out_h x out_w x out_c) = conv(in (in_h x in_w x in_c)).
- * scratch: dmc_conv2d_s8_scratch_bytes(p) bytes, not overlapping in/out. */
+ * scratch: dmc_conv2d_s8_scratch_bytes(p) bytes, not overlapping in/out.
+ * Output pixels are taken in blocks of DMC_CONV_BLOCK in raster order; the
+ * last block of the image may be partial. */
 static inline void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                      int8_t *scratch)
 {
     const int32_t depth = p->kernel * p->kernel * p->in_c;
+    const int32_t stride = dmc_padded_length(depth); /* of the fields in scratch */
     const int32_t row_bytes = dmc_row_bytes(depth, p->bits);
-    int32_t oy, ox, oc;
-    for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-            dmc_conv2d_s8_gather(p, in, oy, ox, scratch);
-            for (oc = 0; oc < p->out_c; ++oc) {
-                const int32_t acc =
-                    p->bias[oc] + dmc_dot(scratch, p->weights + (size_t)oc * (size_t)row_bytes,
-                                          depth, p->bits);
-                *out++ = dmc_requantize(acc, p->multiplier[oc], p->shift[oc],
-                                        p->output_zero_point, p->act_min, p->act_max);
+    const int32_t pixels = p->out_h * p->out_w;
+    int32_t first, k, oc;
+    for (first = 0; first < pixels; first += DMC_CONV_BLOCK) {
+        const int32_t count = pixels - first < DMC_CONV_BLOCK ? pixels - first : DMC_CONV_BLOCK;
+        for (k = 0; k < count; ++k)
+            dmc_conv2d_s8_gather(p, in, (first + k) / p->out_w, (first + k) % p->out_w,
+                                 scratch + k * stride);
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const uint8_t *w = p->weights + (size_t)oc * (size_t)row_bytes;
+            int32_t acc[DMC_CONV_BLOCK];
+            if (count == DMC_CONV_BLOCK) {
+                dmc_dot4(scratch, stride, w, depth, p->bits, acc);
+            } else {
+                for (k = 0; k < count; ++k) acc[k] = dmc_dot(scratch + k * stride, w, depth, p->bits);
             }
+            for (k = 0; k < count; ++k)
+                out[(size_t)(first + k) * (size_t)p->out_c + (size_t)oc] =
+                    dmc_requantize(p->bias[oc] + acc[k], p->multiplier[oc], p->shift[oc],
+                                   p->output_zero_point, p->act_min, p->act_max);
         }
     }
 }

@@ -11,6 +11,17 @@
 
 #include "dmc_arith.h"
 
+/* Activation vectors handed to the dot products are zero-padded to a
+ * multiple of DMC_DOT_PAD values, so that a vectorised implementation can
+ * read whole 16-value chunks: the padding multiplies whatever it meets by 0.
+ * (The plain loops below never read past n.) */
+#define DMC_DOT_PAD 16
+
+static inline int32_t dmc_padded_length(int32_t n)
+{
+    return (n + DMC_DOT_PAD - 1) / DMC_DOT_PAD * DMC_DOT_PAD;
+}
+
 /* sum_i x[i] * w[i], w as int8. */
 static inline int32_t dmc_dot_w8(const int8_t *DMC_RESTRICT x, const uint8_t *DMC_RESTRICT w_row,
                                  int32_t n)
@@ -58,12 +69,102 @@ static inline int32_t dmc_dot_w2(const int8_t *DMC_RESTRICT x, const uint8_t *DM
     return acc;
 }
 
-/* Dispatch on the layer's bit width (a per-layer constant, not data). */
+/* Four inputs against one row: out[p] = sum_i x[p * x_stride + i] * w[i],
+ * p = 0..3. Each weight is unpacked once and used four times, which is
+ * what makes sub-byte weights cheap in a convolution (four output pixels
+ * share every filter). */
+static inline void dmc_dot4_w8(const int8_t *DMC_RESTRICT x, int32_t x_stride,
+                               const uint8_t *DMC_RESTRICT w_row, int32_t n, int32_t out[4])
+{
+    const int8_t *w = (const int8_t *)w_row;
+    const int8_t *x0 = x, *x1 = x + x_stride, *x2 = x + 2 * x_stride, *x3 = x + 3 * x_stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t wi = w[i];
+        a0 += x0[i] * wi;
+        a1 += x1[i] * wi;
+        a2 += x2[i] * wi;
+        a3 += x3[i] * wi;
+    }
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+}
+
+static inline void dmc_dot4_w4(const int8_t *DMC_RESTRICT x, int32_t x_stride,
+                               const uint8_t *DMC_RESTRICT w_row, int32_t n, int32_t out[4])
+{
+    const int8_t *x0 = x, *x1 = x + x_stride, *x2 = x + 2 * x_stride, *x3 = x + 3 * x_stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t i;
+    for (i = 0; i + 1 < n; i += 2) {
+        const uint32_t b = w_row[i >> 1];
+        const int32_t lo = dmc_unpack_s4(b, 0), hi = dmc_unpack_s4(b, 1);
+        a0 += x0[i] * lo + x0[i + 1] * hi;
+        a1 += x1[i] * lo + x1[i + 1] * hi;
+        a2 += x2[i] * lo + x2[i + 1] * hi;
+        a3 += x3[i] * lo + x3[i + 1] * hi;
+    }
+    if (n & 1) {
+        const int32_t lo = dmc_unpack_s4(w_row[i >> 1], 0);
+        a0 += x0[i] * lo;
+        a1 += x1[i] * lo;
+        a2 += x2[i] * lo;
+        a3 += x3[i] * lo;
+    }
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+}
+
+static inline void dmc_dot4_w2(const int8_t *DMC_RESTRICT x, int32_t x_stride,
+                               const uint8_t *DMC_RESTRICT w_row, int32_t n, int32_t out[4])
+{
+    const int8_t *x0 = x, *x1 = x + x_stride, *x2 = x + 2 * x_stride, *x3 = x + 3 * x_stride;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        const int32_t wi = dmc_unpack_s2(w_row[i >> 2], (int)(i & 3));
+        a0 += x0[i] * wi;
+        a1 += x1[i] * wi;
+        a2 += x2[i] * wi;
+        a3 += x3[i] * wi;
+    }
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+}
+
+/* Dispatch on the layer's bit width (a per-layer constant, not data). A
+ * build may supply faster versions that give the same integers by defining
+ * DMC_DOT_OVERRIDE and the two functions dmc_dot_fast / dmc_dot4_fast
+ * before including the kernels (the native and WebAssembly engine do, see
+ * engine/src/simd/dot_simd.h). Such versions may read the zero padding of
+ * x and, past the end of a weight row, up to one chunk of the bytes that
+ * follow it (the engine allocates that slack; a generated header never
+ * uses such versions). */
+#ifdef DMC_DOT_OVERRIDE
+#define dmc_dot dmc_dot_fast
+#define dmc_dot4 dmc_dot4_fast
+#else
 static inline int32_t dmc_dot(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits)
 {
     if (bits == 8) return dmc_dot_w8(x, w_row, n);
     if (bits == 4) return dmc_dot_w4(x, w_row, n);
     return dmc_dot_w2(x, w_row, n);
 }
+
+static inline void dmc_dot4(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n,
+                            int32_t bits, int32_t out[4])
+{
+    if (bits == 8) dmc_dot4_w8(x, x_stride, w_row, n, out);
+    else if (bits == 4) dmc_dot4_w4(x, x_stride, w_row, n, out);
+    else dmc_dot4_w2(x, x_stride, w_row, n, out);
+}
+#endif
 
 #endif /* DMC_DOT_H */

@@ -131,6 +131,9 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
 // Per output channel, the smallest and largest int32 accumulator (bias
 // included) an integer conv2d/linear step produces over the batch: exact
 // integers, so every implementation of the contract finds the same ones.
+// The activations go through the kernels' own zero-padded buffers
+// (dmc_conv2d_s8_gather, or a padded copy for linear), as the dot products
+// require.
 void accumulator_ranges(const Step &s, const Batch &in, std::vector<int64_t> *lo,
                         std::vector<int64_t> *hi) {
     const int channels = s.output.channels;
@@ -138,26 +141,29 @@ void accumulator_ranges(const Step &s, const Batch &in, std::vector<int64_t> *lo
     hi->assign(size_t(channels), std::numeric_limits<int64_t>::min());
     const int32_t depth = int32_t(s.weights.row_length);
     const int32_t row_bytes = int32_t(s.weights.row_bytes);
-    auto visit = [&](const int8_t *x) {
+    std::vector<int8_t> x(static_cast<size_t>(dmc_padded_length(depth)), 0);
+    auto visit = [&]() {
         for (int c = 0; c < channels; ++c) {
             const int64_t acc =
-                s.bias[size_t(c)] + dmc_dot(x, s.weights.packed.data() + size_t(c) * size_t(row_bytes),
+                s.bias[size_t(c)] + dmc_dot(x.data(), s.weights.packed.data() + size_t(c) * size_t(row_bytes),
                                             depth, s.weights.bits);
             (*lo)[size_t(c)] = std::min((*lo)[size_t(c)], acc);
             (*hi)[size_t(c)] = std::max((*hi)[size_t(c)], acc);
         }
     };
     if (s.op == Op::Linear) {
-        for (int i = 0; i < in.count; ++i) visit(in.q(i));
+        for (int i = 0; i < in.count; ++i) {
+            std::copy_n(in.q(i), depth, x.begin());
+            visit();
+        }
         return;
     }
     const dmc_conv2d_s8 p = conv2d_params(s);
-    std::vector<int8_t> col(static_cast<size_t>(depth));
     for (int i = 0; i < in.count; ++i)
         for (int32_t oy = 0; oy < p.out_h; ++oy)
             for (int32_t ox = 0; ox < p.out_w; ++ox) {
-                dmc_conv2d_s8_gather(&p, in.q(i), oy, ox, col.data());
-                visit(col.data());
+                dmc_conv2d_s8_gather(&p, in.q(i), oy, ox, x.data());
+                visit();
             }
 }
 

@@ -59,7 +59,7 @@ Report describe(const CompressedModel &cm) {
         l.macs = s.source.macs();
         const int64_t channels = s.source.out_channels;
         if (s.integer) {
-            l.weight_bytes = int64_t(s.weights.packed.size());
+            l.weight_bytes = s.weights.bytes();
             l.bias_bytes = 4 * channels;
             l.constant_bytes = 5 * channels;
             const std::vector<float> w = dequantize_weights(s.weights);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "dmc/compressed_model.h"
+#include "simd/dot_simd.h" // before the kernels: replaces their dot products where SIMD exists
 
 #include "dmc_activation.h"
 #include "dmc_conv2d.h"

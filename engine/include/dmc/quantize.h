@@ -35,10 +35,15 @@ struct QuantizedWeights {
     int rows = 0;
     int64_t row_length = 0; // weights per row
     int64_t row_bytes = 0;
-    std::vector<uint8_t> packed;   // rows * row_bytes
+    // rows * row_bytes, then kWeightSlackBytes zeros that SIMD dot products
+    // may read past the last row (they multiply zero activations).
+    std::vector<uint8_t> packed;
     std::vector<double> scales;    // per row: max|w| / qmax
     std::vector<int32_t> row_sums; // per row: sum of the quantized weights
+
+    int64_t bytes() const { return int64_t(rows) * row_bytes; } // what flash holds
 };
+constexpr int64_t kWeightSlackBytes = 16;
 QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, int64_t row_length,
                                   int bits);
 // The real value of weight i of row r: scales[r] * q.

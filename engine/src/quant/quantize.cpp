@@ -49,7 +49,7 @@ QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, i
     q.rows = rows;
     q.row_length = row_length;
     q.row_bytes = (row_length * bits + 7) / 8;
-    q.packed.assign(size_t(rows * q.row_bytes), 0);
+    q.packed.assign(size_t(rows * q.row_bytes + kWeightSlackBytes), 0);
     q.scales.assign(size_t(rows), 0.0);
     q.row_sums.assign(size_t(rows), 0);
     const double qmax = weight_qmax(bits);
