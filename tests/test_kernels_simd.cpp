@@ -30,6 +30,25 @@ TEST(KernelsSimd, DotProductsEqualThePlainLoops) {
         }
     }
 }
+TEST(KernelsSimd, RequantizeFourEqualsTheScalarRule) {
+    std::mt19937 rng(98);
+    std::uniform_int_distribution<int32_t> any(INT32_MIN / 2, INT32_MAX / 2), small(-100000, 100000);
+    std::uniform_int_distribution<int32_t> mult(0, INT32_MAX), shift(1, 62), zp(-128, 127);
+    const int32_t edges[] = {0, 1, -1, INT32_MAX / 2, INT32_MIN / 2, 12345, -12345};
+    for (int t = 0; t < 200000; ++t) {
+        int32_t acc[4];
+        for (int k = 0; k < 4; ++k) acc[k] = t % 3 == 0 ? any(rng) : small(rng);
+        if (t < 7) acc[t % 4] = edges[t];
+        const int32_t bias = small(rng), m = t % 5 == 0 ? INT32_MAX : mult(rng), s = shift(rng), z = zp(rng);
+        const int32_t lo = t % 2 ? z : -128, hi = 127;
+        int8_t plain[8] = {0}, fast[8] = {0};
+        dmc_requantize4_plain(acc, bias, m, s, z, lo, hi, plain, 2);
+        dmc_requantize4_fast(acc, bias, m, s, z, lo, hi, fast, 2);
+        for (int k = 0; k < 8; ++k)
+            ASSERT_EQ(fast[k], plain[k]) << "acc " << acc[k / 2] << " bias " << bias << " m " << m << " shift " << s
+                                         << " zp " << z;
+    }
+}
 #else
 TEST(KernelsSimd, NotBuilt) { GTEST_FAIL() << "this build has no 128-bit SIMD (SSE4.1 or wasm SIMD128)"; }
 #endif

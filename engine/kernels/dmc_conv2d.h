@@ -80,16 +80,20 @@ static inline void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, i
                                  scratch + k * stride);
         for (oc = 0; oc < p->out_c; ++oc) {
             const uint8_t *w = p->weights + (size_t)oc * (size_t)row_bytes;
+            int8_t *o = out + (size_t)first * (size_t)p->out_c + (size_t)oc;
             int32_t acc[DMC_CONV_BLOCK];
             if (count == DMC_CONV_BLOCK) {
                 dmc_dot4(scratch, stride, w, depth, p->bits, acc);
-            } else {
-                for (k = 0; k < count; ++k) acc[k] = dmc_dot(scratch + k * stride, w, depth, p->bits);
+                dmc_requantize4(acc, p->bias[oc], p->multiplier[oc], p->shift[oc],
+                                p->output_zero_point, p->act_min, p->act_max, o,
+                                (size_t)p->out_c);
+                continue;
             }
             for (k = 0; k < count; ++k)
-                out[(size_t)(first + k) * (size_t)p->out_c + (size_t)oc] =
-                    dmc_requantize(p->bias[oc] + acc[k], p->multiplier[oc], p->shift[oc],
-                                   p->output_zero_point, p->act_min, p->act_max);
+                o[(size_t)k * (size_t)p->out_c] =
+                    dmc_requantize(p->bias[oc] + dmc_dot(scratch + k * stride, w, depth, p->bits),
+                                   p->multiplier[oc], p->shift[oc], p->output_zero_point,
+                                   p->act_min, p->act_max);
         }
     }
 }

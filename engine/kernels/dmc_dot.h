@@ -139,17 +139,30 @@ static inline void dmc_dot4_w2(const int8_t *DMC_RESTRICT x, int32_t x_stride,
     out[3] = a3;
 }
 
+/* Requantizes four accumulators of one output channel (bias added here)
+ * into out[0], out[stride], out[2 * stride], out[3 * stride]. */
+static inline void dmc_requantize4_plain(const int32_t acc[4], int32_t bias, int32_t multiplier,
+                                         int32_t shift, int32_t zero_point, int32_t act_min,
+                                         int32_t act_max, int8_t *out, size_t stride)
+{
+    int k;
+    for (k = 0; k < 4; ++k)
+        out[(size_t)k * stride] =
+            dmc_requantize(bias + acc[k], multiplier, shift, zero_point, act_min, act_max);
+}
+
 /* Dispatch on the layer's bit width (a per-layer constant, not data). A
  * build may supply faster versions that give the same integers by defining
- * DMC_DOT_OVERRIDE and the two functions dmc_dot_fast / dmc_dot4_fast
- * before including the kernels (the native and WebAssembly engine do, see
- * engine/src/simd/dot_simd.h). Such versions may read the zero padding of
- * x and, past the end of a weight row, up to one chunk of the bytes that
- * follow it (the engine allocates that slack; a generated header never
- * uses such versions). */
-#ifdef DMC_DOT_OVERRIDE
+ * DMC_SIMD_OVERRIDE and dmc_dot_fast, dmc_dot4_fast and
+ * dmc_requantize4_fast before including the kernels (the native and
+ * WebAssembly engine do: engine/src/simd/dot_simd.h). Such dot products
+ * may read the zero padding of x and, past the end of a weight row, up to
+ * one chunk of the bytes that follow it (the engine allocates that slack;
+ * a generated header never uses such versions). */
+#ifdef DMC_SIMD_OVERRIDE
 #define dmc_dot dmc_dot_fast
 #define dmc_dot4 dmc_dot4_fast
+#define dmc_requantize4 dmc_requantize4_fast
 #else
 static inline int32_t dmc_dot(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits)
 {
@@ -165,6 +178,8 @@ static inline void dmc_dot4(const int8_t *x, int32_t x_stride, const uint8_t *w_
     else if (bits == 4) dmc_dot4_w4(x, x_stride, w_row, n, out);
     else dmc_dot4_w2(x, x_stride, w_row, n, out);
 }
+
+#define dmc_requantize4 dmc_requantize4_plain
 #endif
 
 #endif /* DMC_DOT_H */

@@ -1,5 +1,6 @@
-// dot_simd.h - the inner dot products with 128-bit SIMD, for the native
-// engine (x86 SSE4.1) and the browser (WebAssembly SIMD128): the same
+// dot_simd.h - the inner dot products and the requantization of four
+// outputs with 128-bit SIMD, for the native engine (x86 SSE4.2) and the
+// browser (WebAssembly SIMD128): the same
 // integers as the plain loops in engine/kernels/dmc_dot.h, which tests
 // check on every length and bit width. Engine-only: exported headers use
 // the plain loops (and the Cortex-M DSP path), not this file.
@@ -20,8 +21,8 @@
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 #define DMC_SIMD128 1
-#elif defined(__SSE4_1__)
-#include <smmintrin.h>
+#elif defined(__SSE4_2__)
+#include <nmmintrin.h>
 #define DMC_SIMD128 1
 #else
 #define DMC_SIMD128 0
@@ -57,6 +58,31 @@ inline int32_t sum32(V a) {
     return wasm_i32x4_extract_lane(a, 0) + wasm_i32x4_extract_lane(a, 1) +
            wasm_i32x4_extract_lane(a, 2) + wasm_i32x4_extract_lane(a, 3);
 }
+// [sum(a), sum(b), sum(c), sum(d)]
+inline V sum4(V a, V b, V c, V d) {
+    const V ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+    const V cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
+}
+inline V set32(int32_t v) { return wasm_i32x4_splat(v); }
+inline V set64(int64_t v) { return wasm_i64x2_splat(v); }
+inline V add32x(V a, V b) { return wasm_i32x4_add(a, b); }
+// Signed 32 x 32 -> 64-bit products of lanes 0, 1 (low) and 2, 3 (high).
+inline V mul_low64(V a, V b) { return wasm_i64x2_extmul_low_i32x4(a, b); }
+inline V mul_high64(V a, V b) { return wasm_i64x2_extmul_high_i32x4(a, b); }
+inline V add64(V a, V b) { return wasm_i64x2_add(a, b); }
+inline V sub64(V a, V b) { return wasm_i64x2_sub(a, b); }
+inline V shr64_logical(V a, int n) { return wasm_u64x2_shr(a, uint32_t(n)); }
+inline V max64(V a, V b) { return wasm_v128_bitselect(a, b, wasm_i64x2_gt(a, b)); }
+inline V min64(V a, V b) { return wasm_v128_bitselect(b, a, wasm_i64x2_gt(a, b)); }
+// The low 32 bits of the four 64-bit lanes of lo (0, 1) and hi (2, 3).
+inline V narrow64(V lo, V hi) { return wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6); }
+inline void store4_strided(V v, int8_t *out, size_t stride) {
+    out[0] = int8_t(wasm_i32x4_extract_lane(v, 0));
+    out[stride] = int8_t(wasm_i32x4_extract_lane(v, 1));
+    out[2 * stride] = int8_t(wasm_i32x4_extract_lane(v, 2));
+    out[3 * stride] = int8_t(wasm_i32x4_extract_lane(v, 3));
+}
 #else
 using V = __m128i;
 inline V load16(const void *p) { return _mm_loadu_si128(static_cast<const __m128i *>(p)); }
@@ -82,6 +108,35 @@ inline int32_t sum32(V a) {
     a = _mm_add_epi32(a, _mm_shuffle_epi32(a, _MM_SHUFFLE(1, 0, 3, 2)));
     a = _mm_add_epi32(a, _mm_shuffle_epi32(a, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm_cvtsi128_si32(a);
+}
+// [sum(a), sum(b), sum(c), sum(d)]
+inline V sum4(V a, V b, V c, V d) {
+    return _mm_hadd_epi32(_mm_hadd_epi32(a, b), _mm_hadd_epi32(c, d));
+}
+inline V set32(int32_t v) { return _mm_set1_epi32(v); }
+inline V set64(int64_t v) { return _mm_set1_epi64x(v); }
+inline V add32x(V a, V b) { return _mm_add_epi32(a, b); }
+// Signed 32 x 32 -> 64-bit products of lanes 0, 1 (low) and 2, 3 (high).
+inline V mul_low64(V a, V b) {
+    return _mm_mul_epi32(_mm_shuffle_epi32(a, _MM_SHUFFLE(1, 1, 0, 0)), _mm_shuffle_epi32(b, _MM_SHUFFLE(1, 1, 0, 0)));
+}
+inline V mul_high64(V a, V b) {
+    return _mm_mul_epi32(_mm_shuffle_epi32(a, _MM_SHUFFLE(3, 3, 2, 2)), _mm_shuffle_epi32(b, _MM_SHUFFLE(3, 3, 2, 2)));
+}
+inline V add64(V a, V b) { return _mm_add_epi64(a, b); }
+inline V sub64(V a, V b) { return _mm_sub_epi64(a, b); }
+inline V shr64_logical(V a, int n) { return _mm_srl_epi64(a, _mm_cvtsi32_si128(n)); }
+inline V max64(V a, V b) { return _mm_blendv_epi8(b, a, _mm_cmpgt_epi64(a, b)); }
+inline V min64(V a, V b) { return _mm_blendv_epi8(a, b, _mm_cmpgt_epi64(a, b)); }
+// The low 32 bits of the four 64-bit lanes of lo (0, 1) and hi (2, 3).
+inline V narrow64(V lo, V hi) {
+    return _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(lo), _mm_castsi128_ps(hi), _MM_SHUFFLE(2, 0, 2, 0)));
+}
+inline void store4_strided(V v, int8_t *out, size_t stride) {
+    out[0] = int8_t(_mm_extract_epi8(v, 0));
+    out[stride] = int8_t(_mm_extract_epi8(v, 4));
+    out[2 * stride] = int8_t(_mm_extract_epi8(v, 8));
+    out[3 * stride] = int8_t(_mm_extract_epi8(v, 12));
 }
 #endif
 
@@ -110,13 +165,13 @@ inline V madd16(V acc, V x, V w_low, V w_high) {
     return add32(acc, add32(madd(widen_low(x), w_low), madd(widen_high(x), w_high)));
 }
 
-// sum over P inputs x_p (P = 1 or 4, x_stride apart) of x_p . w, n values.
+// The accumulators of P inputs x_p (P = 1 or 4, x_stride apart) against
+// one row of n weights, as int32 lanes (sum them for the dot product).
 // Reads whole chunks: x_p is zero-padded to dmc_padded_length(n) values and
-// the weights are readable one chunk past the row (DMC_DOT_OVERRIDE).
+// the weights are readable one chunk past the row (DMC_SIMD_OVERRIDE).
 template <int Bits, int P>
-inline void dot(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n, int32_t *out) {
+inline void dot_lanes(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n, V acc[P]) {
     constexpr int kChunkBytes = 16 * Bits / 8;
-    V acc[P];
     for (int p = 0; p < P; ++p) acc[p] = zero();
     const int32_t chunks = (n + 15) / 16;
     for (int32_t c = 0; c < chunks; ++c) {
@@ -124,27 +179,65 @@ inline void dot(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t
         const V w_low = widen_low(w), w_high = widen_high(w);
         for (int p = 0; p < P; ++p) acc[p] = madd16(acc[p], load16(x + p * x_stride + 16 * c), w_low, w_high);
     }
-    for (int p = 0; p < P; ++p) out[p] = sum32(acc[p]);
+}
+
+template <int Bits> inline int32_t dot1(const int8_t *x, const uint8_t *w_row, int32_t n) {
+    V acc[1];
+    dot_lanes<Bits, 1>(x, 0, w_row, n, acc);
+    return sum32(acc[0]);
+}
+
+template <int Bits> inline V dot4(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n) {
+    V acc[4];
+    dot_lanes<Bits, 4>(x, x_stride, w_row, n, acc);
+    return sum4(acc[0], acc[1], acc[2], acc[3]);
+}
+
+// dmc_requantize on four lanes (the contract's rule 5, exactly): the int64
+// products get 2^62 added, which makes them non-negative, so a logical
+// shift floors them; 2^(62 - shift) is subtracted back afterwards. The
+// clamp to [act_min - zp, act_max - zp] on 64-bit lanes, then + zp, is the
+// scalar clamp of (value + zp).
+inline V requantize4(V acc, int32_t multiplier, int32_t shift, int32_t zero_point, int32_t act_min,
+                     int32_t act_max) {
+    const V m = set32(multiplier);
+    const V offset = set64((int64_t(1) << 62) + (int64_t(1) << (shift - 1)));
+    const V back = set64(int64_t(1) << (62 - shift));
+    const V lo = set64(act_min - zero_point), hi = set64(act_max - zero_point);
+    V p0 = sub64(shr64_logical(add64(mul_low64(acc, m), offset), shift), back);
+    V p1 = sub64(shr64_logical(add64(mul_high64(acc, m), offset), shift), back);
+    p0 = min64(max64(p0, lo), hi);
+    p1 = min64(max64(p1, lo), hi);
+    return add32x(narrow64(p0, p1), set32(zero_point));
 }
 
 } // namespace simd
 } // namespace dmc
 
 static inline int32_t dmc_dot_fast(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits) {
-    int32_t out;
-    if (bits == 8) dmc::simd::dot<8, 1>(x, 0, w_row, n, &out);
-    else if (bits == 4) dmc::simd::dot<4, 1>(x, 0, w_row, n, &out);
-    else dmc::simd::dot<2, 1>(x, 0, w_row, n, &out);
-    return out;
+    if (bits == 8) return dmc::simd::dot1<8>(x, w_row, n);
+    if (bits == 4) return dmc::simd::dot1<4>(x, w_row, n);
+    return dmc::simd::dot1<2>(x, w_row, n);
 }
 
 static inline void dmc_dot4_fast(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n,
                                  int32_t bits, int32_t out[4]) {
-    if (bits == 8) dmc::simd::dot<8, 4>(x, x_stride, w_row, n, out);
-    else if (bits == 4) dmc::simd::dot<4, 4>(x, x_stride, w_row, n, out);
-    else dmc::simd::dot<2, 4>(x, x_stride, w_row, n, out);
+    using namespace dmc::simd;
+    const V sums = bits == 8 ? dot4<8>(x, x_stride, w_row, n)
+                             : bits == 4 ? dot4<4>(x, x_stride, w_row, n) : dot4<2>(x, x_stride, w_row, n);
+    std::memcpy(out, &sums, 16);
 }
 
-#define DMC_DOT_OVERRIDE 1
+static inline void dmc_requantize4_fast(const int32_t acc[4], int32_t bias, int32_t multiplier, int32_t shift,
+                                        int32_t zero_point, int32_t act_min, int32_t act_max, int8_t *out,
+                                        size_t stride) {
+    using namespace dmc::simd;
+    V v;
+    std::memcpy(&v, acc, 16);
+    v = add32x(v, set32(bias));
+    store4_strided(requantize4(v, multiplier, shift, zero_point, act_min, act_max), out, stride);
+}
+
+#define DMC_SIMD_OVERRIDE 1
 
 #endif // DMC_SIMD128
