@@ -9,6 +9,7 @@
 #include "dmc/compressed_model.h"
 #include "dmc/error.h"
 #include "kernel_params.h"
+#include "ops/ops.h"
 
 namespace dmc {
 
@@ -247,6 +248,7 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
     case Op::Conv2d:
     case Op::Linear:
         if (s.integer) quantize_weight_step(s, bits, in);
+        else s.float_weight_t = ops::transpose_weights(s.source);
         break;
     case Op::AvgPool2d:
         s.out_q = in_q;

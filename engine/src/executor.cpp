@@ -49,7 +49,7 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
                 dmc_linear_s8_run(&p, qi, qo, static_cast<int8_t *>(scratch));
             }
         } else {
-            ops::run_layer_f32(s.source, fi, fo);
+            ops::run_layer_f32(s.source, s.float_weight_t.data(), fi, fo);
             if (s.fused_relu) ops::relu_f32(fo, fo, s.output.size());
         }
         return;

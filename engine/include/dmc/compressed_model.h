@@ -42,6 +42,8 @@ struct Step {
     // float step runs with), and whether a following ReLU is fused in.
     Layer source;
     bool fused_relu = false;
+    // Float Conv2d/Linear: the weights transposed (see src/ops/ops.h).
+    std::vector<float> float_weight_t;
 
     // Integer Conv2d/Linear: packed weights and the output stage.
     QuantizedWeights weights;

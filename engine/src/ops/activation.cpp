@@ -12,10 +12,10 @@ void relu_f32(const float *in, float *out, int64_t n) {
     for (int64_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
-void run_layer_f32(const Layer &layer, const float *in, float *out) {
+void run_layer_f32(const Layer &layer, const float *weight_t, const float *in, float *out) {
     switch (layer.type) {
-    case LayerType::Conv2d: conv2d_f32(layer, in, out); break;
-    case LayerType::Linear: linear_f32(layer, in, out); break;
+    case LayerType::Conv2d: conv2d_f32(layer, weight_t, in, out); break;
+    case LayerType::Linear: linear_f32(layer, weight_t, in, out); break;
     case LayerType::MaxPool2d: maxpool2d_f32(layer, in, out); break;
     case LayerType::AvgPool2d: avgpool2d_f32(layer, in, out); break;
     case LayerType::ReLU: relu_f32(in, out, layer.input.size()); break;

@@ -1,30 +1,39 @@
-// conv2d.cpp - float reference convolution (HWC input, OHWI weights, zero
+// conv2d.cpp - float reference convolution (HWC input, HWIO weights, zero
 // padding). The integer version is engine/kernels/dmc_conv2d.h.
+#include <algorithm>
+
 #include "ops.h"
 
 namespace dmc {
 namespace ops {
 
-void conv2d_f32(const Layer &l, const float *in, float *out) {
+std::vector<float> transpose_weights(const Layer &l) {
+    const size_t rows = size_t(l.out_channels), fan_in = size_t(l.fan_in());
+    std::vector<float> t(l.weight.size());
+    for (size_t o = 0; o < rows; ++o)
+        for (size_t i = 0; i < fan_in; ++i) t[i * rows + o] = l.weight[o * fan_in + i];
+    return t;
+}
+
+void conv2d_f32(const Layer &l, const float *weight_t, const float *in, float *out) {
     const Shape &is = l.input, &os = l.output;
-    const int k = l.kernel, ci = is.channels;
+    const size_t k = size_t(l.kernel), ci = size_t(is.channels), co = size_t(os.channels);
     for (int oy = 0; oy < os.height; ++oy) {
         for (int ox = 0; ox < os.width; ++ox) {
-            for (int oc = 0; oc < os.channels; ++oc) {
-                float acc = l.bias.empty() ? 0.0f : l.bias[size_t(oc)];
-                const float *w = l.weight.data() + size_t(oc) * size_t(k * k * ci);
-                for (int ky = 0; ky < k; ++ky) {
-                    const int iy = oy * l.stride - l.padding + ky;
-                    if (iy < 0 || iy >= is.height) continue;
-                    for (int kx = 0; kx < k; ++kx) {
-                        const int ix = ox * l.stride - l.padding + kx;
-                        if (ix < 0 || ix >= is.width) continue;
-                        const float *x = in + (size_t(iy) * size_t(is.width) + size_t(ix)) * size_t(ci);
-                        const float *wk = w + size_t(ky * k + kx) * size_t(ci);
-                        for (int c = 0; c < ci; ++c) acc += x[c] * wk[c];
-                    }
+            float *acc = out + (size_t(oy) * size_t(os.width) + size_t(ox)) * co;
+            if (l.bias.empty()) std::fill(acc, acc + co, 0.0f);
+            else std::copy(l.bias.begin(), l.bias.end(), acc);
+            for (size_t ky = 0; ky < k; ++ky) {
+                const int iy = oy * l.stride - l.padding + int(ky);
+                if (iy < 0 || iy >= is.height) continue;
+                for (size_t kx = 0; kx < k; ++kx) {
+                    const int ix = ox * l.stride - l.padding + int(kx);
+                    if (ix < 0 || ix >= is.width) continue;
+                    const float *x = in + (size_t(iy) * size_t(is.width) + size_t(ix)) * ci;
+                    const float *w = weight_t + (ky * k + kx) * ci * co;
+                    for (size_t c = 0; c < ci; ++c)
+                        for (size_t o = 0; o < co; ++o) acc[o] += x[c] * w[c * co + o];
                 }
-                *out++ = acc;
             }
         }
     }
