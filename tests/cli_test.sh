@@ -24,7 +24,7 @@ expect_error() {
     grep -qF -- "$needle" "$tmp/err" || fail "$what: stderr lacks '$needle': $(cat "$tmp/err")"
 }
 
-for cmd in info eval sweep; do
+for cmd in info eval sweep bench; do
     "$dmc" "$cmd" --help >"$tmp/out" 2>&1 || fail "dmc $cmd --help exits non-zero"
     grep -q "usage: dmc $cmd" "$tmp/out" || fail "dmc $cmd --help prints no usage"
 done
@@ -80,6 +80,14 @@ PY
 
 "$dmc" sweep --model "$model" --layer fc3 --bits 8 --keep 1 --limit 100 --json >"$tmp/sweep.json" || fail "dmc sweep failed"
 grep -q '"by_bits"' "$tmp/sweep.json" || fail "sweep JSON lacks by_bits"
+
+"$dmc" bench --model "$model" --limit 50 --repeat 1 --json >"$tmp/bench.json" || fail "dmc bench failed"
+python3 - "$tmp/bench.json" <<'PY' || fail "bench JSON is wrong"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert [r["name"] for r in b["runs"]] == ["float", "int8", "int4", "int2"]
+assert all(r["us_per_image"] > 0 for r in b["runs"])
+PY
 
 if [ $failures -ne 0 ]; then
     echo "$failures CLI check(s) failed"

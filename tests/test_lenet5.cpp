@@ -92,7 +92,9 @@ TEST(Lenet5, PruningConv2AndFc1ShrinksFlashAndMacs) {
 TEST(Lenet5, ReportAgreesWithAccuracyAndPlan) {
     const Data &d = data();
     const CompressedModel cm = compress_model(d.model, CompressionConfig{}, d.calibration);
-    const Report r = evaluate(cm, d.test, EvalOptions{2000, true});
+    EvalOptions options;
+    options.limit = 2000;
+    const Report r = evaluate(cm, d.test, options);
     EXPECT_EQ(r.images, 2000);
     EXPECT_DOUBLE_EQ(r.accuracy, accuracy(cm, d.test, 2000));
     EXPECT_DOUBLE_EQ(r.float_accuracy, accuracy(float_reference(d.model), d.test, 2000));

@@ -2,6 +2,8 @@
 // options of each are listed in its help text, and anything else is an error.
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -28,6 +30,7 @@ const char *kUsage =
     "  eval    compress a model with a config and report accuracy on MNIST, size,\n"
     "          memory and per-layer errors\n"
     "  sweep   accuracy of one layer compressed alone, against bits and keep ratio\n"
+    "  bench   inference speed: float reference and integer models at 8, 4, 2 bits\n"
     "\n"
     "MNIST is read from --mnist DIR or the MNIST_DIR environment variable (the\n"
     "folder with the four IDX files, .gz or decompressed).\n";
@@ -62,6 +65,19 @@ const char *kSweepHelp =
     "  --bits LIST    comma-separated bit widths (default 8,4,2)\n"
     "  --keep LIST    comma-separated keep ratios (default 1,0.75,0.5,0.25,0.1)\n"
     "  --limit N      evaluate the first N test images only\n"
+    "  --json         print one JSON object instead of the table\n";
+
+const char *kBenchHelp =
+    "usage: dmc bench --model FILE [--mnist DIR] [--limit N] [--repeat R] [--json]\n"
+    "\n"
+    "Times inference over the MNIST test images, one image at a time on one\n"
+    "thread: the float reference, then the model with every layer at 8, 4 and\n"
+    "2 bits (nothing pruned). Prints microseconds per image (best of R runs),\n"
+    "images per second, the speed-up over the float reference, and accuracy.\n"
+    "(engine/bench/bench.sh also times ONNX Runtime on the same model.)\n"
+    "\n"
+    "  --limit N      time the first N test images only (default all)\n"
+    "  --repeat R     runs per model, the fastest counts (default 3)\n"
     "  --json         print one JSON object instead of the table\n";
 
 // Options of one command: "--name value" pairs and "--flag"s.
@@ -125,6 +141,16 @@ bool wants_help(int argc, char **argv) {
     return false;
 }
 
+// A progress line on stderr, only when stderr is a terminal (so logs and
+// pipes stay clean).
+Progress terminal_progress(const std::string &what) {
+    if (!isatty(2)) return nullptr;
+    return [what](int done, int total) {
+        std::fprintf(stderr, "\r%s %d/%d%s", what.c_str(), done, total, done == total ? "\r\033[K" : "");
+        std::fflush(stderr);
+    };
+}
+
 // Calibration set from the MNIST training images.
 CalibrationSet mnist_calibration(const std::string &dir) {
     const ImageSet train = load_mnist(dir, "train");
@@ -162,7 +188,7 @@ int cmd_eval(int argc, char **argv) {
     const std::string dir = mnist_dir(o.get("--mnist"));
     const ImageSet test = load_mnist(dir, "t10k");
     const CompressedModel cm = compress_model(model, config, mnist_calibration(dir));
-    const Report report = evaluate(cm, test, EvalOptions{limit, true});
+    const Report report = evaluate(cm, test, EvalOptions{limit, true, terminal_progress("evaluating")});
     if (o.has("--json")) {
         std::fputs(report_to_json(report).c_str(), stdout);
     } else {
@@ -191,9 +217,64 @@ int cmd_sweep(int argc, char **argv) {
             if (k < 1.0) throw Error("layer '" + layer + "' is the output layer; it cannot be pruned");
     const int limit = o.integer("--limit", 0, 1, 100000000);
     const std::string dir = mnist_dir(o.get("--mnist"));
-    const Sweep s = sweep_layer(model, layer, bits, keeps, mnist_calibration(dir),
-                                load_mnist(dir, "t10k"), limit);
+    const Sweep s = sweep_layer(model, layer, bits, keeps, mnist_calibration(dir), load_mnist(dir, "t10k"),
+                                limit, terminal_progress("configurations"));
     std::fputs((o.has("--json") ? sweep_to_json(s) : sweep_to_text(s)).c_str(), stdout);
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const Options o(argc, argv, {"--model", "--mnist", "--limit", "--repeat"}, {"--json"});
+    const Model model = load_model(o.required("--model"));
+    const int limit = o.integer("--limit", 0, 1, 100000000);
+    const int repeat = o.integer("--repeat", 3, 1, 1000);
+    const std::string dir = mnist_dir(o.get("--mnist"));
+    const ImageSet test = load_mnist(dir, "t10k");
+    const CalibrationSet calibration = mnist_calibration(dir);
+    const int n = limit > 0 && limit < test.count ? limit : test.count;
+
+    struct Run {
+        std::string name;
+        int bits;
+        double us_per_image, accuracy;
+    };
+    std::vector<Run> runs;
+    for (int bits : {kFloatBits, 8, 4, 2}) {
+        CompressionConfig config;
+        config.defaults.bits = bits;
+        const CompressedModel cm =
+            bits == kFloatBits ? float_reference(model) : compress_model(model, config, calibration);
+        Executor run(cm);
+        double best = 1e300;
+        int correct = 0;
+        for (int r = 0; r < repeat; ++r) {
+            correct = 0;
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int i = 0; i < n; ++i) correct += run.predict_u8(test.image(i)) == test.labels[size_t(i)];
+            const auto t1 = std::chrono::steady_clock::now();
+            best = std::min(best, std::chrono::duration<double, std::micro>(t1 - t0).count() / n);
+        }
+        runs.push_back({bits == kFloatBits ? "float" : "int" + std::to_string(bits), bits, best,
+                        double(correct) / n});
+    }
+    const double float_us = runs[0].us_per_image;
+    if (o.has("--json")) {
+        std::printf("{\"model\": \"%s\", \"images\": %d, \"repeat\": %d, \"threads\": 1, \"runs\": [",
+                    model.name.c_str(), n, repeat);
+        for (size_t i = 0; i < runs.size(); ++i)
+            std::printf("%s\n  {\"name\": \"%s\", \"bits\": %d, \"us_per_image\": %.3f, "
+                        "\"images_per_second\": %.1f, \"speedup_vs_float\": %.3f, \"accuracy\": %.4f}",
+                        i ? "," : "", runs[i].name.c_str(), runs[i].bits, runs[i].us_per_image,
+                        1e6 / runs[i].us_per_image, float_us / runs[i].us_per_image, runs[i].accuracy);
+        std::printf("\n]}\n");
+        return 0;
+    }
+    std::printf("%s: %d test images, one at a time, one thread, best of %d runs\n\n", model.name.c_str(), n,
+                repeat);
+    std::printf("%-8s %12s %14s %12s %10s\n", "model", "us/image", "images/s", "vs float", "accuracy");
+    for (const Run &r : runs)
+        std::printf("%-8s %12.1f %14.0f %11.2fx %9.2f%%\n", r.name.c_str(), r.us_per_image, 1e6 / r.us_per_image,
+                    float_us / r.us_per_image, 100.0 * r.accuracy);
     return 0;
 }
 
@@ -209,6 +290,7 @@ int main(int argc, char **argv) {
         {"info", {kInfoHelp, cmd_info}},
         {"eval", {kEvalHelp, cmd_eval}},
         {"sweep", {kSweepHelp, cmd_sweep}},
+        {"bench", {kBenchHelp, cmd_bench}},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
         std::string(argv[1]) == "help") {

@@ -159,6 +159,7 @@ Report evaluate(const CompressedModel &cm, const ImageSet &test, const EvalOptio
         float_correct += pf == label;
         correct += pc == label;
         agree += pf == pc;
+        if (options.progress && ((i + 1) % 500 == 0 || i + 1 == n)) options.progress(i + 1, n);
     }
     r.images = n;
     r.float_accuracy = n ? double(float_correct) / n : 0.0;
@@ -271,20 +272,25 @@ std::string report_to_text(const Report &r) {
 
 Sweep sweep_layer(const Model &model, const std::string &layer, const std::vector<int> &bits,
                   const std::vector<double> &keeps, const CalibrationSet &calibration,
-                  const ImageSet &test, int limit) {
+                  const ImageSet &test, int limit, const Progress &progress) {
     const int index = model.find_layer(layer);
     if (index < 0 || !model.layers[size_t(index)].has_weights())
         throw Error("sweep: model '" + model.name + "' has no conv2d/linear layer '" + layer + "'");
     Sweep sweep;
     sweep.layer = layer;
+    const int total = 1 + int(bits.size() + keeps.size());
+    int done = 0;
     sweep.float_accuracy = accuracy(float_reference(model), test, limit);
+    if (progress) progress(++done, total);
     sweep.images = limit > 0 && limit < test.count ? limit : test.count;
     auto point = [&](int b, double keep) {
         CompressionConfig c;
         c.defaults.bits = kFloatBits;
         c.layers[layer].bits = b;
         c.layers[layer].keep = keep;
-        return SweepPoint{b, keep, accuracy(compress_model(model, c, calibration), test, limit)};
+        const SweepPoint p{b, keep, accuracy(compress_model(model, c, calibration), test, limit)};
+        if (progress) progress(++done, total);
+        return p;
     };
     for (int b : bits) sweep.by_bits.push_back(point(b, 1.0));
     for (double k : keeps) sweep.by_keep.push_back(point(kFloatBits, k));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,9 +52,13 @@ struct Report {
 // The static part of the report: sizes, MACs, the plan, weight SQNR.
 Report describe(const CompressedModel &model);
 
+// Called now and then during long work with the images done and the total.
+using Progress = std::function<void(int done, int total)>;
+
 struct EvalOptions {
     int limit = 0;             // evaluate the first `limit` images only (0: all)
     bool output_sqnr = true;   // also compare every layer's output with the float model
+    Progress progress;         // optional
 };
 
 // describe() plus accuracy, agreement and output SQNR on `test`.
@@ -78,9 +83,10 @@ struct Sweep {
     int images = 0;
     std::vector<SweepPoint> by_bits, by_keep;
 };
+// progress counts configurations (the float model, then each point).
 Sweep sweep_layer(const Model &model, const std::string &layer, const std::vector<int> &bits,
                   const std::vector<double> &keeps, const CalibrationSet &calibration,
-                  const ImageSet &test, int limit = 0);
+                  const ImageSet &test, int limit = 0, const Progress &progress = nullptr);
 std::string sweep_to_json(const Sweep &sweep, int indent = 2);
 std::string sweep_to_text(const Sweep &sweep);
 
