@@ -247,12 +247,12 @@ std::string report_to_text(const Report &r) {
                       percent(r.agreement).c_str());
         out += line;
     }
-    std::snprintf(line, sizeof line, "%-10s %-7s %9s %4s %9s %9s %7s %7s %10s %10s\n", "layer",
-                  "type", "kept", "bits", "params", "flash B", "w SQNR", "out SQNR", "MACs", "");
+    std::snprintf(line, sizeof line, "%-10s %-7s %9s %4s %9s %9s %7s %8s %10s\n", "layer", "type",
+                  "kept", "bits", "params", "flash B", "w SQNR", "out SQNR", "MACs");
     out += line;
     for (const LayerReport &l : r.layers) {
         const std::string kept = std::to_string(l.channels_kept) + "/" + std::to_string(l.channels_total);
-        std::snprintf(line, sizeof line, "%-10s %-7s %9s %4d %9s %9s %7s %7s %10s\n", l.name.c_str(),
+        std::snprintf(line, sizeof line, "%-10s %-7s %9s %4d %9s %9s %7s %8s %10s\n", l.name.c_str(),
                       l.type.c_str(), kept.c_str(), l.bits, with_commas(l.params).c_str(),
                       with_commas(l.flash_bytes()).c_str(), db_text(l.weight_sqnr_db).c_str(),
                       db_text(l.output_sqnr_db).c_str(), with_commas(l.macs).c_str());
