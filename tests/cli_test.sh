@@ -24,7 +24,7 @@ expect_error() {
     grep -qF -- "$needle" "$tmp/err" || fail "$what: stderr lacks '$needle': $(cat "$tmp/err")"
 }
 
-for cmd in info eval sweep bench; do
+for cmd in info eval sweep bench infer; do
     "$dmc" "$cmd" --help >"$tmp/out" 2>&1 || fail "dmc $cmd --help exits non-zero"
     grep -q "usage: dmc $cmd" "$tmp/out" || fail "dmc $cmd --help prints no usage"
 done
@@ -88,6 +88,12 @@ b = json.load(open(sys.argv[1]))
 assert [r["name"] for r in b["runs"]] == ["float", "int8", "int4", "int2"]
 assert all(r["us_per_image"] > 0 for r in b["runs"])
 PY
+
+"$dmc" infer --model "$model" --limit 20 -o "$tmp/out.bin" --params "$tmp/params.json" >"$tmp/infer.json" \
+    || fail "dmc infer failed"
+[ "$(stat -c %s "$tmp/out.bin")" = 200 ] || fail "dmc infer wrote $(stat -c %s "$tmp/out.bin") bytes, not 20 x 10"
+grep -q '"dtype": "int8"' "$tmp/infer.json" || fail "dmc infer: no dtype line"
+grep -q '"multiplier"' "$tmp/params.json" || fail "dmc infer --params: no multipliers"
 
 if [ $failures -ne 0 ]; then
     echo "$failures CLI check(s) failed"

@@ -16,7 +16,8 @@ namespace {
 // Loaded once for all tests in this file.
 struct Data {
     Model model;
-    ImageSet test;
+    ImageSet images;
+    TestSet test;
     CalibrationSet calibration;
     double float_accuracy = 0.0;
 };
@@ -29,10 +30,11 @@ const Data &data() {
                         "(make test sets it to ../shared/datasets/mnist)");
         Data x;
         x.model = load_model(DMC_SOURCE_DIR "/assets/lenet5.json");
-        x.test = load_mnist(dir, "t10k");
+        x.images = load_mnist(dir, "t10k");
+        x.test = mnist_test_set(x.images);
         const ImageSet train = load_mnist(dir, "train");
         x.calibration = calibration_set(train, calibration_indices(train.count, kCalibrationImages));
-        x.float_accuracy = accuracy(float_reference(x.model), x.test);
+        x.float_accuracy = score(float_reference(x.model), x.test);
         return x;
     }();
     return d;
@@ -40,13 +42,13 @@ const Data &data() {
 
 double compressed_accuracy(const std::string &config) {
     const Data &d = data();
-    return accuracy(compress_model(d.model, parse_config(config), d.calibration), d.test);
+    return score(compress_model(d.model, parse_config(config), d.calibration), d.test);
 }
 
 } // namespace
 
 TEST(MnistData, TestSetHasThePublishedLabelCounts) {
-    const ImageSet &test = data().test;
+    const ImageSet &test = data().images;
     ASSERT_EQ(test.count, 10000);
     ASSERT_EQ(test.rows, 28);
     ASSERT_EQ(test.cols, 28);
@@ -96,8 +98,8 @@ TEST(Lenet5, ReportAgreesWithAccuracyAndPlan) {
     options.limit = 2000;
     const Report r = evaluate(cm, d.test, options);
     EXPECT_EQ(r.images, 2000);
-    EXPECT_DOUBLE_EQ(r.accuracy, accuracy(cm, d.test, 2000));
-    EXPECT_DOUBLE_EQ(r.float_accuracy, accuracy(float_reference(d.model), d.test, 2000));
+    EXPECT_DOUBLE_EQ(r.accuracy, score(cm, d.test, 2000));
+    EXPECT_DOUBLE_EQ(r.float_accuracy, score(float_reference(d.model), d.test, 2000));
     // The plan's peak: pool1 reads conv1's 6x28x28 output and writes 6x14x14.
     EXPECT_EQ(r.peak_ram_bytes, 4704 + 1184);
     EXPECT_EQ(r.peak_step, "pool1");

@@ -64,6 +64,7 @@ inline dmc::Model small_cnn(unsigned seed = 1) {
     using dmc::LayerType;
     dmc::Model m;
     m.name = "small_cnn";
+    m.dataset = "mnist";
     m.input.shape = dmc::Shape{1, 12, 12};
     m.input.mean = 0.1307f;
     m.input.std = 0.3081f;

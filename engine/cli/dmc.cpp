@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <functional>
 #include <map>
 #include <set>
@@ -31,6 +33,7 @@ const char *kUsage =
     "          memory and per-layer errors\n"
     "  sweep   accuracy of one layer compressed alone, against bits and keep ratio\n"
     "  bench   inference speed: float reference and integer models at 8, 4, 2 bits\n"
+    "  infer   write the compressed model's raw outputs (and parameters) to files\n"
     "\n"
     "MNIST is read from --mnist DIR or the MNIST_DIR environment variable (the\n"
     "folder with the four IDX files, .gz or decompressed).\n";
@@ -79,6 +82,19 @@ const char *kBenchHelp =
     "  --limit N      time the first N test images only (default all)\n"
     "  --repeat R     runs per model, the fastest counts (default 3)\n"
     "  --json         print one JSON object instead of the table\n";
+
+const char *kInferHelp =
+    "usage: dmc infer --model FILE [--config FILE] [--mnist DIR] [--limit N] -o FILE\n"
+    "                 [--params FILE]\n"
+    "\n"
+    "Compresses the model as dmc eval does and runs it on the test inputs,\n"
+    "writing its raw outputs to -o: count x outputs values, int8 when the\n"
+    "output layer is integer, else float32 little-endian. Prints one JSON line\n"
+    "describing the file (count, outputs, dtype, scale, zero_point). Used by\n"
+    "python/'s parity check.\n"
+    "\n"
+    "  -o FILE         where to write the outputs\n"
+    "  --params FILE   also write every step's integer parameters as JSON\n";
 
 // Options of one command: "--name value" pairs and "--flag"s.
 class Options {
@@ -151,12 +167,6 @@ Progress terminal_progress(const std::string &what) {
     };
 }
 
-// Calibration set from the MNIST training images.
-CalibrationSet mnist_calibration(const std::string &dir) {
-    const ImageSet train = load_mnist(dir, "train");
-    return calibration_set(train, calibration_indices(train.count, kCalibrationImages));
-}
-
 int cmd_info(int argc, char **argv) {
     const Options o(argc, argv, {"--model"}, {});
     const Model m = load_model(o.required("--model"));
@@ -185,9 +195,8 @@ int cmd_eval(int argc, char **argv) {
         o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
     validate_config(config, model);
     const int limit = o.integer("--limit", 0, 1, 100000000);
-    const std::string dir = mnist_dir(o.get("--mnist"));
-    const ImageSet test = load_mnist(dir, "t10k");
-    const CompressedModel cm = compress_model(model, config, mnist_calibration(dir));
+    const TestSet test = load_test_set(model, o.get("--mnist"));
+    const CompressedModel cm = compress_model(model, config, load_calibration_set(model, o.get("--mnist")));
     const Report report = evaluate(cm, test, EvalOptions{limit, true, terminal_progress("evaluating")});
     if (o.has("--json")) {
         std::fputs(report_to_json(report).c_str(), stdout);
@@ -216,9 +225,8 @@ int cmd_sweep(int argc, char **argv) {
         for (double k : keeps)
             if (k < 1.0) throw Error("layer '" + layer + "' is the output layer; it cannot be pruned");
     const int limit = o.integer("--limit", 0, 1, 100000000);
-    const std::string dir = mnist_dir(o.get("--mnist"));
-    const Sweep s = sweep_layer(model, layer, bits, keeps, mnist_calibration(dir), load_mnist(dir, "t10k"),
-                                limit, terminal_progress("configurations"));
+    const Sweep s = sweep_layer(model, layer, bits, keeps, load_calibration_set(model, o.get("--mnist")),
+                                load_test_set(model, o.get("--mnist")), limit, terminal_progress("configurations"));
     std::fputs((o.has("--json") ? sweep_to_json(s) : sweep_to_text(s)).c_str(), stdout);
     return 0;
 }
@@ -228,15 +236,15 @@ int cmd_bench(int argc, char **argv) {
     const Model model = load_model(o.required("--model"));
     const int limit = o.integer("--limit", 0, 1, 100000000);
     const int repeat = o.integer("--repeat", 3, 1, 1000);
-    const std::string dir = mnist_dir(o.get("--mnist"));
-    const ImageSet test = load_mnist(dir, "t10k");
-    const CalibrationSet calibration = mnist_calibration(dir);
+    const TestSet test = load_test_set(model, o.get("--mnist"));
+    const CalibrationSet calibration = load_calibration_set(model, o.get("--mnist"));
     const int n = limit > 0 && limit < test.count ? limit : test.count;
+    const bool classifier = model.task == Task::Classification;
 
     struct Run {
         std::string name;
         int bits;
-        double us_per_image, accuracy;
+        double us_per_image, score;
     };
     std::vector<Run> runs;
     for (int bits : {kFloatBits, 8, 4, 2}) {
@@ -246,16 +254,14 @@ int cmd_bench(int argc, char **argv) {
             bits == kFloatBits ? float_reference(model) : compress_model(model, config, calibration);
         Executor run(cm);
         double best = 1e300;
-        int correct = 0;
         for (int r = 0; r < repeat; ++r) {
-            correct = 0;
             const auto t0 = std::chrono::steady_clock::now();
-            for (int i = 0; i < n; ++i) correct += run.predict_u8(test.image(i)) == test.labels[size_t(i)];
+            for (int i = 0; i < n; ++i) test.run(run, i);
             const auto t1 = std::chrono::steady_clock::now();
             best = std::min(best, std::chrono::duration<double, std::micro>(t1 - t0).count() / n);
         }
         runs.push_back({bits == kFloatBits ? "float" : "int" + std::to_string(bits), bits, best,
-                        double(correct) / n});
+                        score(cm, test, limit)});
     }
     const double float_us = runs[0].us_per_image;
     if (o.has("--json")) {
@@ -263,18 +269,65 @@ int cmd_bench(int argc, char **argv) {
                     model.name.c_str(), n, repeat);
         for (size_t i = 0; i < runs.size(); ++i)
             std::printf("%s\n  {\"name\": \"%s\", \"bits\": %d, \"us_per_image\": %.3f, "
-                        "\"images_per_second\": %.1f, \"speedup_vs_float\": %.3f, \"accuracy\": %.4f}",
+                        "\"images_per_second\": %.1f, \"speedup_vs_float\": %.3f, \"%s\": %.6g}",
                         i ? "," : "", runs[i].name.c_str(), runs[i].bits, runs[i].us_per_image,
-                        1e6 / runs[i].us_per_image, float_us / runs[i].us_per_image, runs[i].accuracy);
+                        1e6 / runs[i].us_per_image, float_us / runs[i].us_per_image,
+                        classifier ? "accuracy" : "mse", runs[i].score);
         std::printf("\n]}\n");
         return 0;
     }
-    std::printf("%s: %d test images, one at a time, one thread, best of %d runs\n\n", model.name.c_str(), n,
-                repeat);
-    std::printf("%-8s %12s %14s %12s %10s\n", "model", "us/image", "images/s", "vs float", "accuracy");
+    std::printf("%s: %d test inputs, one at a time, one thread, best of %d runs%s\n\n", model.name.c_str(), n,
+                repeat, classifier ? " (accuracy in %)" : "");
+    std::printf("%-8s %12s %14s %12s %10s\n", "model", "us/input", "inputs/s", "vs float",
+                classifier ? "accuracy" : "MSE");
     for (const Run &r : runs)
-        std::printf("%-8s %12.1f %14.0f %11.2fx %9.2f%%\n", r.name.c_str(), r.us_per_image, 1e6 / r.us_per_image,
-                    float_us / r.us_per_image, 100.0 * r.accuracy);
+        std::printf("%-8s %12.2f %14.0f %11.2fx %10.6g\n", r.name.c_str(), r.us_per_image, 1e6 / r.us_per_image,
+                    float_us / r.us_per_image, classifier ? 100.0 * r.score : r.score);
+    return 0;
+}
+
+int cmd_infer(int argc, char **argv) {
+    const Options o(argc, argv, {"--model", "--config", "--mnist", "--limit", "-o", "--params"}, {});
+    const Model model = load_model(o.required("--model"));
+    const CompressionConfig config =
+        o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
+    validate_config(config, model);
+    const std::string out_path = o.required("-o");
+    const int limit = o.integer("--limit", 0, 1, 100000000);
+    const TestSet test = load_test_set(model, o.get("--mnist"));
+    check_model_fits(model, test);
+    const CompressedModel cm = compress_model(model, config, load_calibration_set(model, o.get("--mnist")));
+    const int n = limit > 0 && limit < test.count ? limit : test.count;
+    const int64_t outputs = cm.output_shape().size();
+    const size_t value_bytes = cm.output_integer() ? 1 : 4;
+    std::string bytes;
+    bytes.reserve(size_t(n * outputs) * value_bytes);
+    Executor run(cm);
+    for (int i = 0; i < n; ++i) {
+        // Float outputs go out little-endian, as the model file's floats.
+        const unsigned char *out = static_cast<const unsigned char *>(test.run(run, i));
+        for (int64_t k = 0; k < outputs; ++k) {
+            if (value_bytes == 1) {
+                bytes += char(out[k]);
+                continue;
+            }
+            uint32_t bits;
+            std::memcpy(&bits, out + 4 * k, 4);
+            for (int b = 0; b < 4; ++b) bytes += char((bits >> (8 * b)) & 255);
+        }
+    }
+    std::unique_ptr<FILE, int (*)(FILE *)> file(std::fopen(out_path.c_str(), "wb"), &std::fclose);
+    if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
+        throw Error("cannot write '" + out_path + "'");
+    if (o.has("--params")) {
+        const std::string params = compressed_model_to_json(cm);
+        std::unique_ptr<FILE, int (*)(FILE *)> pf(std::fopen(o.get("--params").c_str(), "wb"), &std::fclose);
+        if (!pf || std::fwrite(params.data(), 1, params.size(), pf.get()) != params.size())
+            throw Error("cannot write '" + o.get("--params") + "'");
+    }
+    const QuantParams q = cm.output_integer() ? cm.output_q() : QuantParams{1.0, 0};
+    std::printf("{\"count\": %d, \"outputs\": %lld, \"dtype\": \"%s\", \"scale\": %.17g, \"zero_point\": %d}\n", n,
+                (long long)outputs, value_bytes == 1 ? "int8" : "float32", q.scale, q.zero_point);
     return 0;
 }
 
@@ -291,6 +344,7 @@ int main(int argc, char **argv) {
         {"eval", {kEvalHelp, cmd_eval}},
         {"sweep", {kSweepHelp, cmd_sweep}},
         {"bench", {kBenchHelp, cmd_bench}},
+        {"infer", {kInferHelp, cmd_infer}},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
         std::string(argv[1]) == "help") {

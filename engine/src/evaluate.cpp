@@ -22,16 +22,6 @@ double sqnr_db(double signal, double noise) {
     return 10.0 * std::log10(signal / noise);
 }
 
-void check_inputs_match(const Model &model, const ImageSet &images) {
-    const Shape &s = model.input.shape;
-    if (s.channels != 1 || s.height != images.rows || s.width != images.cols)
-        throw Error("model '" + model.name + "' takes " + s.str() + " inputs; the images are 1x" +
-                    std::to_string(images.rows) + "x" + std::to_string(images.cols));
-    if (model.output_shape().size() < 10)
-        throw Error("model '" + model.name + "' has " + std::to_string(model.output_shape().size()) +
-                    " outputs; MNIST has 10 classes");
-}
-
 int argmax_float(const float *v, int64_t n) {
     int best = 0;
     for (int64_t i = 1; i < n; ++i) best = v[i] > v[best] ? int(i) : best;
@@ -96,54 +86,91 @@ Report describe(const CompressedModel &cm) {
     return r;
 }
 
-double accuracy(const CompressedModel &model, const ImageSet &test, int limit) {
-    check_inputs_match(model.model, test);
-    const int n = limit > 0 && limit < test.count ? limit : test.count;
-    Executor run(model);
-    int correct = 0;
-    for (int i = 0; i < n; ++i) correct += run.predict_u8(test.image(i)) == test.labels[size_t(i)];
-    return n ? double(correct) / n : 0.0;
+namespace {
+
+int count_of(const TestSet &test, int limit) { return limit > 0 && limit < test.count ? limit : test.count; }
+
+// Output k of a model's output tensor as a real number.
+double output_value(const CompressedModel &cm, const void *out, int64_t k) {
+    if (!cm.output_integer()) return double(static_cast<const float *>(out)[k]);
+    const QuantParams q = cm.output_q();
+    return q.scale * (static_cast<const int8_t *>(out)[k] - q.zero_point);
 }
 
-Report evaluate(const CompressedModel &cm, const ImageSet &test, const EvalOptions &options) {
-    check_inputs_match(cm.model, test);
+int predicted_class(const CompressedModel &cm, const void *out) {
+    const int64_t classes = cm.output_shape().size();
+    return cm.output_integer() ? dmc_argmax_s8(static_cast<const int8_t *>(out), int32_t(classes))
+                               : argmax_float(static_cast<const float *>(out), classes);
+}
+
+// Squared error of one output tensor against the targets of input i.
+double squared_error(const CompressedModel &cm, const void *out, const TestSet &test, int i) {
+    const int64_t n = cm.output_shape().size();
+    double sum = 0.0;
+    for (int64_t k = 0; k < n; ++k) {
+        const double e = output_value(cm, out, k) - double(test.targets[size_t(int64_t(i) * n + k)]);
+        sum += e * e;
+    }
+    return sum;
+}
+
+} // namespace
+
+double score(const CompressedModel &model, const TestSet &test, int limit) {
+    check_model_fits(model.model, test);
+    const int n = count_of(test, limit);
+    Executor run(model);
+    double total = 0.0;
+    for (int i = 0; i < n; ++i) {
+        const void *out = test.run(run, i);
+        total += model.model.task == Task::Classification
+                     ? double(predicted_class(model, out) == test.labels[size_t(i)])
+                     : squared_error(model, out, test, i);
+    }
+    if (n == 0) return 0.0;
+    return model.model.task == Task::Classification ? total / n
+                                                     : total / (double(n) * double(model.output_shape().size()));
+}
+
+Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOptions &options) {
+    check_model_fits(cm.model, test);
     Report r = describe(cm);
+    r.task = cm.model.task;
     const CompressedModel reference = float_reference(cm.model);
     Executor run_float(reference), run_compressed(cm);
-    const int n = options.limit > 0 && options.limit < test.count ? options.limit : test.count;
+    const int n = count_of(test, options.limit);
 
     // The float model's output of each conv2d/linear layer (after a fused
-    // ReLU), captured per image and compared channel by channel.
+    // ReLU), captured per input and compared channel by channel.
     std::map<int, std::vector<float>> float_outputs; // by layer index
     std::map<int, size_t> report_index;
     for (size_t i = 0; i < r.layers.size(); ++i) report_index[r.layers[i].layer] = i;
     std::vector<double> signal(r.layers.size(), 0.0), noise(r.layers.size(), 0.0);
-    const int64_t classes = cm.output_shape().size();
 
     int float_correct = 0, correct = 0, agree = 0;
+    double float_se = 0.0, se = 0.0;
     for (int i = 0; i < n; ++i) {
-        const void *fo = run_float.run_u8(test.image(i), [&](int k, const void *out) {
+        const void *fo = test.run(run_float, i, [&](int k, const void *out) {
             const Step &s = reference.steps[size_t(k)];
             if (options.output_sqnr && s.layer >= 0 && report_index.count(s.layer)) {
                 const float *v = static_cast<const float *>(out);
                 float_outputs[s.layer].assign(v, v + s.output.size());
             }
         });
-        const void *co = run_compressed.run_u8(test.image(i), [&](int k, const void *out) {
+        const void *co = test.run(run_compressed, i, [&](int k, const void *out) {
             const Step &s = cm.steps[size_t(k)];
             if (!options.output_sqnr || s.layer < 0 || !report_index.count(s.layer)) return;
             const std::vector<float> &ref = float_outputs[s.layer];
             const std::vector<int> &kept = cm.pruned.kept[size_t(s.layer)];
-            const int64_t c_kept = s.output.channels;
-            const int64_t c_all = int64_t(ref.size()) / (int64_t(s.output.height) * s.output.width);
+            const int64_t positions = int64_t(s.output.height) * s.output.width;
+            const int64_t c_kept = s.output.channels, c_all = int64_t(ref.size()) / positions;
             double sig = 0.0, err = 0.0;
-            for (int64_t p = 0; p < int64_t(s.output.height) * s.output.width; ++p) {
+            for (int64_t p = 0; p < positions; ++p) {
                 for (int64_t c = 0; c < c_kept; ++c) {
                     const double x = ref[size_t(p * c_all + kept[size_t(c)])];
-                    const double y = s.integer
-                                         ? s.out_q.scale * (static_cast<const int8_t *>(out)[p * c_kept + c] -
-                                                            s.out_q.zero_point)
-                                         : double(static_cast<const float *>(out)[p * c_kept + c]);
+                    const int64_t at = p * c_kept + c;
+                    const double y = s.integer ? s.out_q.scale * (static_cast<const int8_t *>(out)[at] - s.out_q.zero_point)
+                                               : double(static_cast<const float *>(out)[at]);
                     sig += x * x;
                     err += (y - x) * (y - x);
                 }
@@ -151,20 +178,27 @@ Report evaluate(const CompressedModel &cm, const ImageSet &test, const EvalOptio
             signal[report_index[s.layer]] += sig;
             noise[report_index[s.layer]] += err;
         });
-        const int label = test.labels[size_t(i)];
-        const int pf = argmax_float(static_cast<const float *>(fo), classes);
-        const int pc = cm.output_integer()
-                           ? dmc_argmax_s8(static_cast<const int8_t *>(co), int32_t(classes))
-                           : argmax_float(static_cast<const float *>(co), classes);
-        float_correct += pf == label;
-        correct += pc == label;
-        agree += pf == pc;
+        if (cm.model.task == Task::Classification) {
+            const int label = test.labels[size_t(i)];
+            const int pf = predicted_class(reference, fo), pc = predicted_class(cm, co);
+            float_correct += pf == label;
+            correct += pc == label;
+            agree += pf == pc;
+        } else {
+            float_se += squared_error(reference, fo, test, i);
+            se += squared_error(cm, co, test, i);
+        }
         if (options.progress && ((i + 1) % 500 == 0 || i + 1 == n)) options.progress(i + 1, n);
     }
     r.images = n;
-    r.float_accuracy = n ? double(float_correct) / n : 0.0;
-    r.accuracy = n ? double(correct) / n : 0.0;
-    r.agreement = n ? double(agree) / n : 0.0;
+    if (n > 0) {
+        r.float_accuracy = double(float_correct) / n;
+        r.accuracy = double(correct) / n;
+        r.agreement = double(agree) / n;
+        const double values = double(n) * double(cm.output_shape().size());
+        r.float_mse = float_se / values;
+        r.mse = se / values;
+    }
     if (options.output_sqnr)
         for (size_t i = 0; i < r.layers.size(); ++i) r.layers[i].output_sqnr_db = sqnr_db(signal[i], noise[i]);
     return r;
@@ -222,11 +256,9 @@ std::string report_to_json(const Report &r, int indent) {
                           {"output_sqnr_db", db_json(l.output_sqnr_db)}});
     }
     nlohmann::json j = {{"model", r.model},
+                        {"task", r.task == Task::Classification ? "classification" : "regression"},
                         {"config", nlohmann::json::parse(r.config_json)},
                         {"images", r.images},
-                        {"float_accuracy", r.float_accuracy},
-                        {"accuracy", r.accuracy},
-                        {"agreement", r.agreement},
                         {"flash_bytes", r.flash_bytes},
                         {"float_flash_bytes", r.float_flash_bytes},
                         {"macs", r.macs},
@@ -234,17 +266,29 @@ std::string report_to_json(const Report &r, int indent) {
                         {"peak_ram_bytes", r.peak_ram_bytes},
                         {"peak_ram_step", r.peak_step},
                         {"layers", layers}};
+    if (r.task == Task::Classification) {
+        j["float_accuracy"] = r.float_accuracy;
+        j["accuracy"] = r.accuracy;
+        j["agreement"] = r.agreement;
+    } else {
+        j["float_mse"] = r.float_mse;
+        j["mse"] = r.mse;
+    }
     return j.dump(indent) + "\n";
 }
 
 std::string report_to_text(const Report &r) {
     std::string out;
     char line[256];
-    if (r.images > 0) {
+    if (r.images > 0 && r.task == Task::Classification) {
         std::snprintf(line, sizeof line,
                       "%d test images: float accuracy %s, compressed %s, agreement %s\n\n", r.images,
                       percent(r.float_accuracy).c_str(), percent(r.accuracy).c_str(),
                       percent(r.agreement).c_str());
+        out += line;
+    } else if (r.images > 0) {
+        std::snprintf(line, sizeof line, "%d test points: mean squared error float %.6f, compressed %.6f\n\n",
+                      r.images, r.float_mse, r.mse);
         out += line;
     }
     std::snprintf(line, sizeof line, "%-10s %-7s %9s %4s %9s %9s %7s %8s %10s\n", "layer", "type",
@@ -272,23 +316,24 @@ std::string report_to_text(const Report &r) {
 
 Sweep sweep_layer(const Model &model, const std::string &layer, const std::vector<int> &bits,
                   const std::vector<double> &keeps, const CalibrationSet &calibration,
-                  const ImageSet &test, int limit, const Progress &progress) {
+                  const TestSet &test, int limit, const Progress &progress) {
     const int index = model.find_layer(layer);
     if (index < 0 || !model.layers[size_t(index)].has_weights())
         throw Error("sweep: model '" + model.name + "' has no conv2d/linear layer '" + layer + "'");
     Sweep sweep;
     sweep.layer = layer;
+    sweep.metric = model.task == Task::Classification ? "accuracy" : "mse";
     const int total = 1 + int(bits.size() + keeps.size());
     int done = 0;
-    sweep.float_accuracy = accuracy(float_reference(model), test, limit);
+    sweep.float_score = score(float_reference(model), test, limit);
     if (progress) progress(++done, total);
-    sweep.images = limit > 0 && limit < test.count ? limit : test.count;
+    sweep.images = count_of(test, limit);
     auto point = [&](int b, double keep) {
         CompressionConfig c;
         c.defaults.bits = kFloatBits;
         c.layers[layer].bits = b;
         c.layers[layer].keep = keep;
-        const SweepPoint p{b, keep, accuracy(compress_model(model, c, calibration), test, limit)};
+        const SweepPoint p{b, keep, score(compress_model(model, c, calibration), test, limit)};
         if (progress) progress(++done, total);
         return p;
     };
@@ -299,25 +344,32 @@ Sweep sweep_layer(const Model &model, const std::string &layer, const std::vecto
 
 std::string sweep_to_json(const Sweep &s, int indent) {
     nlohmann::json by_bits = nlohmann::json::array(), by_keep = nlohmann::json::array();
-    for (const SweepPoint &p : s.by_bits) by_bits.push_back({{"bits", p.bits}, {"accuracy", p.accuracy}});
-    for (const SweepPoint &p : s.by_keep) by_keep.push_back({{"keep", p.keep}, {"accuracy", p.accuracy}});
-    nlohmann::json j = {{"layer", s.layer},   {"images", s.images}, {"float_accuracy", s.float_accuracy},
-                        {"by_bits", by_bits}, {"by_keep", by_keep}};
+    for (const SweepPoint &p : s.by_bits) by_bits.push_back({{"bits", p.bits}, {s.metric, p.score}});
+    for (const SweepPoint &p : s.by_keep) by_keep.push_back({{"keep", p.keep}, {s.metric, p.score}});
+    nlohmann::json j = {{"layer", s.layer},   {"images", s.images}, {"metric", s.metric},
+                        {"float_" + s.metric, s.float_score}, {"by_bits", by_bits}, {"by_keep", by_keep}};
     return j.dump(indent) + "\n";
 }
 
 std::string sweep_to_text(const Sweep &s) {
-    std::string out = "layer '" + s.layer + "' alone compressed, other layers float, " +
-                      std::to_string(s.images) + " test images; float accuracy " +
-                      percent(s.float_accuracy) + "\n\n  bits  accuracy\n";
+    const bool acc = s.metric == "accuracy";
+    auto value = [&](double v) {
+        char buf[32];
+        if (acc) return percent(v);
+        std::snprintf(buf, sizeof buf, "%.6f", v);
+        return std::string(buf);
+    };
+    std::string out = "layer '" + s.layer + "' alone compressed, other layers float, " + std::to_string(s.images) +
+                      " test inputs; float " + s.metric + " " + value(s.float_score) + "\n\n  bits  " + s.metric +
+                      "\n";
     char line[96];
     for (const SweepPoint &p : s.by_bits) {
-        std::snprintf(line, sizeof line, "  %4d  %s\n", p.bits, percent(p.accuracy).c_str());
+        std::snprintf(line, sizeof line, "  %4d  %s\n", p.bits, value(p.score).c_str());
         out += line;
     }
-    out += "\n  keep  accuracy  (weights float)\n";
+    out += "\n  keep  " + s.metric + "  (weights float)\n";
     for (const SweepPoint &p : s.by_keep) {
-        std::snprintf(line, sizeof line, "  %4.2f  %s\n", p.keep, percent(p.accuracy).c_str());
+        std::snprintf(line, sizeof line, "  %4.2f  %s\n", p.keep, value(p.score).c_str());
         out += line;
     }
     return out;

@@ -194,7 +194,7 @@ Model parse_model(const std::string &json_text, const std::string &origin) {
     }
     if (!j.is_object()) throw Error(origin + ": the top level must be a JSON object");
     JsonReader r(j, origin);
-    r.allow_only({"format", "version", "name", "task", "input", "layers", "metadata"});
+    r.allow_only({"format", "version", "name", "task", "dataset", "input", "layers", "metadata"});
     if (r.string("format") != "dmc-model")
         throw Error(origin + ": 'format' is '" + j["format"].get<std::string>() +
                     "', expected 'dmc-model'");
@@ -206,9 +206,10 @@ Model parse_model(const std::string &json_text, const std::string &origin) {
     Model model;
     model.name = r.string("name");
     const std::string task = r.string_or("task", "classification");
-    if (task != "classification")
-        throw Error(origin + ": unknown task '" + task + "' (known: classification)");
-    model.task = Task::Classification;
+    if (task == "classification") model.task = Task::Classification;
+    else if (task == "regression") model.task = Task::Regression;
+    else throw Error(origin + ": unknown task '" + task + "' (known: classification, regression)");
+    model.dataset = r.string_or("dataset", model.task == Task::Classification ? "mnist" : "sine");
 
     JsonReader in(r.object("input"), origin + " input");
     in.allow_only({"channels", "height", "width", "min", "max", "mean", "std"});
@@ -330,6 +331,11 @@ void validate_model(Model &model) {
     if (model.task == Task::Classification && shape.size() < 2)
         throw Error(where + ": a classifier needs at least 2 outputs, the model gives " +
                     std::to_string(shape.size()));
+    const bool known = (model.task == Task::Classification && model.dataset == "mnist") ||
+                       (model.task == Task::Regression && model.dataset == "sine");
+    if (!known)
+        throw Error(where + ": dataset '" + model.dataset + "' is not known for this task "
+                            "(classification: mnist; regression: sine)");
     if (model.parameters() > limits::kMaxParameters)
         throw Error(where + ": more than " + std::to_string(limits::kMaxParameters) + " parameters");
 }
@@ -381,8 +387,13 @@ std::string model_to_json(const Model &model) {
                   {"width", model.input.shape.width},       {"min", model.input.min},
                   {"max", model.input.max},                 {"mean", model.input.mean},
                   {"std", model.input.std}};
-    json j = {{"format", "dmc-model"}, {"version", 1},   {"name", model.name},
-              {"task", "classification"}, {"input", input}, {"layers", layers}};
+    json j = {{"format", "dmc-model"},
+              {"version", 1},
+              {"name", model.name},
+              {"task", model.task == Task::Classification ? "classification" : "regression"},
+              {"dataset", model.dataset},
+              {"input", input},
+              {"layers", layers}};
     j["metadata"] = json::parse(model.metadata_json.empty() ? "{}" : model.metadata_json);
     return j.dump(1) + "\n";
 }

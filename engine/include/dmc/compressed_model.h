@@ -147,6 +147,10 @@ class Executor {
     std::vector<float> raw_;      // run_u8 on a model whose first layer is float
 };
 
+// Every step's integer parameters (weights unpacked), the kept channels and
+// the input lookup table, as one JSON object.
+std::string compressed_model_to_json(const CompressedModel &model);
+
 // Runs one step on one tensor (in and out may be the same for ReLU and
 // Flatten). scratch holds scratch_bytes(step) bytes.
 void run_step(const Step &step, const void *in, void *out, void *scratch);

@@ -5,11 +5,12 @@
 //   ImageSet train = load_mnist(dir, "train");              // mnist.h
 //   CompressedModel cm = compress_model(m, c,                // compressed_model.h
 //       calibration_set(train, calibration_indices(train.count, kCalibrationImages)));
-//   Report r = evaluate(cm, load_mnist(dir, "t10k"));       // evaluate.h
+//   Report r = evaluate(cm, mnist_test_set(load_mnist(dir, "t10k")));  // dataset.h, evaluate.h
 #pragma once
 
 #include "dmc/compressed_model.h"
 #include "dmc/config.h"
+#include "dmc/dataset.h"
 #include "dmc/error.h"
 #include "dmc/evaluate.h"
 #include "dmc/mnist.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dmc/compressed_model.h"
-#include "dmc/mnist.h"
+#include "dmc/dataset.h"
 
 namespace dmc {
 
@@ -44,9 +44,13 @@ struct Report {
     std::string peak_detail;    // "input 784 + scratch 32 + output 4704"
 
     // Filled by evaluate():
+    Task task = Task::Classification;
     int images = 0;
-    double float_accuracy = 0.0, accuracy = 0.0; // fractions in [0, 1]
-    double agreement = 0.0; // compressed prediction == float prediction
+    // Classification: fractions in [0, 1]; agreement: the compressed model
+    // predicts what the float model predicts.
+    double float_accuracy = 0.0, accuracy = 0.0, agreement = 0.0;
+    // Regression: mean squared error against the targets.
+    double float_mse = 0.0, mse = 0.0;
 };
 
 // The static part of the report: sizes, MACs, the plan, weight SQNR.
@@ -61,32 +65,35 @@ struct EvalOptions {
     Progress progress;         // optional
 };
 
-// describe() plus accuracy, agreement and output SQNR on `test`.
-Report evaluate(const CompressedModel &model, const ImageSet &test, const EvalOptions &options = {});
+// describe() plus accuracy (or MSE), agreement and output SQNR on `test`.
+Report evaluate(const CompressedModel &model, const TestSet &test, const EvalOptions &options = {});
 
-// Accuracy of `model` on the first `limit` images (0: all), nothing else.
-double accuracy(const CompressedModel &model, const ImageSet &test, int limit = 0);
+// The model's score on the first `limit` inputs (0: all), nothing else:
+// accuracy for a classifier, mean squared error for a regression model.
+double score(const CompressedModel &model, const TestSet &test, int limit = 0);
 
 std::string report_to_json(const Report &report, int indent = 2);
 std::string report_to_text(const Report &report);
 
-// Per-layer sensitivity: accuracy with only `layer` compressed (all other
-// layers float), against bits (keep 1) and against keep (float weights).
+// Per-layer sensitivity: the score (accuracy, or MSE for regression) with
+// only `layer` compressed (all other layers float), against bits (keep 1)
+// and against keep (float weights).
 struct SweepPoint {
     int bits = kFloatBits;
     double keep = 1.0;
-    double accuracy = 0.0;
+    double score = 0.0;
 };
 struct Sweep {
     std::string layer;
-    double float_accuracy = 0.0;
+    std::string metric; // "accuracy" or "mse"
+    double float_score = 0.0;
     int images = 0;
     std::vector<SweepPoint> by_bits, by_keep;
 };
 // progress counts configurations (the float model, then each point).
 Sweep sweep_layer(const Model &model, const std::string &layer, const std::vector<int> &bits,
                   const std::vector<double> &keeps, const CalibrationSet &calibration,
-                  const ImageSet &test, int limit = 0, const Progress &progress = nullptr);
+                  const TestSet &test, int limit = 0, const Progress &progress = nullptr);
 std::string sweep_to_json(const Sweep &sweep, int indent = 2);
 std::string sweep_to_text(const Sweep &sweep);
 

@@ -45,7 +45,10 @@ struct Layer {
     int64_t macs() const; // multiply-accumulates of one inference
 };
 
-enum class Task { Classification };
+enum class Task {
+    Classification, // the argmax of the output is the class
+    Regression      // the outputs are the prediction
+};
 
 // How raw input values map to what the first layer sees (see MODEL_FORMAT.md).
 struct InputSpec {
@@ -57,6 +60,7 @@ struct InputSpec {
 struct Model {
     std::string name;
     Task task = Task::Classification;
+    std::string dataset = "mnist"; // what it is evaluated on: "mnist" or "sine"
     InputSpec input;
     std::vector<Layer> layers;
     std::string metadata_json = "{}"; // free-form, kept as written

@@ -1,0 +1,42 @@
+// dmc/dataset.h - what a model is evaluated and calibrated on, chosen by
+// its `dataset` field: MNIST (read from a folder) or the sine grid
+// (generated). See engine/MODEL_FORMAT.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dmc/compressed_model.h"
+#include "dmc/mnist.h"
+
+namespace dmc {
+
+struct TestSet {
+    std::string name; // "mnist", "sine"
+    int count = 0;
+    Shape shape;                 // of one input
+    std::vector<uint8_t> pixels; // image sets: count * shape.size() bytes, raw = pixel / 255
+    std::vector<float> raw;      // other sets: count * shape.size() raw values
+    std::vector<uint8_t> labels; // classification: one per input
+    std::vector<float> targets;  // regression: count * outputs
+
+    // Runs input i through `run` (Executor::run_u8 or run); returns the output.
+    const void *run(Executor &run, int i, const Executor::Observer &observe = nullptr) const;
+};
+
+TestSet mnist_test_set(const ImageSet &images);
+
+// The sine grid: x_i = 2 pi (i + 0.5) / 1000, target sin(x_i), i < 1000.
+TestSet sine_test_set();
+// Its calibration points: x_i = 2 pi i / 999, i < 1000 (both ends included).
+CalibrationSet sine_calibration_set();
+
+// The model's test and calibration sets. MNIST comes from `mnist_option`,
+// else $MNIST_DIR (see mnist_dir()); the sine grid needs no files.
+TestSet load_test_set(const Model &model, const std::string &mnist_option);
+CalibrationSet load_calibration_set(const Model &model, const std::string &mnist_option);
+
+// Checks that the model's input and output fit the set; throws dmc::Error.
+void check_model_fits(const Model &model, const TestSet &test);
+
+} // namespace dmc

@@ -1,0 +1,71 @@
+// compressed_json.cpp - every integer parameter of a compressed model as
+// JSON: for python/'s parity check and for reading what calibration chose.
+#include <nlohmann/json.hpp>
+
+#include "dmc/compressed_model.h"
+
+namespace dmc {
+
+namespace {
+
+nlohmann::json shape_json(const Shape &s) { return {s.channels, s.height, s.width}; }
+nlohmann::json q_json(const QuantParams &q) { return {{"scale", q.scale}, {"zero_point", q.zero_point}}; }
+
+} // namespace
+
+std::string compressed_model_to_json(const CompressedModel &cm) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const Step &s : cm.steps) {
+        nlohmann::json j = {{"op", op_name(s.op)},
+                            {"name", s.name},
+                            {"integer", s.integer},
+                            {"layer", s.layer},
+                            {"input", shape_json(s.input)},
+                            {"output", shape_json(s.output)}};
+        if (s.op == Op::Conv2d || s.op == Op::AvgPool2d || s.op == Op::MaxPool2d)
+            j["geometry"] = {{"kernel", s.source.kernel}, {"stride", s.source.stride}, {"padding", s.source.padding}};
+        if (s.op == Op::Conv2d || s.op == Op::Linear) j["fused_relu"] = s.fused_relu;
+        if (s.integer || s.op == Op::Dequantize) {
+            j["in_q"] = q_json(s.in_q);
+            j["out_q"] = q_json(s.out_q);
+            j["act_min"] = s.act_min;
+            j["act_max"] = s.act_max;
+        }
+        if (s.op == Op::Quantize || s.op == Op::Normalize) {
+            j["from_raw_input"] = s.from_raw_input;
+            j["input_mean"] = s.input_mean;
+            j["input_std"] = s.input_std;
+            j["input_inv_scale"] = s.input_inv_scale;
+        }
+        if (s.integer && (s.op == Op::Conv2d || s.op == Op::Linear)) {
+            const QuantizedWeights &w = s.weights;
+            std::vector<int8_t> values(size_t(w.rows * w.row_length));
+            for (int r = 0; r < w.rows; ++r)
+                unpack_row(w.packed.data() + r * w.row_bytes, w.row_length, w.bits, values.data() + r * w.row_length);
+            j["bits"] = w.bits;
+            j["weights"] = values; // unpacked, [rows][row_length] flattened
+            j["weight_scales"] = w.scales;
+            j["bias"] = s.bias;
+            j["multiplier"] = s.multiplier;
+            std::vector<int> shift(s.shift.begin(), s.shift.end());
+            j["shift"] = shift;
+        }
+        if (s.integer && s.op == Op::AvgPool2d)
+            j["pool_divisor"] = {{"multiplier", s.pool_divisor.multiplier}, {"shift", s.pool_divisor.shift}};
+        steps.push_back(std::move(j));
+    }
+    nlohmann::json kept = nlohmann::json::object();
+    for (size_t i = 0; i < cm.model.layers.size(); ++i)
+        if (cm.model.layers[i].has_weights()) kept[cm.model.layers[i].name] = cm.pruned.kept[i];
+    nlohmann::json lut = nlohmann::json::array();
+    for (int p = 0; p < 256; ++p) lut.push_back(cm.input_lut[p]);
+    const nlohmann::json j = {{"model", cm.model.name},
+                              {"config", nlohmann::json::parse(config_to_json(cm.config))},
+                              {"steps", steps},
+                              {"kept_channels", kept},
+                              {"input_lut", lut},
+                              {"arena_bytes", cm.plan.arena_bytes}};
+    return j.dump() + "\n";
+}
+
+} // namespace dmc
