@@ -59,22 +59,34 @@ if [ -n "$limit" ] && ! [[ "$limit" =~ ^[1-9][0-9]{0,7}$ ]]; then
 fi
 [[ "$repeat" =~ ^[1-9][0-9]{0,2}$ ]] || die "--repeat must be a whole number from 1 to 999, not '$repeat'"
 
-# Paths given on the command line are relative to where it was typed; the
-# default model is relative to the repository.
-if [ -z "$model" ]; then model="$root/assets/lenet5.json"; fi
-[ -f "$model" ] || die "model file '$model' not found"
-model=$(cd "$(dirname "$model")" && pwd)/$(basename "$model")
-
-[ -n "${MNIST_DIR:-}" ] || die "MNIST_DIR is not set: point it at the folder with the MNIST IDX files (t10k-images-idx3-ubyte.gz etc.), or run 'make bench'"
-[ -d "$MNIST_DIR" ] || die "MNIST_DIR '$MNIST_DIR' is not a folder"
-mnist=$(cd "$MNIST_DIR" && pwd)
-
 PYTHON=${PYTHON:-/usr/bin/python3}
 NODE=${NODE:-node}
 NPM=${NPM:-npm}
 command -v cmake >/dev/null || die "cmake not found (run 'make deps')"
 command -v "$NODE" >/dev/null || die "'$NODE' not found: Node.js 18 or later is needed for onnxruntime-node"
 command -v "$PYTHON" >/dev/null || die "'$PYTHON' not found: set PYTHON to a Python with torch and onnx"
+
+# Paths given on the command line are relative to where it was typed; the
+# default model is relative to the repository.
+if [ -z "$model" ]; then model="$root/assets/lenet5.json"; fi
+[ -f "$model" ] || die "model file '$model' not found"
+model=$(cd "$(dirname "$model")" && pwd)/$(basename "$model")
+
+# Only MNIST classifiers: the ONNX side reads MNIST and scores by argmax.
+"$NODE" -e '
+  const file = process.argv[1];
+  let m;
+  try { m = JSON.parse(require("fs").readFileSync(file, "utf8")); }
+  catch (e) { console.error(`bench: model file ${file}: ${e.message}`); process.exit(1); }
+  const task = m.task ?? "classification", data = m.dataset ?? (task === "classification" ? "mnist" : "sine");
+  if (task !== "classification" || data !== "mnist") {
+    console.error(`bench: ${file} is a ${task} model on ${data}; the benchmark times MNIST classifiers only`);
+    process.exit(1);
+  }' "$model" || exit 1
+
+[ -n "${MNIST_DIR:-}" ] || die "MNIST_DIR is not set: point it at the folder with the MNIST IDX files (t10k-images-idx3-ubyte.gz etc.), or run 'make bench'"
+[ -d "$MNIST_DIR" ] || die "MNIST_DIR '$MNIST_DIR' is not a folder"
+mnist=$(cd "$MNIST_DIR" && pwd)
 
 cd "$root"
 build=${BUILD_DIR:-build}

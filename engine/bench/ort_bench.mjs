@@ -137,7 +137,12 @@ function loadInputSpec(modelFile) {
   } catch (e) {
     throw new Error(`model file '${modelFile}': ${e.code === 'ENOENT' ? 'not found' : e.message}`);
   }
-  const input = model && model.input;
+  const task = model?.task ?? 'classification';
+  const dataset = model?.dataset ?? (task === 'classification' ? 'mnist' : 'sine');
+  if (task !== 'classification' || dataset !== 'mnist')
+    throw new Error(`model file '${modelFile}' is a ${task} model on ${dataset}; this benchmark times ` +
+                    `MNIST classifiers only`);
+  const input = model.input;
   if (!input || typeof input !== 'object') throw new Error(`model file '${modelFile}' has no "input" object`);
   for (const k of ['mean', 'std', 'channels', 'height', 'width'])
     if (typeof input[k] !== 'number' || !Number.isFinite(input[k]))
@@ -269,10 +274,12 @@ async function main() {
   const classes = probe.dims[1];
   if (probe.dims.length !== 2 || !(classes >= 1)) throw new Error(`output has shape [${probe.dims}], expected [1, classes]`);
 
-  // Warm-up: some single images and one batch, untimed.
+  // Warm-up, untimed: 500 single-image runs (cycling through the first n
+  // images) and two batches.
   const batch = Math.min(opts.batch, n);
-  await runAll(ort, session, x, labels.labels, Math.min(n, 500), 1, shape, classes);
-  await runAll(ort, session, x, labels.labels, batch, batch, shape, classes);
+  for (let done = 0; done < 500; done += Math.min(n, 500 - done))
+    await runAll(ort, session, x, labels.labels, Math.min(n, 500 - done), 1, shape, classes);
+  for (let k = 0; k < 2; ++k) await runAll(ort, session, x, labels.labels, batch, batch, shape, classes);
 
   const runs = [];
   for (const [runName, b] of [['ort-single', 1], [`ort-batch${batch}`, batch]])

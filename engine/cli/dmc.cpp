@@ -1,6 +1,9 @@
 // dmc - the engine's command-line tool. Each command is a function; the
 // options of each are listed in its help text, and anything else is an error.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "dmc/dmc.h"
+#include "dmc/export.h"
 
 namespace {
 
@@ -34,6 +38,7 @@ const char *kUsage =
     "  sweep   accuracy of one layer compressed alone, against bits and keep ratio\n"
     "  bench   inference speed: float reference and integer models at 8, 4, 2 bits\n"
     "  infer   write the compressed model's raw outputs (and parameters) to files\n"
+    "  export  write the microcontroller library: one C/C++ header, or a folder\n"
     "\n"
     "MNIST is read from --mnist DIR or the MNIST_DIR environment variable (the\n"
     "folder with the four IDX files, .gz or decompressed).\n";
@@ -96,6 +101,22 @@ const char *kInferHelp =
     "  -o FILE         where to write the outputs\n"
     "  --params FILE   also write every step's integer parameters as JSON\n";
 
+const char *kExportHelp =
+    "usage: dmc export --model FILE [--config FILE] [--prefix P] [--mnist DIR]\n"
+    "                  (-o OUT.h | --lib DIR)\n"
+    "\n"
+    "Compresses the model as dmc eval does, evaluates it, and writes the\n"
+    "microcontroller library for exactly that configuration: one self-contained\n"
+    "C99/C++ header with the packed weights (const, in flash), the engine's own\n"
+    "integer kernels, a static activation arena and P_infer(). Every conv2d and\n"
+    "linear layer must be integer (bits 2, 4 or 8).\n"
+    "\n"
+    "  --prefix P   identifier prefix (default: the model name in lower case)\n"
+    "  -o OUT.h     write the header\n"
+    "  --lib DIR    write a library folder: src/P.h, src/P.c, examples/main.c\n"
+    "               (classifies one embedded test input), CMakeLists.txt and an\n"
+    "               Arduino library.properties\n";
+
 // Options of one command: "--name value" pairs and "--flag"s.
 class Options {
   public:
@@ -149,6 +170,21 @@ std::vector<double> number_list(const std::string &text, const std::string &opti
     }
     if (out.empty()) throw Error("option " + option + " is empty");
     return out;
+}
+
+// mkdir -p of the folders above `path`.
+void make_parent_directories(const std::string &path) {
+    for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
+        const std::string dir = path.substr(0, at);
+        if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw Error("cannot create folder '" + dir + "'");
+    }
+}
+
+// Writes a whole file or throws.
+void write_file(const std::string &path, const std::string &text, const std::string &what) {
+    std::unique_ptr<FILE, int (*)(FILE *)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
+    if (!file || std::fwrite(text.data(), 1, text.size(), file.get()) != text.size())
+        throw Error("cannot write " + what + " '" + path + "'");
 }
 
 bool wants_help(int argc, char **argv) {
@@ -316,18 +352,42 @@ int cmd_infer(int argc, char **argv) {
             for (int b = 0; b < 4; ++b) bytes += char((bits >> (8 * b)) & 255);
         }
     }
-    std::unique_ptr<FILE, int (*)(FILE *)> file(std::fopen(out_path.c_str(), "wb"), &std::fclose);
-    if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
-        throw Error("cannot write '" + out_path + "'");
-    if (o.has("--params")) {
-        const std::string params = compressed_model_to_json(cm);
-        std::unique_ptr<FILE, int (*)(FILE *)> pf(std::fopen(o.get("--params").c_str(), "wb"), &std::fclose);
-        if (!pf || std::fwrite(params.data(), 1, params.size(), pf.get()) != params.size())
-            throw Error("cannot write '" + o.get("--params") + "'");
-    }
+    write_file(out_path, bytes, "outputs");
+    if (o.has("--params")) write_file(o.get("--params"), compressed_model_to_json(cm), "parameters");
     const QuantParams q = cm.output_integer() ? cm.output_q() : QuantParams{1.0, 0};
     std::printf("{\"count\": %d, \"outputs\": %lld, \"dtype\": \"%s\", \"scale\": %.17g, \"zero_point\": %d}\n", n,
                 (long long)outputs, value_bytes == 1 ? "int8" : "float32", q.scale, q.zero_point);
+    return 0;
+}
+
+int cmd_export(int argc, char **argv) {
+    const Options o(argc, argv, {"--model", "--config", "--mnist", "--prefix", "-o", "--lib"}, {});
+    if (!o.has("-o") && !o.has("--lib")) throw Error("give -o OUT.h or --lib DIR (see --help)");
+    const Model model = load_model(o.required("--model"));
+    const CompressionConfig config =
+        o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
+    validate_config(config, model);
+    for (size_t i = 0; i < model.layers.size(); ++i)
+        if (model.layers[i].has_weights() && config.resolve(model, int(i)).bits == kFloatBits)
+            throw Error("layer '" + model.layers[i].name +
+                        "' is left in float (bits 32); the microcontroller header is integer-only: "
+                        "give it 8, 4 or 2 bits");
+    const TestSet test = load_test_set(model, o.get("--mnist"));
+    check_model_fits(model, test);
+    const CompressedModel cm = compress_model(model, config, load_calibration_set(model, o.get("--mnist")));
+    EvalOptions options;
+    options.progress = terminal_progress("evaluating");
+    const Report report = evaluate(cm, test, options);
+    const std::string prefix = o.get("--prefix");
+    if (o.has("-o")) write_file(o.get("-o"), export_header(cm, report, prefix), "header");
+    if (o.has("--lib")) {
+        const std::string dir = o.get("--lib");
+        for (const auto &file : export_library(cm, report, test, prefix)) {
+            const std::string path = dir + "/" + file.first;
+            make_parent_directories(path);
+            write_file(path, file.second, "library file");
+        }
+    }
     return 0;
 }
 
@@ -345,6 +405,7 @@ int main(int argc, char **argv) {
         {"sweep", {kSweepHelp, cmd_sweep}},
         {"bench", {kBenchHelp, cmd_bench}},
         {"infer", {kInferHelp, cmd_infer}},
+        {"export", {kExportHelp, cmd_export}},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
         std::string(argv[1]) == "help") {
