@@ -47,5 +47,12 @@ serve: build
 	@echo '{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}' > $(BUILD_DIR)/pruned4.json
 	$(BUILD_DIR)/engine/dmc eval --model assets/lenet5.json --config $(BUILD_DIR)/pruned4.json
 
+# The engine against ONNX Runtime (onnxruntime-node) on the same model and
+# MNIST test images, one thread; see engine/bench/README.md. Optional:
+# MODEL=FILE (default assets/lenet5.json), LIMIT=N images, REPEAT=R runs.
+bench: build
+	BUILD_DIR=$(BUILD_DIR) PYTHON=$(PYTHON) bash engine/bench/bench.sh \
+	  $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(REPEAT),--repeat $(REPEAT))
+
 clean:
 	rm -rf $(BUILD_DIR)
