@@ -110,6 +110,18 @@ TEST_F(IdxTest, RefusesBadFiles) {
     expect_error([&] { read_idx_images(dir_ + "/missing", &n, &r, &c); }, "not found");
 }
 
+TEST_F(IdxTest, WrittenSubsetReadsBackInOrder) {
+    write("train-images-idx3-ubyte", images_file(2051, 5, 2, 3, 30));
+    write("train-labels-idx1-ubyte", labels_file(2049, 5, std::string{5, 6, 7, 8, 9}));
+    const ImageSet all = load_mnist(dir_, "train");
+    write_idx(subset(all, {3, 0, 4}), dir_ + "/calibration");
+    const ImageSet back = load_mnist(dir_, "calibration");
+    ASSERT_EQ(back.count, 3);
+    EXPECT_EQ(back.labels, (std::vector<uint8_t>{8, 5, 9}));
+    EXPECT_TRUE(std::equal(back.image(0), back.image(0) + 6, all.image(3)));
+    EXPECT_EQ(raw_inputs(back).raw, calibration_set(all, {3, 0, 4}).raw);
+}
+
 TEST_F(IdxTest, ImagesAndLabelsMustAgree) {
     write("t10k-images-idx3-ubyte", images_file(2051, 3, 2, 2, 12));
     write("t10k-labels-idx1-ubyte", labels_file(2049, 2, std::string{1, 2}));

@@ -39,6 +39,7 @@ const char *kUsage =
     "  bench   inference speed: float reference and integer models at 8, 4, 2 bits\n"
     "  infer   write the compressed model's raw outputs (and parameters) to files\n"
     "  export  write the microcontroller library: one C/C++ header, or a folder\n"
+    "  data    write the MNIST files the browser workbench loads (uncompressed)\n"
     "\n"
     "MNIST is read from --mnist DIR or the MNIST_DIR environment variable (the\n"
     "folder with the four IDX files, .gz or decompressed).\n";
@@ -116,6 +117,14 @@ const char *kExportHelp =
     "  --lib DIR    write a library folder: src/P.h, src/P.c, examples/main.c\n"
     "               (classifies one embedded test input), CMakeLists.txt and an\n"
     "               Arduino library.properties\n";
+
+const char *kDataHelp =
+    "usage: dmc data [--mnist DIR] --out DIR\n"
+    "\n"
+    "Writes, uncompressed, what the browser workbench needs of MNIST: the test\n"
+    "set (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) and the 1,000\n"
+    "calibration images the engine draws from the training set, in the order\n"
+    "it draws them (calibration-images-idx3-ubyte, calibration-labels-idx1-ubyte).\n";
 
 // Options of one command: "--name value" pairs and "--flag"s.
 class Options {
@@ -391,6 +400,16 @@ int cmd_export(int argc, char **argv) {
     return 0;
 }
 
+int cmd_data(int argc, char **argv) {
+    const Options o(argc, argv, {"--mnist", "--out"}, {});
+    const std::string dir = mnist_dir(o.get("--mnist")), out = o.required("--out");
+    make_parent_directories(out + "/");
+    const ImageSet train = load_mnist(dir, "train");
+    write_idx(load_mnist(dir, "t10k"), out + "/t10k");
+    write_idx(subset(train, calibration_indices(train.count, kCalibrationImages)), out + "/calibration");
+    return 0;
+}
+
 struct Command {
     const char *help;
     std::function<int(int, char **)> run;
@@ -406,6 +425,7 @@ int main(int argc, char **argv) {
         {"bench", {kBenchHelp, cmd_bench}},
         {"infer", {kInferHelp, cmd_infer}},
         {"export", {kExportHelp, cmd_export}},
+        {"data", {kDataHelp, cmd_data}},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
         std::string(argv[1]) == "help") {

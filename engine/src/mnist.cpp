@@ -190,6 +190,31 @@ CalibrationSet calibration_set(const ImageSet &images, const std::vector<int> &i
     return set;
 }
 
+ImageSet subset(const ImageSet &images, const std::vector<int> &indices) {
+    ImageSet s;
+    s.count = int(indices.size());
+    s.rows = images.rows;
+    s.cols = images.cols;
+    for (int i : indices) {
+        s.pixels.insert(s.pixels.end(), images.image(i), images.image(i) + images.image_size());
+        s.labels.push_back(images.labels[size_t(i)]);
+    }
+    return s;
+}
+
+void write_idx(const ImageSet &images, const std::string &path_prefix) {
+    auto u32 = [](uint32_t v) {
+        return std::string{char(v >> 24), char((v >> 16) & 255), char((v >> 8) & 255), char(v & 255)};
+    };
+    std::string header = u32(kImagesMagic) + u32(uint32_t(images.count)) + u32(uint32_t(images.rows)) +
+                         u32(uint32_t(images.cols));
+    write_file(path_prefix + "-images-idx3-ubyte",
+               header + std::string(images.pixels.begin(), images.pixels.end()), "IDX file");
+    write_file(path_prefix + "-labels-idx1-ubyte",
+               u32(kLabelsMagic) + u32(uint32_t(images.count)) + std::string(images.labels.begin(), images.labels.end()),
+               "IDX file");
+}
+
 CalibrationSet raw_inputs(const ImageSet &images) {
     std::vector<int> all(static_cast<size_t>(images.count));
     std::iota(all.begin(), all.end(), 0);

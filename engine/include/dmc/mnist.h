@@ -46,4 +46,13 @@ CalibrationSet calibration_set(const ImageSet &images, const std::vector<int> &i
 // All of `images` as raw inputs, in order.
 CalibrationSet raw_inputs(const ImageSet &images);
 
+// The images (and their labels) at `indices`, in that order.
+ImageSet subset(const ImageSet &images, const std::vector<int> &indices);
+
+// Writes uncompressed IDX files: "<path_prefix>-images-idx3-ubyte" and
+// "<path_prefix>-labels-idx1-ubyte" (what load_mnist reads back, with
+// split = the prefix's file name). For builds without zlib, such as the
+// browser's, which load a folder prepared by `dmc data`.
+void write_idx(const ImageSet &images, const std::string &path_prefix);
+
 } // namespace dmc
