@@ -50,12 +50,7 @@ static LayerSetting parse_setting(const json &j, const std::string &where) {
 }
 
 CompressionConfig parse_config(const std::string &json_text, const std::string &origin) {
-    json j;
-    try {
-        j = json::parse(json_text);
-    } catch (const json::parse_error &e) {
-        throw Error(origin + ": not valid JSON (" + e.what() + ")");
-    }
+    const json j = parse_json(json_text, origin);
     JsonReader r(j, origin);
     r.allow_only({"default", "layers", "prune_norm"});
     CompressionConfig config;

@@ -12,6 +12,15 @@
 
 namespace dmc {
 
+// Parses JSON text; a syntax error becomes a dmc::Error naming `origin`.
+inline nlohmann::json parse_json(const std::string &text, const std::string &origin) {
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error &e) {
+        throw Error(origin + ": not valid JSON (" + e.what() + ")");
+    }
+}
+
 class JsonReader {
   public:
     JsonReader(const nlohmann::json &object, std::string context)

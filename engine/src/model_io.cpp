@@ -186,12 +186,7 @@ static Layer parse_layer(const json &j, size_t index, int64_t *parameter_budget)
 }
 
 Model parse_model(const std::string &json_text, const std::string &origin) {
-    json j;
-    try {
-        j = json::parse(json_text);
-    } catch (const json::parse_error &e) {
-        throw Error(origin + ": not valid JSON (" + e.what() + ")");
-    }
+    const json j = parse_json(json_text, origin);
     if (!j.is_object()) throw Error(origin + ": the top level must be a JSON object");
     JsonReader r(j, origin);
     r.allow_only({"format", "version", "name", "task", "dataset", "input", "layers", "metadata"});
