@@ -11,7 +11,9 @@ export MNIST_DIR := $(abspath $(MNIST_DIR))
 # Debian packages the build and tests need (see README).
 DEB_PACKAGES := cmake g++ ninja-build pkg-config libgtest-dev nlohmann-json3-dev \
                 zlib1g-dev python3-torch python3-numpy python3-pytest \
-                libopenblas0-pthread python3-onnx
+                libopenblas0-pthread python3-onnx \
+                gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
+                qemu-system-arm
 
 .PHONY: all deps build test test-engine test-python serve bench clean
 
