@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -185,6 +186,41 @@ TEST(ModelIo, RefusesAbsurdSizesBeforeAllocating) {
     j = model_json();
     j["layers"] = json::array();
     expect_refused(j.dump(), "'layers' is empty");
+}
+
+// Thousands of seeded random corruptions of a valid file (flipped,
+// deleted and duplicated bytes, big numbers swapped in): each is either
+// read or refused with a dmc::Error, never a crash or another exception.
+TEST(ModelIo, CorruptedFilesAreReadOrRefusedNeverCrash) {
+    const std::string good = model_to_json(dmc_test::small_cnn(5));
+    std::mt19937 rng(77);
+    const char *numbers[] = {"-1", "0", "1e308", "4294967297", "65537", "NaN", "null", "[]", "\"x\""};
+    int refused = 0;
+    for (int trial = 0; trial < 3000; ++trial) {
+        std::string text = good;
+        const int edits = 1 + int(rng() % 4);
+        for (int e = 0; e < edits; ++e) {
+            const size_t at = rng() % text.size();
+            switch (rng() % 4) {
+            case 0: text[at] = char(rng() % 128); break;
+            case 1: text.erase(at, 1 + rng() % 8); break;
+            case 2: text.insert(at, text.substr(at, 1 + rng() % 16)); break;
+            default: {
+                // Replace a number with an extreme value.
+                const size_t digit = text.find_first_of("0123456789", at);
+                if (digit == std::string::npos) break;
+                const size_t end = text.find_first_not_of("0123456789", digit);
+                text.replace(digit, end - digit, numbers[rng() % 9]);
+            }
+            }
+        }
+        try {
+            parse_model(text, "mutated");
+        } catch (const Error &) {
+            ++refused;
+        }
+    }
+    EXPECT_GT(refused, 1000); // most corruptions are caught, none crashed
 }
 
 TEST(ModelIo, MissingFileIsAClearError) {
