@@ -35,8 +35,9 @@ static inline int32_t dmc_conv2d_s8_scratch_bytes(const dmc_conv2d_s8 *p)
 }
 
 /* Gathers the receptive field of output pixel (oy, ox) into col, in OHWI
- * order, writing the input zero point where the window leaves the image,
- * and zeros from the field's end to its padded length. */
+ * order, writing the input zero point where the window leaves the image.
+ * It writes the field's kernel * kernel * in_c bytes only: the zeros that
+ * pad it to dmc_padded_length() are the caller's, written once. */
 static inline void dmc_conv2d_s8_gather(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy,
                                         int32_t ox, int8_t *col)
 {
@@ -58,7 +59,6 @@ static inline void dmc_conv2d_s8_gather(const dmc_conv2d_s8 *p, const int8_t *in
                (size_t)((x_hi - x_lo) * c));
         if (x_hi < k) memset(dst + x_hi * c, pad, (size_t)((k - x_hi) * c));
     }
-    memset(col + k * k * c, 0, (size_t)(dmc_padded_length(k * k * c) - k * k * c));
 }
 
 /* out (out_h x out_w x out_c) = conv(in (in_h x in_w x in_c)).
@@ -73,11 +73,18 @@ static inline void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, i
     const int32_t row_bytes = dmc_row_bytes(depth, p->bits);
     const int32_t pixels = p->out_h * p->out_w;
     int32_t first, k, oc;
+    int32_t oy = 0, ox = 0; /* the next pixel to gather, stepped (no division) */
+    for (k = 0; k < DMC_CONV_BLOCK; ++k) /* the fields' zero padding, once */
+        memset(scratch + k * stride + depth, 0, (size_t)(stride - depth));
     for (first = 0; first < pixels; first += DMC_CONV_BLOCK) {
         const int32_t count = pixels - first < DMC_CONV_BLOCK ? pixels - first : DMC_CONV_BLOCK;
-        for (k = 0; k < count; ++k)
-            dmc_conv2d_s8_gather(p, in, (first + k) / p->out_w, (first + k) % p->out_w,
-                                 scratch + k * stride);
+        for (k = 0; k < count; ++k) {
+            dmc_conv2d_s8_gather(p, in, oy, ox, scratch + k * stride);
+            if (++ox == p->out_w) {
+                ox = 0;
+                ++oy;
+            }
+        }
         for (oc = 0; oc < p->out_c; ++oc) {
             const uint8_t *w = p->weights + (size_t)oc * (size_t)row_bytes;
             int8_t *o = out + (size_t)first * (size_t)p->out_c + (size_t)oc;

@@ -184,56 +184,60 @@ static inline uint32_t dmc_load32(const void *p)
 }
 
 /* Weights i..i+3 of a row as two words of 16-bit halves: elements (0, 2)
- * and (1, 3), scaled by 16 (4 bits) or 64 (2 bits), 1 (8 bits). */
+ * and (1, 3), times 1 (8 bits), 16 (4 bits) or 64 (2 bits). */
+static inline void dmc_dsp_weights_w8(const uint8_t *w_row, int32_t i, uint32_t *w02, uint32_t *w13)
+{
+    const uint32_t v = dmc_load32(w_row + i);
+    *w02 = dmc_sxtb16(v);
+    *w13 = dmc_sxtb16_ror8(v);
+}
+
+static inline void dmc_dsp_weights_w4(const uint8_t *w_row, int32_t i, uint32_t *w02, uint32_t *w13)
+{
+    /* nibbles n0..n3 in bits 0-15; n0, n2 (n1, n3) go to the top nibble of bytes 0 and 2 */
+    const uint32_t b = (uint32_t)w_row[i >> 1] | ((uint32_t)w_row[(i >> 1) + 1] << 8);
+    *w02 = dmc_sxtb16(((b << 4) & 0xF0u) | ((b << 12) & 0xF00000u));
+    *w13 = dmc_sxtb16((b & 0xF0u) | ((b << 8) & 0xF00000u));
+}
+
+static inline void dmc_dsp_weights_w2(const uint8_t *w_row, int32_t i, uint32_t *w02, uint32_t *w13)
+{
+    /* crumbs c0..c3 in bits 0-7; c0, c2 (c1, c3) go to the top crumb of bytes 0 and 2 */
+    const uint32_t b = w_row[i >> 2];
+    *w02 = dmc_sxtb16(((b << 6) & 0xC0u) | ((b << 18) & 0xC00000u));
+    *w13 = dmc_sxtb16(((b << 4) & 0xC0u) | ((b << 16) & 0xC00000u));
+}
+
 static inline void dmc_dsp_weights(const uint8_t *w_row, int32_t i, int32_t bits, uint32_t *w02,
                                    uint32_t *w13)
 {
-    if (bits == 8) {
-        const uint32_t v = dmc_load32(w_row + i);
-        *w02 = dmc_sxtb16(v);
-        *w13 = dmc_sxtb16_ror8(v);
-    } else if (bits == 4) {
-        /* nibbles n0..n3 in bits 0-15; put n0, n2 (n1, n3) in the top nibble of bytes 0 and 2 */
-        const uint32_t b = (uint32_t)w_row[i >> 1] | ((uint32_t)w_row[(i >> 1) + 1] << 8);
-        *w02 = dmc_sxtb16(((b << 4) & 0xF0u) | ((b << 12) & 0xF00000u));
-        *w13 = dmc_sxtb16((b & 0xF0u) | ((b << 8) & 0xF00000u));
-    } else {
-        /* crumbs c0..c3 in bits 0-7; put c0, c2 (c1, c3) in the top crumb of bytes 0 and 2 */
-        const uint32_t b = w_row[i >> 2];
-        *w02 = dmc_sxtb16(((b << 6) & 0xC0u) | ((b << 18) & 0xC00000u));
-        *w13 = dmc_sxtb16(((b << 4) & 0xC0u) | ((b << 16) & 0xC00000u));
-    }
+    if (bits == 8) dmc_dsp_weights_w8(w_row, i, w02, w13);
+    else if (bits == 4) dmc_dsp_weights_w4(w_row, i, w02, w13);
+    else dmc_dsp_weights_w2(w_row, i, w02, w13);
 }
 
-static inline int32_t dmc_dsp_scale_shift(int32_t bits) { return bits == 8 ? 0 : (bits == 4 ? 4 : 6); }
-
-/* The elements from i0 on, the plain way (the tail after whole groups of 4). */
-static inline int32_t dmc_dot_tail(const int8_t *x, const uint8_t *w_row, int32_t i0, int32_t n, int32_t bits)
+/* The dispatchers below call these with a constant `bits`, so the compiler
+ * makes one copy per width, with straight-line unpacking in the loop. */
+static inline int32_t dmc_dot_dsp_bits(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits)
 {
-    int32_t acc = 0, i;
-    for (i = i0; i < n; ++i) acc += (int32_t)x[i] * dmc_packed_get(w_row, i, bits);
-    return acc;
-}
-
-static inline int32_t dmc_dot_dsp(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits)
-{
-    const int32_t groups = n & ~3;
+    const int32_t groups = n & ~3, scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
     int32_t acc = 0, i;
     for (i = 0; i < groups; i += 4) {
         uint32_t w02, w13;
-        const uint32_t xv = dmc_load32(x + i);
+        const uint32_t v = dmc_load32(x + i);
         dmc_dsp_weights(w_row, i, bits, &w02, &w13);
-        acc = dmc_smlad(dmc_sxtb16(xv), w02, acc);
-        acc = dmc_smlad(dmc_sxtb16_ror8(xv), w13, acc);
+        acc = dmc_smlad(dmc_sxtb16_ror8(v), w13, dmc_smlad(dmc_sxtb16(v), w02, acc));
     }
-    return (acc >> dmc_dsp_scale_shift(bits)) + dmc_dot_tail(x, w_row, groups, n, bits);
+    acc >>= scale_shift; /* exact: every term is a multiple of 2^scale_shift */
+    for (; i < n; ++i) acc += (int32_t)x[i] * dmc_packed_get(w_row, i, bits);
+    return acc;
 }
 
-static inline void dmc_dot4_dsp(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n,
-                                int32_t bits, int32_t out[4])
+static inline void dmc_dot4_dsp_bits(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n,
+                                     int32_t bits, int32_t out[4])
 {
     const int8_t *x0 = x, *x1 = x + x_stride, *x2 = x + 2 * x_stride, *x3 = x + 3 * x_stride;
-    const int32_t groups = n & ~3, shift = dmc_dsp_scale_shift(bits);
+    const int32_t groups = n & ~3, scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, i;
     for (i = 0; i < groups; i += 4) {
         uint32_t w02, w13, v;
@@ -247,10 +251,36 @@ static inline void dmc_dot4_dsp(const int8_t *x, int32_t x_stride, const uint8_t
         v = dmc_load32(x3 + i);
         a3 = dmc_smlad(dmc_sxtb16_ror8(v), w13, dmc_smlad(dmc_sxtb16(v), w02, a3));
     }
-    out[0] = (a0 >> shift) + dmc_dot_tail(x0, w_row, groups, n, bits);
-    out[1] = (a1 >> shift) + dmc_dot_tail(x1, w_row, groups, n, bits);
-    out[2] = (a2 >> shift) + dmc_dot_tail(x2, w_row, groups, n, bits);
-    out[3] = (a3 >> shift) + dmc_dot_tail(x3, w_row, groups, n, bits);
+    a0 >>= scale_shift;
+    a1 >>= scale_shift;
+    a2 >>= scale_shift;
+    a3 >>= scale_shift;
+    for (; i < n; ++i) {
+        const int32_t wi = dmc_packed_get(w_row, i, bits);
+        a0 += x0[i] * wi;
+        a1 += x1[i] * wi;
+        a2 += x2[i] * wi;
+        a3 += x3[i] * wi;
+    }
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+}
+
+static inline int32_t dmc_dot_dsp(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits)
+{
+    if (bits == 8) return dmc_dot_dsp_bits(x, w_row, n, 8);
+    if (bits == 4) return dmc_dot_dsp_bits(x, w_row, n, 4);
+    return dmc_dot_dsp_bits(x, w_row, n, 2);
+}
+
+static inline void dmc_dot4_dsp(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n,
+                                int32_t bits, int32_t out[4])
+{
+    if (bits == 8) dmc_dot4_dsp_bits(x, x_stride, w_row, n, 8, out);
+    else if (bits == 4) dmc_dot4_dsp_bits(x, x_stride, w_row, n, 4, out);
+    else dmc_dot4_dsp_bits(x, x_stride, w_row, n, 2, out);
 }
 #else
 #define DMC_ARM_DSP 0
