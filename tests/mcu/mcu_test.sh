@@ -15,7 +15,9 @@
 #   m0        Cortex-M0+ code on the micro:bit's Cortex-M0 (256 KiB flash,
 #             16 KiB RAM): as many images as fit in flash next to the
 #             model and the code (at least 200)
-# and as C++11 it compiles warning-free for m0, m3, m4 and m7. Every
+# and as C++11 it compiles warning-free for m0, m3, m4 and m7. On m4 and
+# m7, dsp_equivalence.c also checks the DSP dot products against the plain
+# loops directly, on every length 1..70 and bit width. Every
 # output byte must equal `dmc infer` and the host build of the same
 # program (gcc C99, g++ C++11): zero mismatches.
 # usage: mcu_test.sh PATH/TO/dmc REPO_ROOT
@@ -167,7 +169,18 @@ for cfg in "${configs[@]}"; do
 done
 wait
 
+# The DSP dot products against the plain loops, directly (dsp_equivalence.c).
 failed=0
+for core in m4 m7; do
+    mcu_build "$core" "$tmp/dsp_$core.elf" "-I$root/engine/kernels" "$here/dsp_equivalence.c"
+    if out=$(mcu_run "$core" "$tmp/dsp_$core.elf" 2>&1); then
+        echo "$core: $out"
+    else
+        echo "FAIL $core DSP dot products: $out"
+        failed=1
+    fi
+done
+
 for cfg in "${configs[@]}"; do
     h=$tmp/$cfg/model.h
     echo "$cfg: flash $(sed -n 's/^#define MODEL_FLASH_BYTES //p' "$h") B," \
