@@ -13,10 +13,11 @@
 
 #include "dmc_arith.h"
 
-/* Activation vectors handed to the dot products are zero-padded to a
- * multiple of DMC_DOT_PAD values, so that a vectorised implementation can
- * read whole 16-value chunks: the padding multiplies whatever it meets by 0.
- * (The plain loops below never read past n.) */
+/* The receptive fields handed to dmc_dot4 (the convolution's scratch) are
+ * zero-padded to a multiple of DMC_DOT_PAD values, so that a vectorised
+ * implementation can read whole 16-value chunks: the padding multiplies
+ * whatever it meets by 0. dmc_dot reads exactly n values (a linear layer
+ * reads its input in place). The plain loops below never read past n. */
 #define DMC_DOT_PAD 16
 
 static inline int32_t dmc_padded_length(int32_t n)
@@ -303,9 +304,9 @@ static inline void dmc_requantize4_plain(const int32_t acc[4], int32_t bias, int
  * DMC_SIMD_OVERRIDE and dmc_dot_fast, dmc_dot4_fast and
  * dmc_requantize4_fast before including the kernels (the native and
  * WebAssembly engine do: engine/src/simd/dot_simd.h). Such dot products
- * may read the zero padding of x and, past the end of a weight row, up to
- * one chunk of the bytes that follow it (the engine allocates that slack;
- * a generated header never uses such versions). */
+ * may read dmc_dot4's zero padding of x and, past the end of a weight row,
+ * up to one chunk of the bytes that follow it (the engine allocates that
+ * slack; a generated header never uses such versions). */
 #ifdef DMC_SIMD_OVERRIDE
 #define dmc_dot dmc_dot_fast
 #define dmc_dot4 dmc_dot4_fast

@@ -5,8 +5,6 @@
 #ifndef DMC_LINEAR_H
 #define DMC_LINEAR_H
 
-#include <string.h>
-
 #include "dmc_dot.h"
 
 typedef struct dmc_linear_s8 {
@@ -20,24 +18,13 @@ typedef struct dmc_linear_s8 {
     int32_t act_min, act_max; /* act_min = output_zero_point when a ReLU is fused */
 } dmc_linear_s8;
 
-/* Bytes of scratch dmc_linear_s8_run needs: the input, zero-padded. */
-static inline int32_t dmc_linear_s8_scratch_bytes(const dmc_linear_s8 *p)
-{
-    return dmc_padded_length(p->in_features);
-}
-
-/* scratch: dmc_linear_s8_scratch_bytes(p) bytes, not overlapping in/out. */
-static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out,
-                                     int8_t *scratch)
+static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
 {
     const int32_t row_bytes = dmc_row_bytes(p->in_features, p->bits);
-    const int32_t n = p->in_features;
     int32_t o;
-    memcpy(scratch, in, (size_t)n);
-    memset(scratch + n, 0, (size_t)(dmc_padded_length(n) - n));
     for (o = 0; o < p->out_features; ++o) {
         const int32_t acc =
-            p->bias[o] + dmc_dot(scratch, p->weights + (size_t)o * (size_t)row_bytes, n, p->bits);
+            p->bias[o] + dmc_dot(in, p->weights + (size_t)o * (size_t)row_bytes, p->in_features, p->bits);
         out[o] = dmc_requantize(acc, p->multiplier[o], p->shift[o], p->output_zero_point,
                                 p->act_min, p->act_max);
     }

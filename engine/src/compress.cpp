@@ -132,9 +132,8 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
 // Per output channel, the smallest and largest int32 accumulator (bias
 // included) an integer conv2d/linear step produces over the batch: exact
 // integers, so every implementation of the contract finds the same ones.
-// The activations go through the kernels' own zero-padded buffers
-// (dmc_conv2d_s8_gather, or a padded copy for linear), as the dot products
-// require.
+// Convolution inputs go through a zero-padded receptive field, as in the
+// kernel (dmc_conv2d_s8_gather).
 void accumulator_ranges(const Step &s, const Batch &in, std::vector<int64_t> *lo,
                         std::vector<int64_t> *hi) {
     const int channels = s.output.channels;

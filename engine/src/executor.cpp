@@ -14,10 +14,6 @@ int64_t scratch_bytes(const Step &s) {
         const dmc_conv2d_s8 p = conv2d_params(s);
         return dmc_conv2d_s8_scratch_bytes(&p);
     }
-    if (s.op == Op::Linear && s.integer) {
-        const dmc_linear_s8 p = linear_params(s);
-        return dmc_linear_s8_scratch_bytes(&p);
-    }
     return 0;
 }
 
@@ -46,7 +42,7 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
                 dmc_conv2d_s8_run(&p, qi, qo, static_cast<int8_t *>(scratch));
             } else {
                 const dmc_linear_s8 p = linear_params(s);
-                dmc_linear_s8_run(&p, qi, qo, static_cast<int8_t *>(scratch));
+                dmc_linear_s8_run(&p, qi, qo);
             }
         } else {
             ops::run_layer_f32(s.source, s.float_weight_t.data(), fi, fo);

@@ -167,8 +167,9 @@ inline V madd16(V acc, V x, V w_low, V w_high) {
 
 // The accumulators of P inputs x_p (P = 1 or 4, x_stride apart) against
 // one row of n weights, as int32 lanes (sum them for the dot product).
-// Reads whole chunks: x_p is zero-padded to dmc_padded_length(n) values and
-// the weights are readable one chunk past the row (DMC_SIMD_OVERRIDE).
+// Reads whole chunks: x_p must be readable and zero up to
+// dmc_padded_length(n), and the weights are readable one chunk past the
+// row (DMC_SIMD_OVERRIDE).
 template <int Bits, int P>
 inline void dot_lanes(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n, V acc[P]) {
     constexpr int kChunkBytes = 16 * Bits / 8;
@@ -181,9 +182,19 @@ inline void dot_lanes(const int8_t *x, int32_t x_stride, const uint8_t *w_row, i
     }
 }
 
+// One input against one row, reading exactly n values of x (the linear
+// layer's input is a tensor in the arena, not a padded copy): the whole
+// chunks in place, the last partial one through a zeroed copy.
 template <int Bits> inline int32_t dot1(const int8_t *x, const uint8_t *w_row, int32_t n) {
+    const int32_t whole = n / 16 * 16;
     V acc[1];
-    dot_lanes<Bits, 1>(x, 0, w_row, n, acc);
+    dot_lanes<Bits, 1>(x, 0, w_row, whole, acc);
+    if (whole < n) {
+        alignas(16) int8_t tail[16] = {0};
+        std::memcpy(tail, x + whole, size_t(n - whole));
+        const V w = unpack16<Bits>(w_row + whole * Bits / 8);
+        acc[0] = madd16(acc[0], load16(tail), widen_low(w), widen_high(w));
+    }
     return sum32(acc[0]);
 }
 
