@@ -242,7 +242,7 @@ std::string export_header(const CompressedModel &cm, const Report &report, const
                   << "_weights, " << id << "_bias, " << id << "_multiplier, " << id << "_shift,\n    "
                   << s.out_q.zero_point << ", /* output zero point */\n    " << s.act_min << ", " << s.act_max
                   << " /* activation min, max */\n};\n\n";
-                run << "    dmc_linear_s8_run(&" << id << ", " << in << ", " << out << ", " << scratch << ");\n";
+                run << "    dmc_linear_s8_run(&" << id << ", " << in << ", " << out << ");\n";
             }
             break;
         }
