@@ -223,6 +223,29 @@ TEST(Compress, CalibrationFindsTheExactAccumulatorExtremes) {
     EXPECT_EQ(checked, 4);
 }
 
+// The incremental compressor reuses the steps before the first change;
+// whatever the order of configs, it gives exactly compress_model()'s model.
+TEST(Compress, CompressorEqualsCompressingFromScratch) {
+    const Model m = dmc_test::small_cnn(47);
+    const CalibrationSet cal = dmc_test::random_images(m, 30, 48);
+    Compressor compressor(m, cal);
+    const char *configs[] = {
+        R"({"default": {"bits": 8}})",
+        R"({"default": {"bits": 8}, "layers": {"fc1": {"bits": 4}}})",
+        R"({"default": {"bits": 8}, "layers": {"fc1": {"bits": 4, "keep": 0.5}}})",
+        R"({"default": {"bits": 8}, "layers": {"conv2": {"bits": 2}, "fc1": {"bits": 4, "keep": 0.5}}})",
+        R"({"default": {"bits": 8}, "layers": {"conv2": {"bits": 32}}})",
+        R"({"default": {"bits": 4, "keep": 0.5}})",
+        R"({"default": {"bits": 4, "keep": 0.5}, "prune_norm": "l2"})",
+        R"({"default": {"bits": 8}})",
+    };
+    for (const char *text : configs) {
+        const CompressionConfig c = parse_config(text);
+        EXPECT_EQ(compressed_model_to_json(compressor.compress(c)), compressed_model_to_json(compress_model(m, c, cal)))
+            << text;
+    }
+}
+
 TEST(Compress, RefusesWithoutCalibrationWhenNeeded) {
     const Model m = dmc_test::small_cnn(44);
     EXPECT_THROW(compress_model(m, CompressionConfig{}, CalibrationSet{}), Error);

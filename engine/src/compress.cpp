@@ -103,6 +103,7 @@ struct Batch {
     int64_t bytes_each = 0;
     std::vector<uint64_t> storage; // 8-byte aligned for float access
 
+    Batch() = default;
     Batch(int n, int64_t bytes) : count(n), bytes_each((bytes + 7) / 8 * 8) {
         storage.assign(size_t(int64_t(n) * bytes_each / 8), 0);
     }
@@ -129,48 +130,61 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
     }
 }
 
-// Per output channel, the smallest and largest int32 accumulator (bias
-// included) an integer conv2d/linear step produces over the batch: exact
-// integers, so every implementation of the contract finds the same ones.
-// Convolution inputs go through a zero-padded receptive field, as in the
-// kernel (dmc_conv2d_s8_gather).
-void accumulator_ranges(const Step &s, const Batch &in, std::vector<int64_t> *lo,
-                        std::vector<int64_t> *hi) {
+// Calls visit(image, element, channel, acc) for every int32 accumulator
+// (bias included) an integer conv2d/linear step produces over the batch,
+// `element` indexing the step's output tensor (HWC). Exact integers, so
+// every implementation of the contract finds the same ones. The work is
+// blocked as in the kernels: four zero-padded receptive fields (four pixels
+// of a convolution, or four images' inputs to a linear layer) against each
+// weight row with dmc_dot4.
+template <typename Visit>
+void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
     const int channels = s.output.channels;
-    lo->assign(size_t(channels), std::numeric_limits<int64_t>::max());
-    hi->assign(size_t(channels), std::numeric_limits<int64_t>::min());
-    const int32_t depth = int32_t(s.weights.row_length);
+    const int32_t depth = int32_t(s.weights.row_length), stride = dmc_padded_length(depth);
     const int32_t row_bytes = int32_t(s.weights.row_bytes);
-    std::vector<int8_t> x(static_cast<size_t>(dmc_padded_length(depth)), 0);
-    auto visit = [&]() {
+    std::vector<int8_t> fields(static_cast<size_t>(4 * stride), 0); // zero padding stays zero
+    int image[4], pixel[4], filled = 0;
+    auto flush = [&]() {
         for (int c = 0; c < channels; ++c) {
-            const int64_t acc =
-                s.bias[size_t(c)] + dmc_dot(x.data(), s.weights.packed.data() + size_t(c) * size_t(row_bytes),
-                                            depth, s.weights.bits);
-            (*lo)[size_t(c)] = std::min((*lo)[size_t(c)], acc);
-            (*hi)[size_t(c)] = std::max((*hi)[size_t(c)], acc);
+            const uint8_t *w = s.weights.packed.data() + size_t(c) * size_t(row_bytes);
+            int32_t acc[4];
+            if (filled == 4) {
+                dmc_dot4(fields.data(), stride, w, depth, s.weights.bits, acc);
+            } else {
+                for (int k = 0; k < filled; ++k) acc[k] = dmc_dot(fields.data() + k * stride, w, depth, s.weights.bits);
+            }
+            for (int k = 0; k < filled; ++k)
+                visit(image[k], int64_t(pixel[k]) * channels + c, c, s.bias[size_t(c)] + acc[k]);
         }
+        filled = 0;
+    };
+    auto added = [&](int i, int p) {
+        image[filled] = i;
+        pixel[filled] = p;
+        if (++filled == 4) flush();
     };
     if (s.op == Op::Linear) {
         for (int i = 0; i < in.count; ++i) {
-            std::copy_n(in.q(i), depth, x.begin());
-            visit();
+            std::copy_n(in.q(i), depth, fields.begin() + filled * stride);
+            added(i, 0);
         }
-        return;
-    }
-    const dmc_conv2d_s8 p = conv2d_params(s);
-    for (int i = 0; i < in.count; ++i)
-        for (int32_t oy = 0; oy < p.out_h; ++oy)
-            for (int32_t ox = 0; ox < p.out_w; ++ox) {
-                dmc_conv2d_s8_gather(&p, in.q(i), oy, ox, x.data());
-                visit();
+    } else {
+        const dmc_conv2d_s8 p = conv2d_params(s);
+        for (int i = 0; i < in.count; ++i)
+            for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos) {
+                dmc_conv2d_s8_gather(&p, in.q(i), pos / p.out_w, pos % p.out_w, fields.data() + filled * stride);
+                added(i, pos);
             }
+    }
+    if (filled > 0) flush();
 }
 
 // Quantizes the weights and bias of an integer conv2d/linear step whose
 // input quantization (s.in_q) is known, then sets its output quantization
-// from the accumulator ranges over the calibration batch.
-void quantize_weight_step(Step &s, int bits, const Batch &in) {
+// from the accumulator ranges over the calibration batch. With `keep`, the
+// accumulators are also kept (image after image, in output order), so that
+// the step's outputs need not be computed a second time.
+void quantize_weight_step(Step &s, int bits, const Batch &in, std::vector<int32_t> *keep) {
     const Layer &l = s.source;
     const std::string where = "layer '" + l.name + "'";
     if (in.count < 1) throw Error(where + ": quantizing it needs calibration inputs, none given");
@@ -189,8 +203,15 @@ void quantize_weight_step(Step &s, int bits, const Batch &in) {
         s.bias[size_t(c)] = int32_t(folded);
     }
 
-    std::vector<int64_t> acc_lo, acc_hi;
-    accumulator_ranges(s, in, &acc_lo, &acc_hi);
+    std::vector<int32_t> acc_lo(size_t(channels), std::numeric_limits<int32_t>::max());
+    std::vector<int32_t> acc_hi(size_t(channels), std::numeric_limits<int32_t>::min());
+    const int64_t size = s.output.size();
+    if (keep) keep->resize(size_t(in.count * size));
+    visit_accumulators(s, in, [&](int image, int64_t element, int c, int32_t acc) {
+        acc_lo[size_t(c)] = std::min(acc_lo[size_t(c)], acc);
+        acc_hi[size_t(c)] = std::max(acc_hi[size_t(c)], acc);
+        if (keep) (*keep)[size_t(image * size + element)] = acc;
+    });
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (int c = 0; c < channels; ++c) {
         const double step = s.in_q.scale * s.weights.scales[size_t(c)];
@@ -217,9 +238,10 @@ void quantize_weight_step(Step &s, int bits, const Batch &in) {
     }
 }
 
-// Parameters of a step that depend only on what comes into it.
-void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Batch &in,
-                     int bits) {
+// Parameters of a step that depend only on what comes into it (`keep`: see
+// quantize_weight_step).
+void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Batch &in, int bits,
+                     std::vector<int32_t> *keep) {
     s.in_q = in_q;
     switch (s.op) {
     case Op::Normalize:
@@ -246,7 +268,7 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
     case Op::Dequantize: break;
     case Op::Conv2d:
     case Op::Linear:
-        if (s.integer) quantize_weight_step(s, bits, in);
+        if (s.integer) quantize_weight_step(s, bits, in, keep);
         else s.float_weight_t = ops::transpose_weights(s.source);
         break;
     case Op::AvgPool2d:
@@ -306,48 +328,107 @@ BufferPlan plan_buffers(const std::vector<Step> &steps) {
     return plan;
 }
 
+// What a step's parameters and outputs depend on, given all the steps
+// before it: its kind, shapes, bits and kept channels. Two configs whose
+// steps have equal keys up to step k calibrate steps 0..k identically.
+std::string step_key(const Step &s, const CompressedModel &cm) {
+    std::string key = std::string(op_name(s.op)) + (s.integer ? "/i" : "/f") + std::to_string(s.layer) + ":" +
+                      s.input.str() + ">" + s.output.str() + (s.fused_relu ? "+relu" : "");
+    if (s.op == Op::Conv2d || s.op == Op::Linear) {
+        key += " bits " + std::to_string(cm.settings[size_t(s.layer)].bits) + " kept";
+        for (int c : cm.pruned.kept[size_t(s.layer)]) key += " " + std::to_string(c);
+    }
+    return key + ";";
+}
+
 } // namespace
 
-CompressedModel compress_model(const Model &model, const CompressionConfig &config,
-                               const CalibrationSet &calibration) {
-    const int64_t input_size = model.input.shape.size();
-    if (int64_t(calibration.raw.size()) != int64_t(calibration.count) * input_size)
-        throw Error("calibration: " + std::to_string(calibration.raw.size()) + " values for " +
-                    std::to_string(calibration.count) + " inputs of " + model.input.shape.str());
+struct Compressor::Cache {
+    std::vector<Step> steps;        // the last compression's steps
+    std::vector<std::string> keys;  // keys[k]: steps 0..k, cumulative
+    std::vector<Batch> outputs;     // outputs[k]: step k's output for every calibration input
+};
 
+Compressor::Compressor(Model model, CalibrationSet calibration)
+    : model_(std::move(model)), calibration_(std::move(calibration)), cache_(new Cache) {
+    const int64_t input_size = model_.input.shape.size();
+    if (int64_t(calibration_.raw.size()) != int64_t(calibration_.count) * input_size)
+        throw Error("calibration: " + std::to_string(calibration_.raw.size()) + " values for " +
+                    std::to_string(calibration_.count) + " inputs of " + model_.input.shape.str());
+}
+
+Compressor::~Compressor() = default;
+
+CompressedModel Compressor::compress(const CompressionConfig &config) {
     CompressedModel cm;
-    cm.model = model;
+    cm.model = model_;
     cm.config = config;
-    cm.pruned = prune_model(model, config); // validates the config
-    cm.settings.resize(model.layers.size());
-    for (size_t li = 0; li < model.layers.size(); ++li)
-        if (model.layers[li].has_weights()) cm.settings[li] = config.resolve(model, int(li));
+    cm.pruned = prune_model(model_, config); // validates the config
+    cm.settings.resize(model_.layers.size());
+    for (size_t li = 0; li < model_.layers.size(); ++li)
+        if (model_.layers[li].has_weights()) cm.settings[li] = config.resolve(model_, int(li));
     cm.steps = lay_out_steps(cm.pruned.model, cm.settings);
 
-    int64_t widest = input_size * 4;
-    for (const Step &s : cm.steps) widest = std::max(widest, s.output_bytes());
-    const int64_t budget = int64_t(1) << 30;
-    if (2 * widest * calibration.count > budget)
-        throw Error("calibration: " + std::to_string(calibration.count) + " inputs of a model whose "
-                    "largest activation takes " + std::to_string(widest) +
-                    " bytes need more than 1 GiB; use fewer calibration inputs");
+    const int n = calibration_.count;
+    int64_t total = 0;
+    for (const Step &s : cm.steps) total += s.output_bytes() * n;
+    if (total > (int64_t(1) << 30))
+        throw Error("calibration: the activations of " + std::to_string(n) + " calibration inputs take " +
+                    std::to_string(total >> 20) + " MiB, more than 1 GiB; use fewer calibration inputs");
 
-    // Run the calibration set through the steps one at a time, setting each
-    // step's parameters from the tensors that really reach it.
-    Batch current(calibration.count, input_size * 4);
-    for (int i = 0; i < calibration.count; ++i)
-        std::copy_n(calibration.raw.data() + int64_t(i) * input_size, input_size,
-                    static_cast<float *>(current.at(i)));
-    QuantParams current_q;
+    // The steps whose keys match the last compression's are reused as they
+    // are, with their outputs; calibration resumes after them.
+    Cache &cache = *cache_;
+    std::vector<std::string> keys;
+    std::string key = config.prune_norm == PruneNorm::L1 ? "l1;" : "l2;";
+    for (const Step &s : cm.steps) keys.push_back(key += step_key(s, cm));
+    size_t reused = 0;
+    while (reused < keys.size() && reused < cache.keys.size() && keys[reused] == cache.keys[reused]) ++reused;
+    for (size_t k = 0; k < reused; ++k) cm.steps[k] = cache.steps[k];
+    cache.steps.resize(reused);
+    cache.keys.resize(reused);
+    cache.outputs.resize(reused);
+
+    // Run the calibration set through the remaining steps one at a time,
+    // setting each step's parameters from the tensors that really reach it.
+    Batch raw(n, model_.input.shape.size() * 4);
+    if (reused == 0)
+        for (int i = 0; i < n; ++i)
+            std::copy_n(calibration_.raw.data() + int64_t(i) * model_.input.shape.size(),
+                        model_.input.shape.size(), static_cast<float *>(raw.at(i)));
     std::vector<uint8_t> scratch;
-    for (Step &s : cm.steps) {
+    std::vector<int32_t> accumulators;
+    for (size_t k = reused; k < cm.steps.size(); ++k) {
+        Step &s = cm.steps[k];
+        Batch &in = k == 0 ? raw : cache.outputs[k - 1];
+        const QuantParams in_q = k == 0 ? QuantParams{} : cm.steps[k - 1].out_q;
         const int bits = s.layer >= 0 ? cm.settings[size_t(s.layer)].bits : 8;
-        set_step_params(s, model, current_q, current, bits);
-        scratch.resize(size_t(scratch_bytes(s)));
-        Batch next(calibration.count, s.output_bytes());
-        for (int i = 0; i < calibration.count; ++i) run_step(s, current.at(i), next.at(i), scratch.data());
-        current = std::move(next);
-        current_q = s.out_q;
+        // An integer conv2d/linear step's outputs are its kept accumulators,
+        // requantized; the rest (and a step whose accumulators would take
+        // more than 256 MiB) runs its kernel.
+        const bool weights = s.integer && (s.op == Op::Conv2d || s.op == Op::Linear);
+        const bool keep = weights && int64_t(n) * s.output.size() * 4 <= (int64_t(256) << 20);
+        set_step_params(s, model_, in_q, in, bits, keep ? &accumulators : nullptr);
+        Batch out(n, s.output_bytes());
+        if (keep) {
+            const int64_t size = s.output.size();
+            const int channels = s.output.channels;
+            for (int i = 0; i < n; ++i) {
+                int8_t *q = static_cast<int8_t *>(out.at(i));
+                const int32_t *acc = accumulators.data() + int64_t(i) * size;
+                for (int64_t e = 0; e < size; ++e) {
+                    const size_t c = size_t(e % channels);
+                    q[e] = dmc_requantize(acc[e], s.multiplier[c], s.shift[c], s.out_q.zero_point, s.act_min,
+                                          s.act_max);
+                }
+            }
+        } else {
+            scratch.resize(size_t(scratch_bytes(s)));
+            for (int i = 0; i < n; ++i) run_step(s, in.at(i), out.at(i), scratch.data());
+        }
+        cache.steps.push_back(s);
+        cache.keys.push_back(keys[k]);
+        cache.outputs.push_back(std::move(out));
     }
 
     cm.plan = plan_buffers(cm.steps);
@@ -357,6 +438,11 @@ CompressedModel compress_model(const Model &model, const CompressionConfig &conf
             cm.input_lut[p] = dmc_quantize_input(float(p) / 255.0f, first.input_mean,
                                                  first.input_inv_scale, first.out_q.zero_point);
     return cm;
+}
+
+CompressedModel compress_model(const Model &model, const CompressionConfig &config,
+                               const CalibrationSet &calibration) {
+    return Compressor(model, calibration).compress(config);
 }
 
 CompressedModel float_reference(const Model &model) {

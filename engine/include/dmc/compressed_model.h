@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,28 @@ struct CalibrationSet {
 // each layer's output scale is measured on the integers it really receives.
 CompressedModel compress_model(const Model &model, const CompressionConfig &config,
                                const CalibrationSet &calibration);
+
+// The same for one model under many configs: it keeps the calibration
+// tensors of the last compression, and a config that changes nothing
+// before some step reuses the steps before it as they are (moving fc1's
+// slider recalibrates fc1 and what follows only). Gives exactly what
+// compress_model() gives.
+class Compressor {
+  public:
+    Compressor(Model model, CalibrationSet calibration);
+    ~Compressor();
+    Compressor(const Compressor &) = delete;
+    Compressor &operator=(const Compressor &) = delete;
+
+    CompressedModel compress(const CompressionConfig &config);
+    const Model &model() const { return model_; }
+
+  private:
+    struct Cache;
+    Model model_;
+    CalibrationSet calibration_;
+    std::unique_ptr<Cache> cache_;
+};
 
 // The float model as a CompressedModel with every layer left in float: the
 // reference the compressed model is measured against. Needs no calibration.
