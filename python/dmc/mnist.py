@@ -89,3 +89,34 @@ def normalize(images, input_spec=MNIST_INPUT):
     raw = images.astype(np.float32) / np.float32(255.0)
     x = (raw - np.float32(input_spec["mean"])) / np.float32(input_spec["std"])
     return x[:, None, :, :]
+
+
+# The engine calibrates activation ranges on a fixed slice of the training
+# set (engine/src/mnist.cpp): the first CALIBRATION_COUNT entries of a
+# partial Fisher-Yates shuffle of 0..59999 driven by splitmix64 from this
+# seed. The integer simulation must see the very same images.
+CALIBRATION_SEED = 20241126
+CALIBRATION_COUNT = 1000
+_MASK64 = (1 << 64) - 1
+
+
+def calibration_indices(total, count=CALIBRATION_COUNT, seed=CALIBRATION_SEED):
+    """The engine's calibration_indices(), bit for bit (uint64 arithmetic)."""
+    count = min(count, total)
+    index = list(range(total))
+    state = seed
+    for i in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        z ^= z >> 31
+        j = i + z % (total - i)
+        index[i], index[j] = index[j], index[i]
+    return index[:count]
+
+
+def raw_pixels(images):
+    """uint8 images (N, H, W) -> raw inputs float32 (N, 1, H, W) in [0, 1],
+    computed as the engine does: float(p) / 255.0f."""
+    return (images.astype(np.float32) / np.float32(255.0))[:, None, :, :]

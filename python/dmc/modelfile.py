@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from .errors import ModelFileError, ModelSpecError
-from .models import DmcNet
+from .models import DEFAULT_DATASET, TASKS, DmcNet
 
 FORMAT = "dmc-model"
 VERSION = 1
-TOP_LEVEL_FIELDS = ("format", "version", "name", "task", "input", "layers", "metadata")
+TOP_LEVEL_FIELDS = ("format", "version", "name", "task", "dataset", "input", "layers",
+                    "metadata")
 TENSOR_FIELDS = ("weight", "bias")
 
 
@@ -83,23 +84,40 @@ def encode_tensor(array):
 
 # ----------------------------------------------------------------- export
 
+def file_weights(model, orders=None):
+    """Each conv2d/linear layer's weights as the file (and the engine) holds
+    them: float32 rows of fan-in values, conv in OHWI order, a linear layer
+    after a flatten with its columns in HWC order. Whatever depends on the
+    order of a row's values (the engine's pruning norms are sums in that
+    order) must use these."""
+    if orders is None:
+        orders = _flatten_orders(model)
+    out = {}
+    for spec in model.layer_specs:
+        if spec["type"] not in ("conv2d", "linear"):
+            continue
+        weight = getattr(model, spec["name"]).weight.detach().cpu().numpy().astype(np.float32)
+        if spec["type"] == "conv2d":
+            weight = weight.transpose(0, 2, 3, 1)              # OIHW -> OHWI
+        elif orders[spec["name"]] is not None:
+            weight = chw_to_hwc_columns(weight, orders[spec["name"]])
+        out[spec["name"]] = np.ascontiguousarray(weight.reshape(weight.shape[0], -1))
+    return out
+
+
 def export_model(model, metadata=None):
     """The model-file document (a dict ready for json.dump) for a DmcNet."""
     try:
         orders = _flatten_orders(model)
     except ModelSpecError as e:
         raise ModelFileError(f"cannot export model {model.model_name!r}: {e}") from None
+    weights = file_weights(model, orders)
     layers = []
     for spec in model.layer_specs:
         entry = {k: v for k, v in spec.items() if k != "bias"}
         module = getattr(model, spec["name"])
         if spec["type"] in ("conv2d", "linear"):
-            weight = module.weight.detach().cpu().numpy().astype(np.float32)
-            if spec["type"] == "conv2d":
-                weight = weight.transpose(0, 2, 3, 1)          # OIHW -> OHWI
-            elif orders[spec["name"]] is not None:
-                weight = chw_to_hwc_columns(weight, orders[spec["name"]])
-            entry["weight"] = encode_tensor(weight)
+            entry["weight"] = encode_tensor(weights[spec["name"]])
             if spec["bias"]:
                 entry["bias"] = encode_tensor(module.bias.detach().cpu().numpy())
         layers.append(entry)
@@ -107,7 +125,8 @@ def export_model(model, metadata=None):
         "format": FORMAT,
         "version": VERSION,
         "name": model.model_name,
-        "task": "classification",
+        "task": model.task,
+        "dataset": model.dataset,
         "input": dict(model.input_spec),
         "layers": layers,
     }
@@ -185,8 +204,15 @@ def model_from_dict(doc, source="<model file>"):
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
         fail(f"unsupported version {version!r} (this reader knows {VERSION})")
-    if doc.get("task") != "classification":
-        fail(f"task must be 'classification', got {doc.get('task')!r}")
+    # Both are optional in the format: a file without them is an MNIST
+    # classifier, a regression model without a dataset is evaluated on sine.
+    task = doc.get("task", "classification")
+    if task not in TASKS:
+        fail(f"task must be one of {', '.join(repr(t) for t in TASKS)}, got {task!r}")
+    dataset = doc.get("dataset", DEFAULT_DATASET[task])
+    if dataset != DEFAULT_DATASET[task]:
+        fail(f"dataset {dataset!r} is not known for task {task!r} "
+             f"(classification: 'mnist'; regression: 'sine')")
     for field in ("name", "input", "layers"):
         if field not in doc:
             fail(f"missing field {field!r}")
@@ -210,7 +236,7 @@ def model_from_dict(doc, source="<model file>"):
         tensors.append({k: layer[k] for k in TENSOR_FIELDS if k in layer})
 
     try:
-        model = DmcNet(doc["name"], doc["input"], specs)
+        model = DmcNet(doc["name"], doc["input"], specs, task=task, dataset=dataset)
         orders = _flatten_orders(model)
     except ModelSpecError as e:
         fail(str(e))

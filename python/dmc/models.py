@@ -9,7 +9,9 @@ rebuilds the module from the specs found in a file). Adding a model means
 adding one list below.
 
 The PyTorch module works in PyTorch's layouts (NCHW, CHW flatten); converting
-to the model file's layouts is modelfile.py's job.
+to the model file's layouts is modelfile.py's job. Its layers (layers.py) are
+the ordinary PyTorch ones plus the quantization hooks that simulate the
+engine's integer arithmetic.
 """
 
 import copy
@@ -17,9 +19,9 @@ import math
 import re
 from collections import OrderedDict
 
-import torch
 from torch import nn
 
+from . import layers as layers_module
 from .errors import ModelSpecError
 from .mnist import MNIST_INPUT
 
@@ -77,10 +79,66 @@ LENET5 = [
     linear("fc3", 84, 10),
 ]
 
-# name -> (input spec, layer specs). Later models (Caffe LeNet-5,
-# LeNet-300-100) go here.
+# The LeNet-5 of Caffe's MNIST example, used as the baseline by Han et al.,
+# "Deep Compression" (ICLR 2016): 20 and 50 5x5 filters, an 800 -> 500 -> 10
+# classifier; 431,080 parameters (1,724,320 bytes as float32). Caffe's
+# prototxt has no activation after the two convolutions; we put a ReLU there
+# (parameters unchanged), which trains better and lets the engine fuse it
+# into the convolution's output stage.
+LENET5_CAFFE = [
+    conv("conv1", 1, 20, 5), relu("relu1"), maxpool("pool1", 2),    # 20x12x12
+    conv("conv2", 20, 50, 5), relu("relu2"), maxpool("pool2", 2),   # 50x4x4
+    flatten("flatten"),                                             # 800
+    linear("fc1", 800, 500), relu("relu3"),
+    linear("fc2", 500, 10),
+]
+
+# LeNet-300-100 (LeCun et al. 1998; Deep Compression's other MNIST model):
+# a multilayer perceptron on the 784 pixels; 266,610 parameters.
+LENET300 = [
+    flatten("flatten"),
+    linear("fc1", 784, 300), relu("relu1"),
+    linear("fc2", 300, 100), relu("relu2"),
+    linear("fc3", 100, 10),
+]
+
+# A tiny regressor of sin(x) on [0, 2 pi], to show that nothing in the
+# pipeline is tied to MNIST: the engine evaluates it by the mean squared
+# error on its own fixed grid (engine/MODEL_FORMAT.md, dataset "sine").
+SINE = [
+    linear("fc1", 1, 16), relu("relu1"),
+    linear("fc2", 16, 16), relu("relu2"),
+    linear("fc3", 16, 1),
+]
+
+# One input x in [0, 2 pi]; the network sees (x - mean) / std with the mean
+# and standard deviation of the uniform distribution on that interval.
+SINE_INPUT = {
+    "channels": 1, "height": 1, "width": 1,
+    "min": 0.0, "max": 2.0 * math.pi,
+    "mean": math.pi, "std": 2.0 * math.pi / math.sqrt(12.0),
+}
+
+TASKS = ("classification", "regression")
+# The data set the engine evaluates a model on, by task (MODEL_FORMAT.md).
+DEFAULT_DATASET = {"classification": "mnist", "regression": "sine"}
+
+
+class ModelDef:
+    """What build_model() needs to know about a named network."""
+
+    def __init__(self, input_spec, layers, task="classification", dataset=None):
+        self.input_spec = input_spec
+        self.layers = layers
+        self.task = task
+        self.dataset = dataset or DEFAULT_DATASET[task]
+
+
 MODELS = {
-    "lenet5": (MNIST_INPUT, LENET5),
+    "lenet5": ModelDef(MNIST_INPUT, LENET5),
+    "lenet5_caffe": ModelDef(MNIST_INPUT, LENET5_CAFFE),
+    "lenet300": ModelDef(MNIST_INPUT, LENET300),
+    "sine": ModelDef(SINE_INPUT, SINE, task="regression", dataset="sine"),
 }
 
 
@@ -220,52 +278,32 @@ def infer_shapes(input_spec, layers):
     return shapes
 
 
-class VectorLinear(nn.Linear):
-    """nn.Linear that also accepts a (N, C, 1, 1) input, as the format allows."""
-
-    def forward(self, x):
-        if x.dim() > 2:
-            x = torch.flatten(x, 1)
-        return super().forward(x)
-
-
-def _module(spec):
-    kind = spec["type"]
-    if kind == "conv2d":
-        return nn.Conv2d(spec["in_channels"], spec["out_channels"], spec["kernel"],
-                         stride=spec["stride"], padding=spec["padding"], bias=spec["bias"])
-    if kind == "linear":
-        return VectorLinear(spec["in_features"], spec["out_features"], bias=spec["bias"])
-    if kind == "relu":
-        return nn.ReLU()
-    if kind == "flatten":
-        return nn.Flatten()
-    if kind == "maxpool2d":
-        return nn.MaxPool2d(spec["kernel"], stride=spec["stride"], padding=spec["padding"])
-    if kind == "avgpool2d":
-        return nn.AvgPool2d(spec["kernel"], stride=spec["stride"], padding=spec["padding"],
-                            count_include_pad=True)
-    raise AssertionError(kind)  # normalize_specs() rejects unknown types
-
-
 class DmcNet(nn.Sequential):
     """A sequential network built from layer specs.
 
     Children carry the layer names, so state_dict keys are e.g. "conv1.weight".
     The input is NCHW, already normalized ((raw - mean) / std). The specs are
-    kept (`model_name`, `input_spec`, `layer_specs`, `shapes`) because the
-    exporter needs them.
+    kept (`model_name`, `task`, `dataset`, `input_spec`, `layer_specs`,
+    `shapes`) because the exporter needs them.
     """
 
-    def __init__(self, model_name, input_spec, layers):
+    def __init__(self, model_name, input_spec, layers, task="classification", dataset=None):
         if not isinstance(model_name, str) or not NAME_RE.match(model_name):
             raise ModelSpecError(f"model name {model_name!r} must be letters, digits "
                                  f"and _, starting with a letter")
+        if task not in TASKS:
+            raise ModelSpecError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        dataset = DEFAULT_DATASET[task] if dataset is None else dataset
+        if dataset != DEFAULT_DATASET[task]:
+            raise ModelSpecError(f"dataset {dataset!r} is not known for task {task!r} "
+                                 f"(classification: mnist; regression: sine)")
         input_spec = check_input_spec(input_spec)
         specs = normalize_specs(layers)
         shapes = infer_shapes(input_spec, specs)
-        super().__init__(OrderedDict((s["name"], _module(s)) for s in specs))
+        super().__init__(OrderedDict((s["name"], layers_module.build(s)) for s in specs))
         self.model_name = model_name
+        self.task = task
+        self.dataset = dataset
         self.input_spec = input_spec
         self.layer_specs = specs
         self.shapes = shapes
@@ -275,5 +313,5 @@ def build_model(name):
     """A freshly initialised model from the MODELS table."""
     if name not in MODELS:
         raise ModelSpecError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
-    input_spec, layers = MODELS[name]
-    return DmcNet(name, input_spec, layers)
+    d = MODELS[name]
+    return DmcNet(name, d.input_spec, d.layers, task=d.task, dataset=d.dataset)

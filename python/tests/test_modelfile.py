@@ -37,7 +37,8 @@ ONE_BY_ONE_INPUT = {"channels": 3, "height": 10, "width": 11,
 
 
 def models():
-    return [build_model("lenet5"),
+    return [build_model("lenet5"), build_model("lenet5_caffe"), build_model("lenet300"),
+            build_model("sine"),
             DmcNet("odd", ODD_INPUT, ODD_LAYERS),
             DmcNet("onebyone", ONE_BY_ONE_INPUT, ONE_BY_ONE_LAYERS)]
 
@@ -56,6 +57,7 @@ def test_round_trip_is_exact(model, tmp_path):
 
     assert back.layer_specs == model.layer_specs
     assert back.input_spec == model.input_spec
+    assert (back.task, back.dataset) == (model.task, model.dataset)
     assert back.metadata == meta
     original, restored = model.state_dict(), back.state_dict()
     assert original.keys() == restored.keys()
@@ -134,7 +136,9 @@ MALFORMED = {
     "wrong format": (lambda d: d.update(format="onnx"), "format"),
     "wrong version": (lambda d: d.update(version=2), "version"),
     "boolean version": (lambda d: d.update(version=True), "version"),
-    "bad task": (lambda d: d.update(task="regression"), "task"),
+    "bad task": (lambda d: d.update(task="ranking"), "task"),
+    "regression on mnist": (lambda d: d.update(task="regression"), "dataset 'mnist' is not known"),
+    "unknown dataset": (lambda d: d.update(dataset="cifar10"), "dataset 'cifar10'"),
     "bad name": (lambda d: d.update(name="1net"), "name"),
     "unknown top-level field": (lambda d: d.update(extra=1), "extra"),
     "missing layers": (lambda d: d.pop("layers"), "layers"),
@@ -192,3 +196,28 @@ def test_malformed_files_are_refused(tmp_path, text, expected):
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelFileError, match="no such model file"):
         load_model_file(tmp_path / "absent.json")
+
+
+def test_architectures_of_the_issue():
+    """Parameter counts of Deep Compression's two models, and the sine
+    regressor's task and dataset in its file."""
+    def count(name):
+        return sum(p.numel() for p in build_model(name).parameters())
+    assert count("lenet5_caffe") == 431080 and 4 * count("lenet5_caffe") == 1724320
+    assert count("lenet300") == 266610 and 4 * count("lenet300") == 1066440
+    doc = export_model(build_model("sine"))
+    assert (doc["task"], doc["dataset"]) == ("regression", "sine")
+    assert doc["input"]["channels"] == doc["input"]["height"] == doc["input"]["width"] == 1
+    names = [layer["name"] for layer in export_model(build_model("lenet5_caffe"))["layers"]]
+    assert names == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten",
+                     "fc1", "relu3", "fc2"]
+
+
+def test_files_without_task_are_mnist_classifiers():
+    doc = export_model(build_model("lenet5"))
+    del doc["task"], doc["dataset"]
+    model = model_from_dict(doc)
+    assert (model.task, model.dataset) == ("classification", "mnist")
+    doc = export_model(build_model("sine"))
+    del doc["dataset"]
+    assert model_from_dict(doc).dataset == "sine"
