@@ -1,7 +1,9 @@
 # Deep MicroCompression Workbench - the two commands of the README:
-#   make serve   install what is missing, build, and run the main job
+#   make serve   install what is missing, build the browser workbench, serve it
+#                on http://127.0.0.1:$(PORT)/ (default 8000)
 #   make test    install what is missing, build, and run every test
-# Variables: MNIST_DIR (default ../shared/datasets/mnist), BUILD_DIR, PYTHON.
+# Variables: MNIST_DIR (default ../shared/datasets/mnist), BUILD_DIR, WEB_DIR,
+# PORT, PYTHON.
 
 PYTHON    ?= /usr/bin/python3
 BUILD_DIR ?= build
@@ -15,7 +17,7 @@ DEB_PACKAGES := cmake g++ ninja-build pkg-config libgtest-dev nlohmann-json3-dev
                 gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
                 qemu-system-arm
 
-.PHONY: all deps build test test-engine test-python serve bench clean
+.PHONY: all deps build test test-engine test-python serve bench clean web web-deps web-sources app bench-web
 
 all: build
 
@@ -37,17 +39,69 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR)
 
-test: build
+test: build web app
 	@test -d "$(MNIST_DIR)" || { echo "MNIST folder $(MNIST_DIR) not found: set MNIST_DIR"; exit 1; }
 	cd $(BUILD_DIR) && ctest --output-on-failure
 	cd python && $(PYTHON) -m pytest -q tests
 
-# Until the browser workbench lands, the main job is the engine's report on
-# the default model: 8-bit, then 4-bit with conv2 and fc1 pruned to half.
-serve: build
-	$(BUILD_DIR)/engine/dmc eval --model assets/lenet5.json
-	@echo '{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}' > $(BUILD_DIR)/pruned4.json
-	$(BUILD_DIR)/engine/dmc eval --model assets/lenet5.json --config $(BUILD_DIR)/pruned4.json
+# ---- the browser workbench (app/, wasm/; see docs in wasm/README.md) ----
+# Emscripten 3.1.6, SDL2 2.26.5 and Dear ImGui 1.86 from Debian: SDL2 and ImGui
+# as source packages (apt-get source, through a deb-src entry the script adds),
+# fetched and built once into $(WEB_DIR); chromium and playwright-core (npm,
+# into $(WEB_DIR)/node) for the browser tests.
+WEB_DIR   ?= build-web
+PORT      ?= 8000
+WEB_ABS   := $(abspath $(WEB_DIR))
+# Emscripten's optimizer needs Debian's acorn module (docs/toolchain.md).
+EMENV     := NODE_PATH=/usr/share/nodejs
+# What the web build needs, as "command:package": a command that is there
+# already is not installed again (node and npm may come from elsewhere, and
+# Debian's npm conflicts with a nodejs that bundles its own).
+WEB_NEEDS := emcc:emscripten chromium:chromium node:nodejs npm:npm dpkg-source:dpkg-dev \
+             xz:xz-utils sdl2-config:libsdl2-dev
+
+web-deps: deps
+	@missing=""; for need in $(WEB_NEEDS); do \
+	  command -v $${need%%:*} >/dev/null 2>&1 || missing="$$missing $${need#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# SDL2 and ImGui sources (cached in $(WEB_DIR)/deps), their folders in sources.env.
+web-sources: web-deps
+	@mkdir -p $(WEB_DIR)
+	wasm/fetch_sources.sh $(WEB_DIR)/deps > $(WEB_DIR)/sources.env
+
+web: build web-sources
+	. $(WEB_DIR)/sources.env && wasm/build_sdl2.sh "$$SDL2" $(WEB_ABS)/sdl2
+	. $(WEB_DIR)/sources.env && test -f $(WEB_DIR)/cmake/build.ninja || $(EMENV) emcmake cmake -S . -B $(WEB_DIR)/cmake \
+	  -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_C_FLAGS="-pthread -msimd128 -mbulk-memory -fexceptions" -DCMAKE_CXX_FLAGS="-pthread -msimd128 -mbulk-memory -fexceptions" \
+	  -Dnlohmann_json_DIR=$(CURDIR)/wasm/cmake -DDMC_IMGUI_SOURCE_DIR="$$IMGUI" \
+	  -DDMC_SDL2_PREFIX=$(WEB_ABS)/sdl2 -DDMC_WEB_OUT=$(WEB_ABS)/www
+	$(EMENV) cmake --build $(WEB_DIR)/cmake
+	@test -f $(WEB_DIR)/www/data/t10k-images-idx3-ubyte || { \
+	  test -d "$(MNIST_DIR)" || { echo "MNIST folder $(MNIST_DIR) not found: set MNIST_DIR"; exit 1; }; \
+	  $(BUILD_DIR)/engine/dmc data --mnist "$(MNIST_DIR)" --out $(WEB_DIR)/www/data; }
+	@test -d $(WEB_DIR)/node/node_modules/playwright-core || { mkdir -p $(WEB_DIR)/node && \
+	  cp tests/browser/package.json $(WEB_DIR)/node/ && \
+	  (cd $(WEB_DIR)/node && npm install --no-audit --no-fund --loglevel=error); }
+
+# The native window (dmc-app), from the same app/ source.
+app: build web-sources
+	. $(WEB_DIR)/sources.env && cmake -S . -B $(BUILD_DIR) -DDMC_IMGUI_SOURCE_DIR="$$IMGUI" -DDMC_WEB_DIR=$(WEB_ABS) > /dev/null
+	cmake --build $(BUILD_DIR)
+
+# The README's main command: build the web app and serve it on 127.0.0.1.
+serve: web
+	$(PYTHON) wasm/serve.py $(WEB_DIR)/www --port $(PORT)
+
+# The speed figures, measured in headless Chromium (tests/browser/bench.cjs).
+bench-web: web
+	NODE_PATH=$(WEB_ABS)/node/node_modules node tests/browser/bench.cjs $(WEB_DIR)/www
 
 # The engine against ONNX Runtime (onnxruntime-node) on the same model and
 # MNIST test images, one thread; see engine/bench/README.md. Optional:
@@ -57,4 +111,4 @@ bench: build
 	  $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(REPEAT),--repeat $(REPEAT))
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(WEB_DIR)/cmake $(WEB_DIR)/www

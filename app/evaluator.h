@@ -1,0 +1,137 @@
+// evaluator.h - the workbench's incremental evaluation of a compressed model
+// on the test set, built for answering a slider move fast:
+//
+//  * a stratified order of the test images: any prefix of it has the ten
+//    classes in the proportions of the whole set, so the accuracy of the
+//    first few hundred images is already a fair estimate;
+//  * an activation cache: each weight step's input tensor, per test image,
+//    kept under a hash of every step before it. A new config that leaves the
+//    first layers as they were (same integers: compression and calibration of
+//    a layer depend only on the layers before it) resumes at the first step
+//    that changed, reading that step's input from the cache;
+//  * slices: evaluate(n) does n more images and returns, so the caller (the
+//    worker thread) can publish progress and take a newer request.
+//
+// The steps run exactly as dmc::Executor runs them (run_step on the buffer
+// plan's arena), so every prediction is the engine's.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "dmc/dmc.h"
+
+namespace app {
+
+// The test images in an order whose prefixes are stratified by label:
+// round robin over the classes, each class's images in a seeded shuffle.
+std::vector<int> stratified_order(const dmc::TestSet &test, uint64_t seed = 1);
+
+// Regression: the squared error of one output tensor against the targets of
+// test input i, as dmc::score() sums it.
+double squared_error(const dmc::CompressedModel &cm, const void *out, const dmc::TestSet &test, int i);
+
+// A 64-bit hash per step of everything the step computes with, chained:
+// hash[k] covers steps 0..k. Equal hashes: equal outputs for equal inputs.
+std::vector<uint64_t> step_prefix_hashes(const dmc::CompressedModel &cm);
+
+// Per-image results of the float model, computed once per model: its
+// predictions and, for the first `sqnr_images` images of the order, the
+// float output of every conv2d/linear layer (for the output SQNR).
+struct FloatBaseline {
+    int images = 0, correct = 0;        // done so far, in `order`
+    double squared_error = 0.0;         // regression: summed over outputs and images
+    std::vector<uint8_t> prediction;    // by test index
+    int sqnr_images = 0;                // outputs kept for order[0 .. sqnr_images)
+    std::map<int, std::vector<float>> outputs; // by layer index: sqnr_images tensors
+    std::map<int, int64_t> output_size;        // by layer index
+    double accuracy() const { return images ? double(correct) / images : 0.0; }
+};
+
+class FloatRunner {
+  public:
+    FloatRunner(const dmc::Model &model, const dmc::TestSet &test, const std::vector<int> &order,
+                int sqnr_images);
+    // Runs up to n more images; returns true when all are done.
+    bool run(int n);
+    const FloatBaseline &baseline() const { return base_; }
+    const dmc::CompressedModel &reference() const { return reference_; }
+
+  private:
+    const dmc::TestSet &test_;
+    const std::vector<int> &order_;
+    dmc::CompressedModel reference_;
+    std::unique_ptr<dmc::Executor> run_;
+    FloatBaseline base_;
+};
+
+// Sums of squares behind one layer's output SQNR, as evaluate() forms them.
+struct SqnrSums {
+    double signal = 0.0, noise = 0.0;
+    int images = 0;
+};
+
+class Evaluator {
+  public:
+    Evaluator(const dmc::TestSet &test, const std::vector<int> &order);
+
+    // Starts over on a new compressed model; caches stay where still valid.
+    // `floats` (finished, or null: no agreement and SQNR then) gives the
+    // float predictions and layer outputs for the first images of the order.
+    void start(std::shared_ptr<const dmc::CompressedModel> cm, const FloatBaseline *floats);
+    // Evaluates up to n more images; returns true when every image is done.
+    bool run(int n);
+
+    bool done() const { return images_ >= int(order_.size()); }
+    int images() const { return images_; }
+    int correct() const { return correct_; }
+    int agree() const { return agree_; }
+    double squared_error() const { return se_; } // regression: summed over outputs and images
+    int agree_images() const { return agree_images_; }
+    const int (&confusion() const)[10][10] { return confusion_; }
+    std::vector<int> misclassified(size_t max) const; // test indices, in evaluation order
+    const std::vector<uint8_t> &predictions() const { return prediction_; } // by test index, valid when done
+    // Output SQNR (dB) of the report's layers, over sqnr_images() images; NaN when not known yet.
+    std::vector<double> output_sqnr_db() const;
+    int sqnr_images() const { return sqnr_target_; }
+    int resumed_at_step() const { return resume_step_; }
+    int64_t cache_bytes() const;
+
+  private:
+    struct Cache {
+        uint64_t key = 0; // prefix hash of the step before
+        int filled = 0;   // valid for order[0 .. filled)
+        int64_t bytes_each = 0;
+        std::vector<uint8_t> data;
+    };
+    void run_image(int position);
+
+    const dmc::TestSet &test_;
+    const std::vector<int> &order_;
+    std::shared_ptr<const dmc::CompressedModel> cm_;
+    const FloatBaseline *floats_ = nullptr;
+    std::vector<uint64_t> hashes_;
+    std::vector<uint64_t> arena_;
+    std::vector<int> weight_steps_;       // step index of each report layer
+    std::map<int, Cache> cache_;          // by step index whose input it holds
+    std::map<uint64_t, SqnrSums> sqnr_;   // by the layer step's prefix hash
+    int sqnr_target_ = 0;
+    int resume_step_ = 0;
+    int images_ = 0, correct_ = 0, agree_ = 0, agree_images_ = 0;
+    double se_ = 0.0;
+    int confusion_[10][10] = {};
+    std::vector<uint8_t> prediction_;
+    std::vector<int> wrong_;
+};
+
+// The byte budget of the activation cache: weight-step inputs are cached
+// only while all of them for every test image fit.
+constexpr int64_t kCacheBudgetBytes = int64_t(64) << 20;
+// Float layer outputs kept for the output SQNR: at most this many images,
+// within this many bytes.
+constexpr int kSqnrImages = 500;
+constexpr int64_t kSqnrBudgetBytes = int64_t(24) << 20;
+
+} // namespace app

@@ -1,0 +1,294 @@
+// ui_controls.cpp - the left panel: model choice, presets, the accuracy and
+// memory figures, downloads, and one row of controls per layer.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "app.h"
+#include "platform.h"
+
+namespace app {
+
+using namespace dmc;
+
+namespace {
+
+const int kBits[] = {2, 4, 8, 32}; // the bit-width slider's stops
+
+int bits_index(int bits) {
+    for (int i = 0; i < 4; ++i)
+        if (kBits[i] == bits) return i;
+    return 2;
+}
+
+std::string with_commas(int64_t v) {
+    std::string d = std::to_string(v), out;
+    for (size_t i = 0; i < d.size(); ++i) {
+        if (i && (d.size() - i) % 3 == 0) out += ',';
+        out += d[i];
+    }
+    return out;
+}
+
+void model_section() {
+    AppState &s = state();
+    ImGui::SetNextItemWidth(180);
+    const std::string current = s.model_name.empty() ? "(none)" : s.model_name;
+    if (ImGui::BeginCombo("##model", current.c_str())) {
+        for (const std::string &file : s.asset_models) {
+            const bool selected = file == s.model_name + ".json";
+            if (ImGui::Selectable(file.c_str(), selected) && !selected) load_asset(file);
+        }
+        ImGui::EndCombo();
+    }
+    name_item("Model");
+    ImGui::SameLine();
+    if (ImGui::Button("Load model file...")) {
+        if (!platform_pick_file()) s.message = "Drop a model file (.json) on the window to load it.";
+    }
+    name_item("Load model file");
+    ImGui::SameLine();
+    ImGui::TextDisabled("(or drop a .json here)");
+    if (s.model) {
+        ImGui::TextDisabled("%s: %d layers, %s parameters, input %s", s.model->name.c_str(), int(s.model->layers.size()),
+                            with_commas(s.model->parameters()).c_str(), s.model->input.shape.str().c_str());
+    }
+    if (!s.message.empty()) {
+        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.40f, 1.0f));
+        ImGui::TextWrapped("%s", s.message.c_str());
+        ImGui::PopStyleColor();
+        if (ImGui::SmallButton("Dismiss")) s.message.clear();
+        name_item("Dismiss");
+    }
+}
+
+void presets_section() {
+    AppState &s = state();
+    ImGui::Text("Presets:");
+    ImGui::SameLine();
+    if (ImGui::Button("Float")) {
+        CompressionConfig c;
+        c.defaults.bits = kFloatBits;
+        apply_config(c);
+    }
+    name_item("Float");
+    ImGui::SameLine();
+    if (ImGui::Button("All 8-bit")) apply_config(CompressionConfig{});
+    name_item("All 8-bit");
+    ImGui::SameLine();
+    if (ImGui::Button("All 4-bit")) {
+        CompressionConfig c;
+        c.defaults.bits = 4;
+        apply_config(c);
+    }
+    name_item("All 4-bit");
+    ImGui::SameLine();
+    if (ImGui::Button("Smallest within 1 point")) start_search();
+    name_item("Smallest within 1 point");
+    if (!s.search_status.empty()) ImGui::TextDisabled("%s", s.search_status.c_str());
+}
+
+void figures_section() {
+    AppState &s = state();
+    const Snapshot &n = s.snap;
+    const int total = n.data ? n.data->test.count : 0;
+    const bool current = n.generation == s.requested;
+    const bool classifier = !s.model || s.model->task == Task::Classification;
+
+    if (n.float_images < total) {
+        ImGui::Text("Float model: evaluating...");
+        ImGui::ProgressBar(total ? float(n.float_images) / total : 0.0f, ImVec2(-1, 0),
+                           (std::to_string(n.float_images) + " / " + std::to_string(total)).c_str());
+    } else if (classifier) {
+        ImGui::Text("Float accuracy      %6.2f%%  (%s test images)", 100.0 * n.float_accuracy, with_commas(total).c_str());
+    } else {
+        ImGui::Text("Float mean squared error       %.6f  (%s test points)", n.float_mse, with_commas(total).c_str());
+    }
+    const bool exact = current && n.cm && n.cm_generation == s.requested;
+    if (current && !n.error.empty()) {
+        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.40f, 1.0f));
+        ImGui::TextWrapped("The engine refused this config: %s", n.error.c_str());
+        ImGui::PopStyleColor();
+    } else if (exact && n.images > 0 && classifier) {
+        const double acc = double(n.correct) / n.images;
+        ImGui::Text("Compressed accuracy %6.2f%%  (%s of %s images%s)", 100.0 * acc, with_commas(n.images).c_str(),
+                    with_commas(total).c_str(), n.images < total ? ", estimate" : "");
+        if (n.float_images == total) {
+            ImGui::SameLine();
+            const double delta = 100.0 * (acc - n.float_accuracy);
+            ImGui::TextColored(delta < -1.0 ? ImVec4(1, 0.45f, 0.4f, 1) : ImVec4(0.5f, 0.85f, 0.5f, 1), "%+.2f pts",
+                               delta);
+        }
+    } else if (exact && n.images > 0) {
+        ImGui::Text("Compressed mean squared error  %.6f  (%s of %s points)", n.mse, with_commas(n.images).c_str(),
+                    with_commas(total).c_str());
+    } else if (current && n.quick_images > 0 && classifier) {
+        ImGui::Text("Compressed accuracy ~%5.2f%%  (quick estimate: %d images, calibrated on %d)",
+                    100.0 * n.quick_correct / n.quick_images, n.quick_images, kQuickCalibration);
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip("Shown while the exact model compresses: the same config calibrated on the first %d of "
+                              "the 1,000 calibration images, on the first test images of a stratified order.",
+                              kQuickCalibration);
+    } else {
+        ImGui::Text("Compressed accuracy   ...   (compressing)");
+    }
+    const float progress = exact && total ? float(n.images) / float(total) : 0.0f;
+    ImGui::ProgressBar(progress, ImVec2(-1, 0),
+                       (exact ? with_commas(n.images) : std::string("0")).append(" / ").append(with_commas(total)).c_str());
+    name_item("Evaluation progress");
+    if (n.cm) { // the latest compressed model (the previous config's while the next compresses)
+        const Report &r = n.report;
+        ImGui::Text("Flash %s (float %s, %.1fx smaller)   Peak RAM %s (%s)", bytes_text(r.flash_bytes).c_str(),
+                    bytes_text(r.float_flash_bytes).c_str(),
+                    r.flash_bytes ? double(r.float_flash_bytes) / double(r.flash_bytes) : 0.0,
+                    bytes_text(r.peak_ram_bytes).c_str(), r.peak_step.c_str());
+        if (classifier)
+            ImGui::TextDisabled("MACs %s   agreement with float %.2f%%   compress %.0f ms", with_commas(r.macs).c_str(),
+                                n.agree_images ? 100.0 * n.agree / n.agree_images : 0.0, n.compress_ms);
+        else
+            ImGui::TextDisabled("MACs %s   compress %.0f ms", with_commas(r.macs).c_str(), n.compress_ms);
+        // Whole milliseconds, and no live frame time: a text that changes
+        // every frame would make every frame redraw (see main.cpp).
+        ImGui::TextDisabled("last change: first estimate %.0f ms (%d images), full result %s", s.shown_first_ms,
+                            s.shown_first_images,
+                            s.shown_full_ms >= 0 ? (std::to_string(int(s.shown_full_ms + 0.5)) + " ms").c_str() : "...");
+    }
+}
+
+void downloads_section() {
+    AppState &s = state();
+    if (ImGui::Button("Download header")) download_header();
+    name_item("Download header");
+    ImGui::SameLine();
+    if (ImGui::Button("Download config")) download_config();
+    name_item("Download config");
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s, %s", header_file_name().c_str(), config_file_name().c_str());
+    const Snapshot &n = s.snap;
+    if (!n.background_task.empty() && n.background_total > 0) {
+        ImGui::ProgressBar(float(n.background_done) / float(n.background_total), ImVec2(-1, 0),
+                           n.background_task.c_str());
+    } else if (!s.export_status.empty()) {
+        ImGui::TextDisabled("%s", s.export_status.c_str());
+    }
+}
+
+void layers_section() {
+    AppState &s = state();
+    if (!s.model) return;
+    const Snapshot &n = s.snap;
+    const bool current = n.cm != nullptr; // may lag one compression behind the sliders
+    const int output = s.model->output_layer();
+    const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
+    if (!ImGui::BeginTable("layers", 8, flags)) return;
+    ImGui::TableSetupColumn("layer");
+    ImGui::TableSetupColumn("keep", ImGuiTableColumnFlags_WidthStretch);
+    ImGui::TableSetupColumn("bits", ImGuiTableColumnFlags_WidthFixed, 70);
+    ImGui::TableSetupColumn("kept");
+    ImGui::TableSetupColumn("params");
+    ImGui::TableSetupColumn("flash");
+    ImGui::TableSetupColumn("MACs");
+    ImGui::TableSetupColumn("SQNR w/out");
+    ImGui::TableHeadersRow();
+    int row = 0;
+    for (size_t li = 0; li < s.model->layers.size(); ++li) {
+        const Layer &layer = s.model->layers[li];
+        if (!layer.has_weights()) continue;
+        const LayerCompression eff = s.config.resolve(*s.model, int(li));
+        const LayerReport *rep = nullptr;
+        if (current)
+            for (const LayerReport &r : n.report.layers)
+                if (r.layer == int(li)) rep = &r;
+        ImGui::PushID(int(li));
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        if (ImGui::Selectable(layer.name.c_str(), s.selected_layer == row, ImGuiSelectableFlags_None, ImVec2(46, 0)))
+            s.selected_layer = row;
+        name_item(layer.name + " row");
+
+        // Keep ratio: applied when the slider is released.
+        ImGui::TableNextColumn();
+        float keep = float(eff.keep);
+        ImGui::SetNextItemWidth(-1);
+        const bool is_output = int(li) == output;
+        if (is_output) ImGui::BeginDisabled();
+        char keep_label[32];
+        std::snprintf(keep_label, sizeof keep_label, "keep %.2f", double(keep));
+        // Every new value is evaluated while the slider moves (the worker
+        // keeps only the newest request; see worker.h): the figures follow
+        // the mouse, and the value under it at the release is often done.
+        if (ImGui::SliderFloat("##keep", &keep, 0.05f, 1.0f, keep_label, ImGuiSliderFlags_AlwaysClamp)) {
+            CompressionConfig c = s.config;
+            c.layers[layer.name].keep = std::round(double(keep) * 100.0) / 100.0;
+            apply_config(c, true);
+        }
+        const bool keep_done = ImGui::IsItemDeactivatedAfterEdit();
+        name_item(layer.name + " keep");
+        if (is_output) {
+            ImGui::EndDisabled();
+            if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+                ImGui::SetTooltip("The output layer is never pruned: its outputs are the classes.");
+        }
+        if (keep_done) {
+            slider_released();
+            s.selected_layer = row;
+        }
+
+        // Bit width: a slider with four stops, 2, 4, 8 and 32 (float).
+        ImGui::TableNextColumn();
+        int bi = bits_index(eff.bits);
+        ImGui::SetNextItemWidth(-1);
+        const char *bits_label = eff.bits == 32 ? "float" : eff.bits == 8 ? "8 bit" : eff.bits == 4 ? "4 bit" : "2 bit";
+        if (ImGui::SliderInt("##bits", &bi, 0, 3, bits_label, ImGuiSliderFlags_AlwaysClamp | ImGuiSliderFlags_NoInput)) {
+            CompressionConfig c = s.config;
+            c.layers[layer.name].bits = kBits[bi];
+            apply_config(c, true);
+        }
+        const bool bits_done = ImGui::IsItemDeactivatedAfterEdit();
+        name_item(layer.name + " bits");
+        if (bits_done) {
+            slider_released();
+            s.selected_layer = row;
+        }
+
+        ImGui::TableNextColumn();
+        if (rep) ImGui::Text("%d/%d", rep->channels_kept, rep->channels_total);
+        else ImGui::TextDisabled("%d/%d", kept_channels(eff.keep, layer.out_channels), layer.out_channels);
+        ImGui::TableNextColumn();
+        if (rep) ImGui::Text("%s", with_commas(rep->params).c_str());
+        ImGui::TableNextColumn();
+        if (rep) ImGui::Text("%s", bytes_text(rep->flash_bytes()).c_str());
+        ImGui::TableNextColumn();
+        if (rep) ImGui::Text("%.1fK", double(rep->macs) / 1000.0);
+        ImGui::TableNextColumn();
+        if (rep) {
+            ImGui::Text("%s / %s", db_text(rep->weight_sqnr_db).c_str(), db_text(rep->output_sqnr_db).c_str());
+            if (ImGui::IsItemHovered())
+                ImGui::SetTooltip("Weight SQNR (quantized vs float weights) / output SQNR (this layer's output vs the "
+                                  "float model's) on the first %d test images of the evaluation order",
+                                  n.sqnr_images);
+        }
+        ImGui::PopID();
+        ++row;
+    }
+    ImGui::EndTable();
+}
+
+} // namespace
+
+void draw_controls() {
+    model_section();
+    ImGui::Separator();
+    presets_section();
+    ImGui::Separator();
+    figures_section();
+    ImGui::Separator();
+    downloads_section();
+    ImGui::Separator();
+    layers_section();
+    ImGui::Spacing();
+    ImGui::TextDisabled("The figures follow the sliders. Click a layer name to inspect it on the right.");
+    ImGui::TextDisabled("The link in the address bar restores this model and config.");
+}
+
+} // namespace app

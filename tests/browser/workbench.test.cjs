@@ -1,0 +1,184 @@
+// workbench.test.cjs - the workbench in a real browser (Debian's Chromium,
+// headless, driven by playwright-core), against the page served on
+// 127.0.0.1: it loads and reports ready, draws, agrees with `dmc eval`, takes
+// real mouse drags on the sliders, downloads the header `dmc export` writes
+// (which compiles as C99), survives a malformed model file, and keeps its
+// state in the URL.
+//
+// Run by tests/browser/run.sh (CTest test "browser"); needs DMC_WEB_ROOT,
+// DMC_CLI, DMC_TEST_OUT and MNIST_DIR.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const h = require('./helpers.cjs');
+
+const ROOT = process.env.DMC_WEB_ROOT, DMC = process.env.DMC_CLI, OUT = process.env.DMC_TEST_OUT;
+const MNIST = process.env.MNIST_DIR;
+const MODEL = path.join(h.REPO, 'assets/lenet5.json');
+
+let server, browser, page;
+
+test.before(async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  server = await h.startServer(ROOT);
+  browser = await h.launch();
+  page = await h.openPage(browser, server.url);
+});
+
+test.after(async () => {
+  if (browser) await browser.close();
+  if (server) server.stop();
+});
+
+test('the page loads, reports ready and draws the workbench', async () => {
+  const s = await h.waitFinal(page, 180000);
+  assert.equal(s.ready, true);
+  assert.equal(s.model, 'lenet5');
+  assert.equal(s.images_evaluated, 10000);
+  assert.ok(s.flash_bytes > 0 && s.peak_ram_bytes > 0, 'flash and RAM reported');
+  assert.equal(s.layers.length, 5);
+  await page.waitForTimeout(300);
+  const shot = path.join(OUT, 'workbench.png');
+  const png = await page.screenshot({ path: shot });
+  // Not blank: count the distinct colours and the pixels that differ from
+  // the background, in the page itself (it decodes PNG).
+  const stats = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = 'data:image/png;base64,' + b64;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width, c.height = img.height;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    let differ = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 30) differ++;
+    }
+    return { colours: colours.size, differ, total: d.length / 4 };
+  }, png.toString('base64'));
+  console.log(`screenshot ${shot}: ${stats.colours} colours, ${stats.differ} of ${stats.total} pixels off the background`);
+  assert.ok(stats.colours > 50, 'the canvas shows many colours');
+  assert.ok(stats.differ > stats.total * 0.05, 'the canvas is not blank');
+});
+
+test('the float accuracy equals dmc eval\'s', async () => {
+  const s = await h.waitFinal(page);
+  const cli = JSON.parse(execFileSync(DMC, ['eval', '--model', MODEL, '--mnist', MNIST, '--json'], { encoding: 'utf8' }));
+  assert.equal(s.float_accuracy, cli.float_accuracy);
+  assert.equal(s.accuracy, cli.accuracy, 'the default (8-bit) accuracy too');
+  assert.equal(s.flash_bytes, cli.flash_bytes);
+  assert.equal(s.peak_ram_bytes, cli.peak_ram_bytes);
+});
+
+test('a real mouse drag on a keep slider and on a bit-width slider changes config and accuracy', async () => {
+  const before = await h.waitFinal(page);
+  // conv2's keep from 1 (right end) to about a fifth.
+  await h.dragWidget(page, 'conv2 keep', 0.99, 0.15);
+  const afterKeep = await h.waitState(page, (s) => s.config.layers.conv2 && s.config.layers.conv2.keep < 0.5 &&
+                                                  s.images_evaluated === 10000 && !s.busy, 120000, 'conv2 keep');
+  assert.ok(afterKeep.accuracy !== before.accuracy, `accuracy moved: ${before.accuracy} -> ${afterKeep.accuracy}`);
+  assert.ok(afterKeep.flash_bytes < before.flash_bytes, 'flash shrank');
+  const conv2 = afterKeep.layers.find((l) => l.name === 'conv2');
+  assert.ok(conv2.channels_kept < 16, 'conv2 kept fewer channels');
+  // fc1's bit width from 8 to 2 (the slider's left stop).
+  await h.dragWidget(page, 'fc1 bits', 0.66, 0.0);
+  const afterBits = await h.waitState(page, (s) => s.config.layers.fc1 && s.config.layers.fc1.bits === 2 &&
+                                                  s.images_evaluated === 10000 && !s.busy, 120000, 'fc1 bits');
+  assert.ok(afterBits.accuracy !== afterKeep.accuracy || afterBits.flash_bytes < afterKeep.flash_bytes);
+  assert.ok(afterBits.flash_bytes < afterKeep.flash_bytes, 'fc1 at 2 bits takes less flash');
+  console.log(`drag: accuracy ${before.accuracy} -> ${afterKeep.accuracy} (conv2 keep ${afterKeep.config.layers.conv2.keep})` +
+              ` -> ${afterBits.accuracy} (fc1 2-bit); first estimate shown after ${afterBits.timing.shown_first_ms.toFixed(0)} ms`);
+});
+
+test('Download header gives the bytes dmc export writes, and they compile as C99', async () => {
+  page.evaluate(() => window.dmc.setConfig({ default: { bits: 4 }, layers: { conv2: { keep: 0.5 }, fc1: { keep: 0.5 } } }));
+  await h.waitFinal(page);
+  // Download config, then Download header, with the mouse on the buttons.
+  const [configDl] = await Promise.all([page.waitForEvent('download'), h.clickWidget(page, 'Download config')]);
+  assert.equal(configDl.suggestedFilename(), 'lenet5.config.json');
+  const configPath = path.join(OUT, 'lenet5.config.json');
+  await configDl.saveAs(configPath);
+  const [headerDl] = await Promise.all([page.waitForEvent('download', { timeout: 300000 }),
+                                        h.clickWidget(page, 'Download header')]);
+  assert.equal(headerDl.suggestedFilename(), 'lenet5.h');
+  const headerPath = path.join(OUT, 'lenet5.h');
+  await headerDl.saveAs(headerPath);
+
+  const cliPath = path.join(OUT, 'cli_lenet5.h');
+  execFileSync(DMC, ['export', '--model', MODEL, '--config', configPath, '--mnist', MNIST, '-o', cliPath]);
+  const browserBytes = fs.readFileSync(headerPath), cliBytes = fs.readFileSync(cliPath);
+  assert.ok(browserBytes.equals(cliBytes), `the browser's header (${browserBytes.length} bytes) differs from dmc export's (${cliBytes.length})`);
+
+  const main = path.join(OUT, 'use_header.c');
+  fs.writeFileSync(main, '#define LENET5_IMPLEMENTATION\n#include "lenet5.h"\n' +
+                         'int main(void) { static const float x[LENET5_INPUT_SIZE]; return lenet5_predict(x) < 0; }\n');
+  execFileSync('gcc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-I', OUT, '-c', main, '-o', path.join(OUT, 'use_header.o')]);
+
+  // A float layer cannot go to the header: the app says why.
+  page.evaluate(() => window.dmc.setConfig({ layers: { conv1: { bits: 32 } } }));
+  await h.waitFinal(page);
+  const refused = await page.evaluate(() => window.dmc.downloadHeader().then(() => 'downloaded', (e) => e.message));
+  assert.match(refused, /float/);
+  const s = await h.state(page);
+  assert.match(s.error, /float/, 'the message is shown in the app');
+});
+
+test('a malformed model file shows an error and the app keeps working', async () => {
+  await page.setInputFiles('#model-file', { name: 'broken.json', mimeType: 'application/json',
+                                            buffer: Buffer.from('{"format": "dmc-model", "layers": [ {') });
+  const s = await h.waitState(page, (st) => /broken\.json/.test(st.error), 30000, 'the error message');
+  assert.equal(s.model, 'lenet5', 'the loaded model stays');
+  await page.screenshot({ path: path.join(OUT, 'bad-model.png') });
+  // Still working: a new config evaluates.
+  await page.evaluate(() => window.dmc.setConfig({ default: { bits: 8 }, layers: { fc2: { bits: 4 } } }));
+  const after = await h.waitFinal(page);
+  assert.equal(after.config.layers.fc2.bits, 4);
+  assert.ok(after.accuracy > 0.9);
+  // A file that parses but is not a model is refused the same way.
+  await page.setInputFiles('#model-file', { name: 'not-a-model.json', mimeType: 'application/json',
+                                            buffer: Buffer.from('{"hello": 1}') });
+  await h.waitState(page, (st) => /not-a-model\.json/.test(st.error), 30000, 'the second error');
+});
+
+test('the URL fragment keeps the state: a reload or a shared link restores it', async () => {
+  const config = { default: { bits: 4 }, layers: { conv1: { bits: 8 }, fc1: { keep: 0.4, bits: 2 } } };
+  await page.evaluate((c) => window.dmc.setConfig(c), config);
+  const s = await h.waitFinal(page);
+  const url = page.url();
+  assert.match(url, /#model=lenet5&config=/);
+  const other = await h.openPage(browser, url);
+  const restored = await h.waitFinal(other);
+  assert.deepEqual(restored.config, s.config);
+  assert.equal(restored.accuracy, s.accuracy);
+  assert.equal(restored.flash_bytes, s.flash_bytes);
+  // And reloading the page itself.
+  await other.reload();
+  await other.waitForFunction(() => window.Module && window.Module.calledRun);
+  const reloaded = await h.waitFinal(other);
+  assert.deepEqual(reloaded.config, s.config);
+  await other.context().close();
+});
+
+test('another model from assets/ loads from the model list, with dmc eval\'s float accuracy', async (t) => {
+  const s0 = await h.state(page);
+  const other = s0.models.find((m) => m !== 'lenet5.json' && /lenet/.test(m) && !/compressed/.test(m));
+  if (!other) return t.skip('no other MNIST model in assets/');
+  const name = other.replace(/\.json$/, '');
+  // The link names the model: the same path as choosing it in the list.
+  await page.evaluate((m) => { location.hash = 'model=' + m; }, name);
+  await h.waitState(page, (st) => st.model_file === name, 30000, 'the model to load');
+  const s = await h.waitFinal(page, 300000);
+  const cli = JSON.parse(execFileSync(DMC, ['eval', '--model', path.join(h.REPO, 'assets', other), '--mnist', MNIST,
+                                            '--json'], { encoding: 'utf8' }));
+  assert.equal(s.float_accuracy, cli.float_accuracy);
+  assert.equal(s.accuracy, cli.accuracy);
+  assert.equal(s.flash_bytes, cli.flash_bytes);
+  console.log(`${name}: float ${s.float_accuracy}, 8-bit ${s.accuracy}, flash ${s.flash_bytes} bytes`);
+});
