@@ -103,11 +103,6 @@ std::string percent_decode(const std::string &s) {
     return out;
 }
 
-nlohmann::json db_json(double db) {
-    if (std::isnan(db) || std::isinf(db)) return nullptr;
-    return std::round(db * 100.0) / 100.0;
-}
-
 } // namespace
 
 void init(const std::string &assets_dir, const std::string &data_dir, const std::string &fragment) {
@@ -354,23 +349,9 @@ std::string state_json() {
     const bool editing = config_to_json(s.config) != s.requested_json;
     const bool current = !editing && n.generation == s.requested && n.cm && n.cm_generation == s.requested;
     const bool classifier = !s.model || s.model->task == Task::Classification;
-    nlohmann::json layers = nlohmann::json::array();
-    if (current)
-        for (const LayerReport &l : n.report.layers)
-            layers.push_back({{"name", l.name},
-                              {"type", l.type},
-                              {"channels_kept", l.channels_kept},
-                              {"channels_total", l.channels_total},
-                              {"bits", l.bits},
-                              {"keep", l.keep},
-                              {"params", l.params},
-                              {"weight_bytes", l.weight_bytes},
-                              {"bias_bytes", l.bias_bytes},
-                              {"constant_bytes", l.constant_bytes},
-                              {"flash_bytes", l.flash_bytes()},
-                              {"macs", l.macs},
-                              {"weight_sqnr_db", db_json(l.weight_sqnr_db)},
-                              {"output_sqnr_db", db_json(l.output_sqnr_db)}});
+    // The layers as `dmc eval --json` writes them.
+    const nlohmann::json layers =
+        current ? nlohmann::json::parse(report_to_json(n.report))["layers"] : nlohmann::json::array();
     const int total = n.data ? n.data->test.count : 0;
     nlohmann::json j = {
         {"ready", s.model != nullptr && s.data_ok},
