@@ -163,15 +163,57 @@ bool FloatRunner::run(int n) {
     return end >= int(order_.size());
 }
 
+// ---- the helper thread ----
+
+HelperThread::HelperThread() {
+    thread_ = std::thread([this] {
+        std::unique_lock<std::mutex> lock(mu_);
+        for (;;) {
+            cv_.wait(lock, [&] { return quit_ || job_; });
+            if (quit_) return;
+            std::function<void()> job = std::move(job_);
+            job_ = nullptr;
+            lock.unlock();
+            job();
+            lock.lock();
+            busy_ = false;
+            cv_.notify_all();
+        }
+    });
+}
+
+HelperThread::~HelperThread() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+}
+
+void HelperThread::start(std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = std::move(job);
+    busy_ = true;
+    cv_.notify_all();
+}
+
+void HelperThread::wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !busy_; });
+}
+
 // ---- the compressed model ----
 
 Evaluator::Evaluator(const TestSet &test, const std::vector<int> &order) : test_(test), order_(order) {}
+
+Evaluator::~Evaluator() = default;
 
 void Evaluator::start(std::shared_ptr<const CompressedModel> cm, const FloatBaseline *floats) {
     cm_ = std::move(cm);
     floats_ = floats;
     hashes_ = step_prefix_hashes(*cm_);
-    arena_.assign(size_t((cm_->plan.arena_bytes + 7) / 8) + 1, 0);
+    for (Lane &lane : lanes_) lane.arena.assign(size_t((cm_->plan.arena_bytes + 7) / 8) + 1, 0);
     images_ = correct_ = agree_ = agree_images_ = 0;
     se_ = 0.0;
     std::memset(confusion_, 0, sizeof confusion_);
@@ -201,6 +243,7 @@ void Evaluator::start(std::shared_ptr<const CompressedModel> cm, const FloatBase
             c.key = hashes_[size_t(k) - 1];
             c.bytes_each = each;
             c.data.resize(size_t(each * n));
+            c.written.assign(size_t(n), 0);
         }
         kept[k] = std::move(c);
     }
@@ -224,11 +267,11 @@ void Evaluator::start(std::shared_ptr<const CompressedModel> cm, const FloatBase
         if (c.second.filled >= int(n)) resume_step_ = std::max(resume_step_, c.first);
 }
 
-void Evaluator::run_image(int p) {
+void Evaluator::run_image(int p, Lane &lane) {
     const CompressedModel &cm = *cm_;
     const std::vector<Step> &steps = cm.steps;
     const int i = order_[size_t(p)];
-    char *arena = reinterpret_cast<char *>(arena_.data());
+    char *arena = reinterpret_cast<char *>(lane.arena.data());
 
     // Start at the last cached step input that holds image p; for the first
     // images, no later than a layer whose output SQNR is being summed.
@@ -241,7 +284,7 @@ void Evaluator::run_image(int p) {
             if (sqnr_[hashes_[size_t(k)]].images < sqnr_target_) start = std::min(start, k);
 
     if (start > 0) {
-        const Cache &c = cache_[start];
+        const Cache &c = cache_.at(start); // at(): safe beside the other lane
         std::memcpy(arena + cm.plan.steps[size_t(start)].input_offset, c.data.data() + p * c.bytes_each,
                     size_t(c.bytes_each));
     } else {
@@ -266,12 +309,13 @@ void Evaluator::run_image(int p) {
     for (int k = start > 0 ? start : 0; k < int(steps.size()); ++k) {
         const BufferPlan::Entry &e = cm.plan.steps[size_t(k)];
         if (k >= from) {
-            // Keep this step's input for the next config, in order.
+            // Keep this step's input for the next config (lanes write
+            // different positions; run() advances `filled` afterwards).
             auto c = cache_.find(k);
-            if (c != cache_.end() && c->second.filled == p && k > start) {
+            if (c != cache_.end() && !c->second.written[size_t(p)] && k > start) {
                 std::memcpy(c->second.data.data() + p * c->second.bytes_each, arena + e.input_offset,
                             size_t(c->second.bytes_each));
-                c->second.filled = p + 1;
+                c->second.written[size_t(p)] = 1;
             }
             run_step(steps[size_t(k)], arena + e.input_offset, arena + e.output_offset, arena + e.scratch_offset);
         }
@@ -306,23 +350,55 @@ void Evaluator::run_image(int p) {
     prediction_[size_t(i)] = uint8_t(pred);
     if (!test_.labels.empty()) {
         const int label = test_.labels[size_t(i)];
-        correct_ += pred == label;
-        if (pred != label) wrong_.push_back(i);
-        if (label < 10 && pred < 10) confusion_[label][pred]++;
+        lane.correct += pred == label;
+        if (pred != label) lane.wrong.push_back(i);
+        if (label < 10 && pred < 10) lane.confusion[label][pred]++;
     } else {
-        se_ += app::squared_error(cm, out, test_, i);
+        lane.se += app::squared_error(cm, out, test_, i);
     }
     if (floats_ && floats_->images > p) {
-        agree_ += pred == floats_->prediction[size_t(i)];
-        agree_images_++;
+        lane.agree += pred == floats_->prediction[size_t(i)];
+        lane.agree_images++;
     }
+}
+
+void Evaluator::merge(Lane &lane) {
+    correct_ += lane.correct;
+    agree_ += lane.agree;
+    agree_images_ += lane.agree_images;
+    se_ += lane.se;
+    for (int a = 0; a < 10; ++a)
+        for (int b = 0; b < 10; ++b) confusion_[a][b] += lane.confusion[a][b];
+    wrong_.insert(wrong_.end(), lane.wrong.begin(), lane.wrong.end());
+    lane.correct = lane.agree = lane.agree_images = 0;
+    lane.se = 0.0;
+    std::memset(lane.confusion, 0, sizeof lane.confusion);
+    lane.wrong.clear();
 }
 
 bool Evaluator::run(int n) {
     if (!cm_) return true;
     const int end = std::min(int(order_.size()), images_ + n);
-    for (int p = images_; p < end; ++p) run_image(p);
+    int p = images_;
+    // The images whose layer outputs feed the output SQNR, one at a time in
+    // order (the sums are formed in that order); the rest in two lanes.
+    for (; p < end && p < sqnr_target_; ++p) run_image(p, lanes_[0]);
+    merge(lanes_[0]);
+    if (p < end) {
+        const int mid = p + (end - p + 1) / 2;
+        if (!helper_) helper_ = std::make_unique<HelperThread>();
+        helper_->start([this, mid, end] {
+            for (int q = mid; q < end; ++q) run_image(q, lanes_[1]);
+        });
+        for (int q = p; q < mid; ++q) run_image(q, lanes_[0]);
+        helper_->wait();
+        merge(lanes_[0]);
+        merge(lanes_[1]);
+    }
     images_ = end;
+    // A cache is read up to where every position has been written.
+    for (auto &c : cache_)
+        while (c.second.filled < int(order_.size()) && c.second.written[size_t(c.second.filled)]) ++c.second.filled;
     return done();
 }
 

@@ -10,15 +10,24 @@
 //    a layer depend only on the layers before it) resumes at the first step
 //    that changed, reading that step's input from the cache;
 //  * slices: evaluate(n) does n more images and returns, so the caller (the
-//    worker thread) can publish progress and take a newer request.
+//    worker thread) can publish progress and take a newer request;
+//  * two lanes: past the images whose layer outputs feed the output SQNR
+//    (those go one at a time, in order), a slice is split between the
+//    calling thread and a helper thread, each with its own arena, and their
+//    counts are merged in evaluation order: both cores work, and the results
+//    are those of one lane.
 //
 // The steps run exactly as dmc::Executor runs them (run_step on the buffer
 // plan's arena), so every prediction is the engine's.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "dmc/dmc.h"
@@ -73,9 +82,26 @@ struct SqnrSums {
     int images = 0;
 };
 
+// A second thread that runs one job at a time for the Evaluator.
+class HelperThread {
+  public:
+    HelperThread();
+    ~HelperThread();
+    void start(std::function<void()> job); // runs job on the helper thread
+    void wait();                           // until that job has finished
+
+  private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::function<void()> job_;
+    bool busy_ = false, quit_ = false;
+    std::thread thread_;
+};
+
 class Evaluator {
   public:
     Evaluator(const dmc::TestSet &test, const std::vector<int> &order);
+    ~Evaluator();
 
     // Starts over on a new compressed model; caches stay where still valid.
     // `floats` (finished, or null: no agreement and SQNR then) gives the
@@ -102,18 +128,29 @@ class Evaluator {
   private:
     struct Cache {
         uint64_t key = 0; // prefix hash of the step before
-        int filled = 0;   // valid for order[0 .. filled)
+        int filled = 0;   // valid for order[0 .. filled): what the lanes read
         int64_t bytes_each = 0;
         std::vector<uint8_t> data;
+        std::vector<uint8_t> written; // per position: data holds it (filled advances over these)
     };
-    void run_image(int position);
+    // One lane's arena and counts; the slice's lanes are merged in order.
+    struct Lane {
+        std::vector<uint64_t> arena;
+        int correct = 0, agree = 0, agree_images = 0;
+        double se = 0.0;
+        int confusion[10][10] = {};
+        std::vector<int> wrong;
+    };
+    void run_image(int position, Lane &lane);
+    void merge(Lane &lane);
 
     const dmc::TestSet &test_;
     const std::vector<int> &order_;
     std::shared_ptr<const dmc::CompressedModel> cm_;
     const FloatBaseline *floats_ = nullptr;
     std::vector<uint64_t> hashes_;
-    std::vector<uint64_t> arena_;
+    Lane lanes_[2];
+    std::unique_ptr<HelperThread> helper_; // the second lane's thread, made on first use
     std::vector<int> weight_steps_;       // step index of each report layer
     std::map<int, Cache> cache_;          // by step index whose input it holds
     std::map<uint64_t, SqnrSums> sqnr_;   // by the layer step's prefix hash
