@@ -1,10 +1,16 @@
 // The kernel tests again, with the engine's SIMD dot products
-// (engine/src/simd/dot_simd.h) in place of the plain loops, plus a direct
-// comparison of the two on every length and bit width.
+// (engine/src/simd/dot_simd.h) in place of the plain loops, its 128-bit
+// convolution (conv_simd.h) and its row-wise max pooling
+// (maxpool_rows.h); plus a direct comparison of the dot products on every
+// length and bit width.
+#include "simd/conv_simd.h"
 #include "simd/dot_simd.h"
+#include "simd/maxpool_rows.h"
 
 #if DMC_SIMD128
 #define KERNELS KernelsSimd
+#define CONV2D_RUN dmc_conv2d_s8_run_simd128
+#define MAXPOOL_RUN dmc_maxpool2d_s8_run_rows
 #include "test_kernels.cpp"
 
 TEST(KernelsSimd, DotProductsEqualThePlainLoops) {

@@ -2,12 +2,20 @@
 // each step to its integer kernel (engine/kernels/) or float reference
 // (src/ops/), with all tensors in one arena laid out by the BufferPlan.
 #include <cstring>
+#include <vector>
 
 #include "dmc/compressed_model.h"
 #include "kernel_params.h"
 #include "ops/ops.h"
 
 namespace dmc {
+
+int8_t *conv2d_buffer(int which, int64_t bytes) {
+    thread_local std::vector<int8_t> buffers[2];
+    std::vector<int8_t> &b = buffers[which];
+    if (b.size() < size_t(bytes)) b.resize(size_t(bytes));
+    return b.data();
+}
 
 int64_t scratch_bytes(const Step &s) {
     if (s.op == Op::Conv2d && s.integer) {
@@ -39,7 +47,14 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
         if (s.integer) {
             if (s.op == Op::Conv2d) {
                 const dmc_conv2d_s8 p = conv2d_params(s);
+#if DMC_SIMD128
+                if (conv2d_avx2_enabled())
+                    conv2d_s8_run_avx2(&p, qi, qo, static_cast<int8_t *>(scratch));
+                else
+                    dmc_conv2d_s8_run_simd128(&p, qi, qo, static_cast<int8_t *>(scratch));
+#else
                 dmc_conv2d_s8_run(&p, qi, qo, static_cast<int8_t *>(scratch));
+#endif
             } else {
                 const dmc_linear_s8 p = linear_params(s);
                 dmc_linear_s8_run(&p, qi, qo);
@@ -52,7 +67,7 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
     case Op::MaxPool2d:
         if (s.integer) {
             const dmc_pool2d_s8 p = pool2d_params(s);
-            dmc_maxpool2d_s8_run(&p, qi, qo);
+            dmc_maxpool2d_s8_run_rows(&p, qi, qo);
         } else {
             ops::maxpool2d_f32(s.source, fi, fo);
         }

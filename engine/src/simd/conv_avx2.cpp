@@ -1,0 +1,197 @@
+// conv_avx2.cpp - the integer convolution with 256-bit AVX2 integer ops.
+//
+// This file alone is compiled with -mavx2, and the engine calls it only
+// after checking the CPU (conv2d_avx2_enabled). So that no AVX2 code can
+// reach the rest of the engine through the linker (an inline function
+// compiled here and picked for everyone), everything here has internal
+// linkage, and it uses no C++ library template (std::vector, std::min):
+// their code compiled here could be the copy the linker keeps. The buffer
+// for the fields comes from the caller.
+//
+// The tile is the one of conv_simd.h, four output pixels by two output
+// channels, with 256-bit lanes: one chunk of 16 field values is loaded and
+// sign-extended to 16 int16 lanes in one instruction, and one VPMADDWD
+// multiplies it with 16 weights. The eight sums of a tile (channel 0's four
+// pixels, then channel 1's) are requantized together, each 64-bit lane with
+// its own channel's multiplier and shift (VPSRLVQ), and stored as one
+// 2-byte pair per pixel.
+#include "conv_avx2.h"
+
+#include <cstdlib>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+#include "conv_gather.h"
+
+namespace dmc {
+namespace {
+
+// 16 consecutive weights of a packed row, as int16 lanes in element order
+// (the same unpacking as simd::unpack16 in dot_simd.h, then widened).
+template <int Bits> __m256i weights16(const uint8_t *chunk);
+
+template <> __m256i weights16<8>(const uint8_t *chunk) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(chunk)));
+}
+
+template <> __m256i weights16<4>(const uint8_t *chunk) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(chunk));
+    const __m128i nibble = _mm_set1_epi8(0x0F), sign = _mm_set1_epi8(0x08);
+    const __m128i v = _mm_unpacklo_epi8(_mm_and_si128(b, nibble), _mm_and_si128(_mm_srli_epi16(b, 4), nibble));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_xor_si128(v, sign), sign));
+}
+
+template <> __m256i weights16<2>(const uint8_t *chunk) {
+    int32_t word;
+    std::memcpy(&word, chunk, 4);
+    const __m128i b = _mm_cvtsi32_si128(word), crumb = _mm_set1_epi8(0x03), sign = _mm_set1_epi8(0x02);
+    const __m128i c0 = _mm_and_si128(b, crumb), c1 = _mm_and_si128(_mm_srli_epi16(b, 2), crumb);
+    const __m128i c2 = _mm_and_si128(_mm_srli_epi16(b, 4), crumb), c3 = _mm_and_si128(_mm_srli_epi16(b, 6), crumb);
+    const __m128i v = _mm_unpacklo_epi16(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, c3));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_xor_si128(v, sign), sign));
+}
+
+__m256i max64(__m256i a, __m256i b) { return _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b)); }
+__m256i min64(__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b)); }
+
+// The contract's rule 5 on eight int32 sums: lanes 0-3 of channel oc0,
+// lanes 4-7 of channel oc1. As in dot_simd.h's requantize4: 2^62 added
+// makes each product non-negative, so the logical shift floors it, and
+// 2^(62 - shift) is taken back after. The constants are set up once per
+// channel pair.
+struct Requantize8 {
+    __m256i bias, m, shift, offset, back, lo, hi, zero_point;
+
+    Requantize8(const dmc_conv2d_s8 *p, int32_t oc0, int32_t oc1) {
+        const int32_t s0 = p->shift[oc0], s1 = p->shift[oc1];
+        const int32_t b0 = p->bias[oc0], b1 = p->bias[oc1];
+        bias = _mm256_setr_epi32(b0, b0, b0, b0, b1, b1, b1, b1);
+        m = _mm256_setr_epi32(p->multiplier[oc0], 0, p->multiplier[oc0], 0, p->multiplier[oc1], 0,
+                              p->multiplier[oc1], 0);
+        shift = _mm256_setr_epi64x(s0, s0, s1, s1);
+        const int64_t o0 = (int64_t(1) << 62) + (int64_t(1) << (s0 - 1));
+        const int64_t o1 = (int64_t(1) << 62) + (int64_t(1) << (s1 - 1));
+        offset = _mm256_setr_epi64x(o0, o0, o1, o1);
+        const int64_t k0 = int64_t(1) << (62 - s0), k1 = int64_t(1) << (62 - s1);
+        back = _mm256_setr_epi64x(k0, k0, k1, k1);
+        lo = _mm256_set1_epi64x(p->act_min - p->output_zero_point);
+        hi = _mm256_set1_epi64x(p->act_max - p->output_zero_point);
+        zero_point = _mm256_set1_epi32(p->output_zero_point);
+    }
+
+    __m256i operator()(__m256i acc) const {
+        acc = _mm256_add_epi32(acc, bias);
+        // Even int32 lanes, then odd ones, as signed 64-bit products.
+        __m256i even = _mm256_mul_epi32(acc, m), odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), m);
+        even = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(even, offset), shift), back);
+        odd = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(odd, offset), shift), back);
+        even = min64(max64(even, lo), hi);
+        odd = min64(max64(odd, lo), hi);
+        const __m256i both = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+        return _mm256_add_epi32(both, zero_point);
+    }
+};
+
+// The four sums of each of a[0..3] (8 lanes each) as lanes 0-3, and of
+// b[0..3] as lanes 4-7.
+__m256i sum_tile(const __m256i a[4], const __m256i b[4]) {
+    const __m256i sa = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    const __m256i sb = _mm256_hadd_epi32(_mm256_hadd_epi32(b[0], b[1]), _mm256_hadd_epi32(b[2], b[3]));
+    // sa: [a's low-half sums | a's high-half sums], the same for sb.
+    return _mm256_add_epi32(_mm256_permute2x128_si256(sa, sb, 0x20), _mm256_permute2x128_si256(sa, sb, 0x31));
+}
+
+template <int Bits> void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in, int8_t *out) {
+    // Gathered from a padded copy of the input (every window inside it).
+    dmc_conv2d_s8 inside;
+    in = pad_input(p_in, in, conv2d_buffer(1, padded_input_bytes(p_in)), &inside);
+    const dmc_conv2d_s8 *p = &inside;
+    constexpr int kChunkBytes = 16 * Bits / 8;
+    const int32_t depth = p->kernel * p->kernel * p->in_c;
+    const int32_t stride = dmc_padded_length(depth);
+    const int32_t chunks = stride / 16;
+    const int32_t row_bytes = dmc_row_bytes(depth, Bits);
+    const int32_t pixels = p->out_h * p->out_w;
+    const size_t out_c = size_t(p->out_c);
+    int8_t *fields = conv2d_buffer(0, kGatherPixels * stride + kGatherSlack);
+    int32_t oy = 0, ox = 0;
+    for (int32_t batch = 0; batch < pixels; batch += kGatherPixels) {
+        const int32_t batch_pixels = pixels - batch < kGatherPixels ? pixels - batch : kGatherPixels;
+        gather_fields(p, in, batch_pixels, stride, fields, oy, ox);
+        for (int32_t oc = 0; oc < p->out_c; oc += 2) {
+            // An odd last channel runs as its own pair; only its first byte
+            // is stored.
+            const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
+            const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
+            const uint8_t *w1 = p->weights + size_t(oc1) * size_t(row_bytes);
+            const Requantize8 requantize(p, oc, oc1);
+            for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
+                const int8_t *x = fields + b * stride;
+                __m256i a0[4], a1[4];
+                for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_si256();
+                for (int32_t c = 0; c < chunks; ++c) {
+                    const __m256i u0 = weights16<Bits>(w0 + c * kChunkBytes);
+                    const __m256i u1 = weights16<Bits>(w1 + c * kChunkBytes);
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i xk = _mm256_cvtepi8_epi16(
+                            _mm_loadu_si128(reinterpret_cast<const __m128i *>(x + k * stride + 16 * c)));
+                        a0[k] = _mm256_add_epi32(a0[k], _mm256_madd_epi16(xk, u0));
+                        a1[k] = _mm256_add_epi32(a1[k], _mm256_madd_epi16(xk, u1));
+                    }
+                }
+                const __m256i r = requantize(sum_tile(a0, a1));
+                // Pixel k's two bytes: channel oc's in the low byte.
+                const __m128i pairs = _mm_or_si128(_mm_and_si128(_mm256_castsi256_si128(r), _mm_set1_epi32(0xFF)),
+                                                   _mm_slli_epi32(_mm256_extracti128_si256(r, 1), 8));
+                int32_t lanes[4];
+                _mm_storeu_si128(reinterpret_cast<__m128i *>(lanes), pairs);
+                const int32_t count = batch_pixels - b < DMC_CONV_BLOCK ? batch_pixels - b : DMC_CONV_BLOCK;
+                int8_t *o = out + size_t(batch + b) * out_c + size_t(oc);
+                for (int32_t k = 0; k < count; ++k) {
+                    if (oc1 != oc) {
+                        const uint16_t two = uint16_t(lanes[k]);
+                        std::memcpy(o + size_t(k) * out_c, &two, 2);
+                    } else {
+                        o[size_t(k) * out_c] = int8_t(lanes[k]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+bool cpu_has_avx2() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+
+} // namespace
+
+bool conv2d_avx2_available() {
+    static const bool available = cpu_has_avx2();
+    return available;
+}
+
+bool conv2d_avx2_enabled() {
+    static const bool enabled = conv2d_avx2_available() && std::getenv("DMC_NO_AVX2") == nullptr;
+    return enabled;
+}
+
+void conv2d_s8_run_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t * /*scratch*/) {
+    if (p->bits == 8) conv2d_run<8>(p, in, out);
+    else if (p->bits == 4) conv2d_run<4>(p, in, out);
+    else conv2d_run<2>(p, in, out);
+}
+
+} // namespace dmc
+
+#else // not compiled for AVX2: never enabled
+
+namespace dmc {
+bool conv2d_avx2_available() { return false; }
+bool conv2d_avx2_enabled() { return false; }
+void conv2d_s8_run_avx2(const dmc_conv2d_s8 *, const int8_t *, int8_t *, int8_t *) { std::abort(); }
+} // namespace dmc
+
+#endif

@@ -1,0 +1,104 @@
+// conv_simd.h - the integer convolution with 128-bit SIMD, for the native
+// engine (SSE4.2, where AVX2 is missing: conv_avx2.cpp) and the browser
+// (WebAssembly SIMD128). Engine-only: it gives the same integers as
+// dmc_conv2d_s8_run (engine/kernels/dmc_conv2d.h), which the exported
+// headers use, and tests compare the two on odd shapes.
+//
+// dmc_conv2d_s8_run takes one output channel at a time against a block of
+// four receptive fields, gathered into a small scratch just before use.
+// Here the fields of many blocks are gathered at once (conv_gather.h), and
+// two output channels share each widened field chunk (a 4-pixel x
+// 2-channel tile of accumulators), which halves those loads and widenings.
+// A layer with an odd number of output channels takes its last channel
+// through dmc_dot4 alone.
+#pragma once
+
+#include <algorithm>
+
+#include "conv_avx2.h"
+#include "conv_gather.h"
+#include "dot_simd.h"
+
+#if DMC_SIMD128
+
+namespace dmc {
+namespace simd {
+
+// Requantizes the four pixel sums of one output channel and stores the
+// first `count` of them, out_c apart.
+inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o, int32_t count) {
+    const V r = requantize4(add32x(sums, set32(p->bias[oc])), p->multiplier[oc], p->shift[oc], p->output_zero_point,
+                            p->act_min, p->act_max);
+    if (count == DMC_CONV_BLOCK) {
+        store4_strided(r, o, size_t(p->out_c));
+        return;
+    }
+    int32_t lanes[4];
+    std::memcpy(lanes, &r, 16);
+    for (int32_t k = 0; k < count; ++k) o[size_t(k) * size_t(p->out_c)] = int8_t(lanes[k]);
+}
+
+template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in, int8_t *out) {
+    // Gathered from a padded copy of the input (every window inside it).
+    dmc_conv2d_s8 inside;
+    in = pad_input(p_in, in, conv2d_buffer(1, padded_input_bytes(p_in)), &inside);
+    const dmc_conv2d_s8 *p = &inside;
+    constexpr int kChunkBytes = 16 * Bits / 8;
+    const int32_t depth = p->kernel * p->kernel * p->in_c;
+    const int32_t stride = dmc_padded_length(depth);
+    const int32_t chunks = stride / 16;
+    const int32_t row_bytes = dmc_row_bytes(depth, Bits);
+    const int32_t pixels = p->out_h * p->out_w;
+    // The unused fields of a partial last block hold stale bytes: their
+    // sums are computed and never stored.
+    int8_t *fields = conv2d_buffer(0, kGatherPixels * stride + kGatherSlack);
+    int32_t oy = 0, ox = 0;
+    for (int32_t batch = 0; batch < pixels; batch += kGatherPixels) {
+        const int32_t batch_pixels = std::min(pixels - batch, kGatherPixels);
+        gather_fields(p, in, batch_pixels, stride, fields, oy, ox);
+        for (int32_t oc = 0; oc < p->out_c; oc += 2) {
+            const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
+            if (oc + 1 == p->out_c) { // an odd last channel alone
+                for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
+                    const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
+                    const V sums = dot4<Bits>(fields + b * stride, stride, w0, depth);
+                    store_channel(sums, p, oc, out + size_t(batch + b) * size_t(p->out_c) + size_t(oc), count);
+                }
+                break;
+            }
+            const uint8_t *w1 = w0 + row_bytes;
+            for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
+                const int8_t *x = fields + b * stride;
+                V a0[4] = {zero(), zero(), zero(), zero()}, a1[4] = {zero(), zero(), zero(), zero()};
+                for (int32_t c = 0; c < chunks; ++c) {
+                    const V u0 = unpack16<Bits>(w0 + c * kChunkBytes), u1 = unpack16<Bits>(w1 + c * kChunkBytes);
+                    const V w0l = widen_low(u0), w0h = widen_high(u0), w1l = widen_low(u1), w1h = widen_high(u1);
+                    for (int k = 0; k < 4; ++k) {
+                        const V xk = load16(x + k * stride + 16 * c);
+                        const V xl = widen_low(xk), xh = widen_high(xk);
+                        a0[k] = add32(a0[k], add32(madd(xl, w0l), madd(xh, w0h)));
+                        a1[k] = add32(a1[k], add32(madd(xl, w1l), madd(xh, w1h)));
+                    }
+                }
+                const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
+                int8_t *o = out + size_t(batch + b) * size_t(p->out_c) + size_t(oc);
+                store_channel(sum4(a0[0], a0[1], a0[2], a0[3]), p, oc, o, count);
+                store_channel(sum4(a1[0], a1[1], a1[2], a1[3]), p, oc + 1, o + 1, count);
+            }
+        }
+    }
+}
+
+} // namespace simd
+} // namespace dmc
+
+// dmc_conv2d_s8_run's signature; the scratch is not needed (the fields go
+// to conv2d_fields_buffer).
+static inline void dmc_conv2d_s8_run_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                             int8_t * /*scratch*/) {
+    if (p->bits == 8) dmc::simd::conv2d_run<8>(p, in, out);
+    else if (p->bits == 4) dmc::simd::conv2d_run<4>(p, in, out);
+    else dmc::simd::conv2d_run<2>(p, in, out);
+}
+
+#endif // DMC_SIMD128
