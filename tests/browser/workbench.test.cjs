@@ -105,6 +105,13 @@ test('Download header gives the bytes dmc export writes, and they compile as C99
   assert.equal(configDl.suggestedFilename(), 'lenet5.config.json');
   const configPath = path.join(OUT, 'lenet5.config.json');
   await configDl.saveAs(configPath);
+  // The promise: the page's accuracy for this pruned 4-bit config is the
+  // engine's (and so the header's), to the image.
+  const pruned = await h.state(page);
+  const cliPruned = JSON.parse(execFileSync(DMC, ['eval', '--model', MODEL, '--config', configPath, '--mnist', MNIST, '--json'],
+                                            { encoding: 'utf8' }));
+  assert.equal(pruned.accuracy, cliPruned.accuracy, 'the pruned 4-bit accuracy equals dmc eval\'s');
+  assert.equal(pruned.flash_bytes, cliPruned.flash_bytes);
   const [headerDl] = await Promise.all([page.waitForEvent('download', { timeout: 300000 }),
                                         h.clickWidget(page, 'Download header')]);
   assert.equal(headerDl.suggestedFilename(), 'lenet5.h');
