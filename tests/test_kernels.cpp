@@ -21,10 +21,13 @@ using namespace dmc;
 #ifndef KERNELS
 #define KERNELS Kernels
 #endif
-// The convolution and max pooling under test (test_kernels_simd.cpp and
+// The convolution, linear layer and max pooling under test (test_kernels_simd.cpp and
 // test_kernels_avx2.cpp name the engine's own versions).
 #ifndef CONV2D_RUN
 #define CONV2D_RUN dmc_conv2d_s8_run
+#endif
+#ifndef LINEAR_RUN
+#define LINEAR_RUN dmc_linear_s8_run
 #endif
 #ifndef MAXPOOL_RUN
 #define MAXPOOL_RUN dmc_maxpool2d_s8_run
@@ -170,7 +173,7 @@ TEST(KERNELS, LinearMatchesReferenceExactly) {
     std::mt19937 rng(12);
     for (int bits : {8, 4, 2}) {
         for (int in_f : {1, 3, 7, 25, 31, 400, 401}) {
-            for (int out_f : {1, 3, 7, 10}) {
+            for (int out_f : {1, 3, 7, 10, 16}) {
                 const RandomLayer l = random_layer(rng, bits, out_f, in_f, out_f % 2 == 1);
                 const std::vector<int8_t> in = random_tensor(rng, size_t(in_f));
                 std::vector<int8_t> want(static_cast<size_t>(out_f)), got(static_cast<size_t>(out_f));
@@ -191,7 +194,7 @@ TEST(KERNELS, LinearMatchesReferenceExactly) {
                 p.output_zero_point = l.zp_out;
                 p.act_min = l.act_min;
                 p.act_max = l.act_max;
-                dmc_linear_s8_run(&p, in.data(), got.data());
+                LINEAR_RUN(&p, in.data(), got.data());
                 ASSERT_EQ(got, want) << "linear " << in_f << "->" << out_f << " bits " << bits << ": "
                                      << first_mismatch(got, want);
             }

@@ -48,7 +48,7 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
             if (s.op == Op::Conv2d) {
                 const dmc_conv2d_s8 p = conv2d_params(s);
 #if DMC_SIMD128
-                if (conv2d_avx2_enabled())
+                if (avx2_enabled())
                     conv2d_s8_run_avx2(&p, qi, qo, static_cast<int8_t *>(scratch));
                 else
                     dmc_conv2d_s8_run_simd128(&p, qi, qo, static_cast<int8_t *>(scratch));
@@ -57,7 +57,12 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
 #endif
             } else {
                 const dmc_linear_s8 p = linear_params(s);
+#if DMC_SIMD128
+                if (avx2_enabled()) linear_s8_run_avx2(&p, qi, qo);
+                else dmc_linear_s8_run(&p, qi, qo);
+#else
                 dmc_linear_s8_run(&p, qi, qo);
+#endif
             }
         } else {
             ops::run_layer_f32(s.source, s.float_weight_t.data(), fi, fo);

@@ -10,7 +10,7 @@
 #include "dmc_conv2d.h"
 #include "dmc_linear.h"
 #include "dmc_pool.h"
-#include "simd/conv_avx2.h"
+#include "simd/avx2.h"
 #include "simd/conv_simd.h" // the convolution tiled for SIMD, where SIMD exists
 #include "simd/maxpool_rows.h"
 

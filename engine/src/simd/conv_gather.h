@@ -1,6 +1,6 @@
 // conv_gather.h - gathers a convolution's receptive fields for the engine's
-// SIMD convolutions (conv_simd.h, conv_avx2.cpp), writing exactly what
-// dmc_conv2d_s8_gather writes. Internal linkage (static): conv_avx2.cpp is
+// SIMD convolutions (conv_simd.h, avx2.cpp), writing exactly what
+// dmc_conv2d_s8_gather writes. Internal linkage (static): avx2.cpp is
 // compiled for another instruction set, and must not share code with the
 // rest of the engine through the linker.
 #pragma once

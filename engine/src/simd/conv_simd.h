@@ -1,5 +1,5 @@
 // conv_simd.h - the integer convolution with 128-bit SIMD, for the native
-// engine (SSE4.2, where AVX2 is missing: conv_avx2.cpp) and the browser
+// engine (SSE4.2, where AVX2 is missing: avx2.cpp) and the browser
 // (WebAssembly SIMD128). Engine-only: it gives the same integers as
 // dmc_conv2d_s8_run (engine/kernels/dmc_conv2d.h), which the exported
 // headers use, and tests compare the two on odd shapes.
@@ -15,7 +15,7 @@
 
 #include <algorithm>
 
-#include "conv_avx2.h"
+#include "avx2.h"
 #include "conv_gather.h"
 #include "dot_simd.h"
 

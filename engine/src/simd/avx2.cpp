@@ -1,7 +1,8 @@
-// conv_avx2.cpp - the integer convolution with 256-bit AVX2 integer ops.
+// avx2.cpp - the integer convolution and linear layer with 256-bit AVX2
+// integer ops.
 //
 // This file alone is compiled with -mavx2, and the engine calls it only
-// after checking the CPU (conv2d_avx2_enabled). So that no AVX2 code can
+// after checking the CPU (avx2_enabled). So that no AVX2 code can
 // reach the rest of the engine through the linker (an inline function
 // compiled here and picked for everyone), everything here has internal
 // linkage, and it uses no C++ library template (std::vector, std::min):
@@ -15,7 +16,7 @@
 // pixels, then channel 1's) are requantized together, each 64-bit lane with
 // its own channel's multiplier and shift (VPSRLVQ), and stored as one
 // 2-byte pair per pixel.
-#include "conv_avx2.h"
+#include "avx2.h"
 
 #include <cstdlib>
 
@@ -161,6 +162,49 @@ template <int Bits> void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in,
     }
 }
 
+// Linear: four output rows at a time share each input chunk, loaded and
+// sign-extended once. The input is copied, zero-padded to whole chunks
+// (the layer's input is a tensor in the arena, read exactly); each row may
+// run on into the next row's weights or the slack, which meet those zeros.
+template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+    constexpr int kChunkBytes = 16 * Bits / 8;
+    const int32_t n = p->in_features, padded = dmc_padded_length(n), chunks = padded / 16;
+    const int32_t row_bytes = dmc_row_bytes(n, Bits);
+    int8_t *x = conv2d_buffer(0, padded);
+    std::memcpy(x, in, size_t(n));
+    std::memset(x + n, 0, size_t(padded - n));
+    int32_t o = 0;
+    for (; o + 4 <= p->out_features; o += 4) {
+        const uint8_t *w = p->weights + size_t(o) * size_t(row_bytes);
+        __m256i a[4];
+        for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_si256();
+        for (int32_t c = 0; c < chunks; ++c) {
+            const __m256i xc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(x + 16 * c)));
+            for (int r = 0; r < 4; ++r)
+                a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16<Bits>(w + r * row_bytes + c * kChunkBytes)));
+        }
+        const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+        const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        int32_t acc[4];
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(acc), sums);
+        for (int r = 0; r < 4; ++r)
+            out[o + r] = dmc_requantize(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
+                                        p->output_zero_point, p->act_min, p->act_max);
+    }
+    for (; o < p->out_features; ++o) {
+        const uint8_t *w = p->weights + size_t(o) * size_t(row_bytes);
+        __m256i a = _mm256_setzero_si256();
+        for (int32_t c = 0; c < chunks; ++c) {
+            const __m256i xc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(x + 16 * c)));
+            a = _mm256_add_epi32(a, _mm256_madd_epi16(xc, weights16<Bits>(w + c * kChunkBytes)));
+        }
+        const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        const __m128i q = _mm_hadd_epi32(_mm_hadd_epi32(h, h), h);
+        out[o] = dmc_requantize(p->bias[o] + _mm_cvtsi128_si32(q), p->multiplier[o], p->shift[o], p->output_zero_point,
+                                p->act_min, p->act_max);
+    }
+}
+
 bool cpu_has_avx2() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2");
@@ -168,13 +212,13 @@ bool cpu_has_avx2() {
 
 } // namespace
 
-bool conv2d_avx2_available() {
+bool avx2_available() {
     static const bool available = cpu_has_avx2();
     return available;
 }
 
-bool conv2d_avx2_enabled() {
-    static const bool enabled = conv2d_avx2_available() && std::getenv("DMC_NO_AVX2") == nullptr;
+bool avx2_enabled() {
+    static const bool enabled = avx2_available() && std::getenv("DMC_NO_AVX2") == nullptr;
     return enabled;
 }
 
@@ -184,14 +228,21 @@ void conv2d_s8_run_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, i
     else conv2d_run<2>(p, in, out);
 }
 
+void linear_s8_run_avx2(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+    if (p->bits == 8) linear_run<8>(p, in, out);
+    else if (p->bits == 4) linear_run<4>(p, in, out);
+    else linear_run<2>(p, in, out);
+}
+
 } // namespace dmc
 
 #else // not compiled for AVX2: never enabled
 
 namespace dmc {
-bool conv2d_avx2_available() { return false; }
-bool conv2d_avx2_enabled() { return false; }
+bool avx2_available() { return false; }
+bool avx2_enabled() { return false; }
 void conv2d_s8_run_avx2(const dmc_conv2d_s8 *, const int8_t *, int8_t *, int8_t *) { std::abort(); }
+void linear_s8_run_avx2(const dmc_linear_s8 *, const int8_t *, int8_t *) { std::abort(); }
 } // namespace dmc
 
 #endif
