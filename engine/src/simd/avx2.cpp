@@ -28,8 +28,14 @@
 namespace dmc {
 namespace {
 
-// 16 consecutive weights of a packed row, as int16 lanes in element order
-// (the same unpacking as simd::unpack16 in dot_simd.h, then widened).
+// 16 consecutive weights of a packed row as int16 lanes in element order,
+// each times kScale<Bits>: a sub-byte weight is moved into the top bits of
+// its byte (a shift and a mask), where the byte's sign is the weight's, so
+// no sign extension is needed (the Cortex-M DSP path in dmc_dot.h does the
+// same). Every product is then a multiple of kScale, and the sums are
+// divided back exactly by an arithmetic shift of kScaleShift; they stay
+// below 2^31 for any fan-in the engine accepts (100,000 * 128 * 8 * 16).
+template <int Bits> constexpr int kScaleShift = 8 - Bits;
 template <int Bits> __m256i weights16(const uint8_t *chunk);
 
 template <> __m256i weights16<8>(const uint8_t *chunk) {
@@ -37,20 +43,18 @@ template <> __m256i weights16<8>(const uint8_t *chunk) {
 }
 
 template <> __m256i weights16<4>(const uint8_t *chunk) {
-    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(chunk));
-    const __m128i nibble = _mm_set1_epi8(0x0F), sign = _mm_set1_epi8(0x08);
-    const __m128i v = _mm_unpacklo_epi8(_mm_and_si128(b, nibble), _mm_and_si128(_mm_srli_epi16(b, 4), nibble));
-    return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_xor_si128(v, sign), sign));
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(chunk)), top = _mm_set1_epi8(int8_t(0xF0));
+    const __m128i even = _mm_and_si128(_mm_slli_epi16(b, 4), top), odd = _mm_and_si128(b, top);
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(even, odd));
 }
 
 template <> __m256i weights16<2>(const uint8_t *chunk) {
     int32_t word;
     std::memcpy(&word, chunk, 4);
-    const __m128i b = _mm_cvtsi32_si128(word), crumb = _mm_set1_epi8(0x03), sign = _mm_set1_epi8(0x02);
-    const __m128i c0 = _mm_and_si128(b, crumb), c1 = _mm_and_si128(_mm_srli_epi16(b, 2), crumb);
-    const __m128i c2 = _mm_and_si128(_mm_srli_epi16(b, 4), crumb), c3 = _mm_and_si128(_mm_srli_epi16(b, 6), crumb);
-    const __m128i v = _mm_unpacklo_epi16(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, c3));
-    return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_xor_si128(v, sign), sign));
+    const __m128i b = _mm_cvtsi32_si128(word), top = _mm_set1_epi8(int8_t(0xC0));
+    const __m128i c0 = _mm_and_si128(_mm_slli_epi16(b, 6), top), c1 = _mm_and_si128(_mm_slli_epi16(b, 4), top);
+    const __m128i c2 = _mm_and_si128(_mm_slli_epi16(b, 2), top), c3 = _mm_and_si128(b, top);
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi16(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, c3)));
 }
 
 __m256i max64(__m256i a, __m256i b) { return _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b)); }
@@ -141,7 +145,7 @@ template <int Bits> void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in,
                         a1[k] = _mm256_add_epi32(a1[k], _mm256_madd_epi16(xk, u1));
                     }
                 }
-                const __m256i r = requantize(sum_tile(a0, a1));
+                const __m256i r = requantize(_mm256_srai_epi32(sum_tile(a0, a1), kScaleShift<Bits>));
                 // Pixel k's two bytes: channel oc's in the low byte.
                 const __m128i pairs = _mm_or_si128(_mm_and_si128(_mm256_castsi256_si128(r), _mm_set1_epi32(0xFF)),
                                                    _mm_slli_epi32(_mm256_extracti128_si256(r, 1), 8));
@@ -184,7 +188,8 @@ template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, in
                 a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16<Bits>(w + r * row_bytes + c * kChunkBytes)));
         }
         const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-        const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        const __m128i sums =
+            _mm_srai_epi32(_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)), kScaleShift<Bits>);
         int32_t acc[4];
         _mm_storeu_si128(reinterpret_cast<__m128i *>(acc), sums);
         for (int r = 0; r < 4; ++r)
@@ -200,7 +205,7 @@ template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, in
         }
         const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
         const __m128i q = _mm_hadd_epi32(_mm_hadd_epi32(h, h), h);
-        out[o] = dmc_requantize(p->bias[o] + _mm_cvtsi128_si32(q), p->multiplier[o], p->shift[o], p->output_zero_point,
+        out[o] = dmc_requantize(p->bias[o] + (_mm_cvtsi128_si32(q) >> kScaleShift<Bits>), p->multiplier[o], p->shift[o], p->output_zero_point,
                                 p->act_min, p->act_max);
     }
 }
