@@ -82,8 +82,8 @@ template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p_in, const int8
                 }
                 const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
                 int8_t *o = out + size_t(batch + b) * size_t(p->out_c) + size_t(oc);
-                store_channel(sum4(a0[0], a0[1], a0[2], a0[3]), p, oc, o, count);
-                store_channel(sum4(a1[0], a1[1], a1[2], a1[3]), p, oc + 1, o + 1, count);
+                store_channel(unscale<Bits>(sum4(a0[0], a0[1], a0[2], a0[3])), p, oc, o, count);
+                store_channel(unscale<Bits>(sum4(a1[0], a1[1], a1[2], a1[3])), p, oc + 1, o + 1, count);
             }
         }
     }

@@ -6,8 +6,8 @@
 // the plain loops (and the Cortex-M DSP path), not this file.
 //
 // Each 16-weight chunk is unpacked once into 16 int8 values (nibbles and
-// crumbs are spread with shifts, masks and byte interleaves, then sign-
-// extended with (v ^ m) - m), widened to int16 and multiplied with the
+// crumbs shifted into the top bits of their bytes, masked and interleaved:
+// see unpack16), widened to int16 and multiplied with the
 // widened activations by a pairwise multiply-add into int32 lanes. The
 // kernels zero-pad activations to whole chunks, and the engine allocates a
 // chunk of slack after the weights, so the last chunk is read whole: its
@@ -43,6 +43,8 @@ inline V and_(V a, V b) { return wasm_v128_and(a, b); }
 inline V xor_(V a, V b) { return wasm_v128_xor(a, b); }
 inline V sub8(V a, V b) { return wasm_i8x16_sub(a, b); }
 inline V shr16(V a, int n) { return wasm_u16x8_shr(a, uint32_t(n)); }
+inline V shl16(V a, int n) { return wasm_i16x8_shl(a, uint32_t(n)); }
+inline V sra32(V a, int n) { return wasm_i32x4_shr(a, uint32_t(n)); }
 inline V interleave8(V a, V b) { // a0 b0 a1 b1 ... a7 b7
     return wasm_i8x16_shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 }
@@ -97,6 +99,8 @@ inline V and_(V a, V b) { return _mm_and_si128(a, b); }
 inline V xor_(V a, V b) { return _mm_xor_si128(a, b); }
 inline V sub8(V a, V b) { return _mm_sub_epi8(a, b); }
 inline V shr16(V a, int n) { return _mm_srl_epi16(a, _mm_cvtsi32_si128(n)); }
+inline V shl16(V a, int n) { return _mm_sll_epi16(a, _mm_cvtsi32_si128(n)); }
+inline V sra32(V a, int n) { return _mm_sra_epi32(a, _mm_cvtsi32_si128(n)); }
 inline V interleave8(V a, V b) { return _mm_unpacklo_epi8(a, b); }
 inline V interleave16(V a, V b) { return _mm_unpacklo_epi16(a, b); }
 inline V widen_low(V a) { return _mm_cvtepi8_epi16(a); }
@@ -140,25 +144,33 @@ inline void store4_strided(V v, int8_t *out, size_t stride) {
 }
 #endif
 
-// 16 consecutive weights of a packed row, as int8 lanes in element order.
+// 16 consecutive weights of a packed row, as int8 lanes in element order,
+// each times 2^kScaleShift<Bits>: a sub-byte weight is moved into the top
+// bits of its byte (a shift and a mask), where the byte's sign is the
+// weight's, so no sign extension is needed (as on the Cortex-M DSP path in
+// dmc_dot.h). Every product is then a multiple of 2^kScaleShift, and the
+// sums are divided back exactly by an arithmetic shift (unscale); they stay
+// below 2^31 for any fan-in the engine accepts (100,000 * 128 * 8 * 16).
 // `chunk` points at the chunk's first byte (16 * bits / 8 bytes).
+template <int Bits> constexpr int kScaleShift = 8 - Bits;
 template <int Bits> inline V unpack16(const uint8_t *chunk);
 
 template <> inline V unpack16<8>(const uint8_t *chunk) { return load16(chunk); }
 
 template <> inline V unpack16<4>(const uint8_t *chunk) {
-    const V b = load8(chunk), nibble = splat8(0x0F), sign = splat8(0x08);
-    const V v = interleave8(and_(b, nibble), and_(shr16(b, 4), nibble));
-    return sub8(xor_(v, sign), sign);
+    const V b = load8(chunk), top = splat8(int8_t(0xF0));
+    return interleave8(and_(shl16(b, 4), top), and_(b, top));
 }
 
 template <> inline V unpack16<2>(const uint8_t *chunk) {
-    const V b = load4(chunk), crumb = splat8(0x03), sign = splat8(0x02);
-    const V c0 = and_(b, crumb), c1 = and_(shr16(b, 2), crumb);
-    const V c2 = and_(shr16(b, 4), crumb), c3 = and_(shr16(b, 6), crumb);
-    const V v = interleave16(interleave8(c0, c1), interleave8(c2, c3));
-    return sub8(xor_(v, sign), sign);
+    const V b = load4(chunk), top = splat8(int8_t(0xC0));
+    const V c0 = and_(shl16(b, 6), top), c1 = and_(shl16(b, 4), top);
+    const V c2 = and_(shl16(b, 2), top), c3 = and_(b, top);
+    return interleave16(interleave8(c0, c1), interleave8(c2, c3));
 }
+
+// Sums of products with unpack16<Bits> weights, back to the true integers.
+template <int Bits> inline V unscale(V sums) { return kScaleShift<Bits> == 0 ? sums : sra32(sums, kScaleShift<Bits>); }
 
 // acc += x (16 int8) . w (16 int8), in four int32 lanes.
 inline V madd16(V acc, V x, V w_low, V w_high) {
@@ -195,13 +207,13 @@ template <int Bits> inline int32_t dot1(const int8_t *x, const uint8_t *w_row, i
         const V w = unpack16<Bits>(w_row + whole * Bits / 8);
         acc[0] = madd16(acc[0], load16(tail), widen_low(w), widen_high(w));
     }
-    return sum32(acc[0]);
+    return sum32(acc[0]) >> kScaleShift<Bits>; // exact: see unpack16
 }
 
 template <int Bits> inline V dot4(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n) {
     V acc[4];
     dot_lanes<Bits, 4>(x, x_stride, w_row, n, acc);
-    return sum4(acc[0], acc[1], acc[2], acc[3]);
+    return unscale<Bits>(sum4(acc[0], acc[1], acc[2], acc[3]));
 }
 
 // dmc_requantize on four lanes (the contract's rule 5, exactly): the int64
