@@ -4,10 +4,10 @@
 // This file alone is compiled with -mavx2, and the engine calls it only
 // after checking the CPU (avx2_enabled). So that no AVX2 code can
 // reach the rest of the engine through the linker (an inline function
-// compiled here and picked for everyone), everything here has internal
-// linkage, and it uses no C++ library template (std::vector, std::min):
-// their code compiled here could be the copy the linker keeps. The buffer
-// for the fields comes from the caller.
+// compiled here and picked for everyone), everything here but the entry
+// points declared in avx2.h has internal linkage, and it uses no C++
+// library template (std::vector, std::min): their code compiled here could
+// be the copy the linker keeps. Its buffers come from conv2d_buffer().
 //
 // The tile is the one of conv_simd.h, four output pixels by two output
 // channels, with 256-bit lanes: one chunk of 16 field values is loaded and
@@ -29,10 +29,10 @@ namespace dmc {
 namespace {
 
 // 16 consecutive weights of a packed row as int16 lanes in element order,
-// each times kScale<Bits>: a sub-byte weight is moved into the top bits of
+// each times 2^kScaleShift<Bits>: a sub-byte weight is moved into the top bits of
 // its byte (a shift and a mask), where the byte's sign is the weight's, so
 // no sign extension is needed (the Cortex-M DSP path in dmc_dot.h does the
-// same). Every product is then a multiple of kScale, and the sums are
+// same). Every product is then a multiple of 2^kScaleShift, and the sums are
 // divided back exactly by an arithmetic shift of kScaleShift; they stay
 // below 2^31 for any fan-in the engine accepts (100,000 * 128 * 8 * 16).
 template <int Bits> constexpr int kScaleShift = 8 - Bits;

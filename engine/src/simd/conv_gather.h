@@ -1,6 +1,6 @@
 // conv_gather.h - gathers a convolution's receptive fields for the engine's
-// SIMD convolutions (conv_simd.h, avx2.cpp), writing exactly what
-// dmc_conv2d_s8_gather writes. Internal linkage (static): avx2.cpp is
+// SIMD convolutions (conv_simd.h, avx2.cpp): the same fields as
+// dmc_conv2d_s8_gather's, zero-padded to whole 16-byte chunks. Internal linkage (static): avx2.cpp is
 // compiled for another instruction set, and must not share code with the
 // rest of the engine through the linker.
 #pragma once
@@ -15,10 +15,11 @@
 // buffers have kGatherSlack bytes of slack.
 constexpr int32_t kGatherSlack = 16;
 
-// The padded input: the input with the padding written out (the input zero
-// point) on every side, so that every window lies inside it. `inside` is
-// the layer over it, without padding. `buffer` holds padded_input_bytes(p)
-// bytes (slack included).
+// The padded input: a copy of the input with the padding written out (the
+// input zero point) on every side, so that every window lies inside it;
+// a copy even without padding, since the 16-byte reads may run past the
+// input's end (into the copy's slack). `inside` is the layer over it,
+// without padding. `buffer` holds padded_input_bytes(p) bytes.
 static inline int64_t padded_input_bytes(const dmc_conv2d_s8 *p) {
     return (int64_t(p->in_h) + 2 * p->padding) * (int64_t(p->in_w) + 2 * p->padding) * p->in_c + kGatherSlack;
 }
@@ -49,6 +50,7 @@ static inline void gather_field(const dmc_conv2d_s8 *inside, const int8_t *in, i
         for (int32_t i = 0; i < n; i += 16) std::memcpy(col + ky * n + i, src + i, 16);
     std::memset(col + k * n, 0, 16);
 }
+
 // The fields of kGatherPixels output pixels are gathered before any is
 // read: each channel (pair) then runs over all of them with its weights and
 // requantization constants set up once, and no 16-byte load comes right
