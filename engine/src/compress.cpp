@@ -136,7 +136,8 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
 // every implementation of the contract finds the same ones. The work is
 // blocked as in the kernels: four zero-padded receptive fields (four pixels
 // of a convolution, or four images' inputs to a linear layer) against each
-// weight row with dmc_dot4.
+// weight row with dmc_dot4; where the engine has SIMD, a convolution runs
+// through its tiled version (conv_simd.h) instead.
 template <typename Visit>
 void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
     const int channels = s.output.channels;
@@ -170,11 +171,22 @@ void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
         }
     } else {
         const dmc_conv2d_s8 p = conv2d_params(s);
+#if DMC_SIMD128
+        // The engine's tiled convolution, image by image (the same integers).
+        std::vector<int32_t> acc(size_t(s.output.size()));
+        for (int i = 0; i < in.count; ++i) {
+            dmc_conv2d_s8_accumulators_simd128(&p, in.q(i), acc.data());
+            int64_t element = 0;
+            for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos)
+                for (int c = 0; c < channels; ++c, ++element) visit(i, element, c, acc[size_t(element)]);
+        }
+#else
         for (int i = 0; i < in.count; ++i)
             for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos) {
                 dmc_conv2d_s8_gather(&p, in.q(i), pos / p.out_w, pos % p.out_w, fields.data() + filled * stride);
                 added(i, pos);
             }
+#endif
     }
     if (filled > 0) flush();
 }
@@ -416,11 +428,10 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
             for (int i = 0; i < n; ++i) {
                 int8_t *q = static_cast<int8_t *>(out.at(i));
                 const int32_t *acc = accumulators.data() + int64_t(i) * size;
-                for (int64_t e = 0; e < size; ++e) {
-                    const size_t c = size_t(e % channels);
-                    q[e] = dmc_requantize(acc[e], s.multiplier[c], s.shift[c], s.out_q.zero_point, s.act_min,
-                                          s.act_max);
-                }
+                for (int64_t e = 0; e < size; e += channels) // position by position (no division)
+                    for (int c = 0; c < channels; ++c)
+                        q[e + c] = dmc_requantize(acc[e + c], s.multiplier[size_t(c)], s.shift[size_t(c)],
+                                                  s.out_q.zero_point, s.act_min, s.act_max);
             }
         } else {
             scratch.resize(size_t(scratch_bytes(s)));

@@ -38,7 +38,10 @@ inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o,
     for (int32_t k = 0; k < count; ++k) o[size_t(k) * size_t(p->out_c)] = int8_t(lanes[k]);
 }
 
-template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in, int8_t *out) {
+// The convolution's tiles: calls store(sums, first, oc, count) with the
+// dot products (bias not added) of output channel oc at output pixels
+// first .. first + 3, of which the first `count` exist.
+template <int Bits, typename Store> inline void conv2d_tiles(const dmc_conv2d_s8 *p_in, const int8_t *in, Store store) {
     // Gathered from a padded copy of the input (every window inside it).
     dmc_conv2d_s8 inside;
     in = pad_input(p_in, in, conv2d_buffer(1, padded_input_bytes(p_in)), &inside);
@@ -59,11 +62,9 @@ template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p_in, const int8
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
             const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
             if (oc + 1 == p->out_c) { // an odd last channel alone
-                for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
-                    const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
-                    const V sums = dot4<Bits>(fields + b * stride, stride, w0, depth);
-                    store_channel(sums, p, oc, out + size_t(batch + b) * size_t(p->out_c) + size_t(oc), count);
-                }
+                for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK)
+                    store(dot4<Bits>(fields + b * stride, stride, w0, depth), batch + b, oc,
+                          std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK)));
                 break;
             }
             const uint8_t *w1 = w0 + row_bytes;
@@ -81,24 +82,47 @@ template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p_in, const int8
                     }
                 }
                 const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
-                int8_t *o = out + size_t(batch + b) * size_t(p->out_c) + size_t(oc);
-                store_channel(unscale<Bits>(sum4(a0[0], a0[1], a0[2], a0[3])), p, oc, o, count);
-                store_channel(unscale<Bits>(sum4(a1[0], a1[1], a1[2], a1[3])), p, oc + 1, o + 1, count);
+                store(unscale<Bits>(sum4(a0[0], a0[1], a0[2], a0[3])), batch + b, oc, count);
+                store(unscale<Bits>(sum4(a1[0], a1[1], a1[2], a1[3])), batch + b, oc + 1, count);
             }
         }
     }
+}
+
+template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out) {
+    conv2d_tiles<Bits>(p, in, [&](V sums, int32_t first, int32_t oc, int32_t count) {
+        store_channel(sums, p, oc, out + size_t(first) * size_t(p->out_c) + size_t(oc), count);
+    });
+}
+
+template <int Bits> inline void conv2d_accumulators(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc) {
+    conv2d_tiles<Bits>(p, in, [&](V sums, int32_t first, int32_t oc, int32_t count) {
+        int32_t lanes[4];
+        const V with_bias = add32x(sums, set32(p->bias[oc]));
+        std::memcpy(lanes, &with_bias, 16);
+        for (int32_t k = 0; k < count; ++k) acc[size_t(first + k) * size_t(p->out_c) + size_t(oc)] = lanes[k];
+    });
 }
 
 } // namespace simd
 } // namespace dmc
 
 // dmc_conv2d_s8_run's signature; the scratch is not needed (the fields go
-// to conv2d_fields_buffer).
+// to conv2d_buffer).
 static inline void dmc_conv2d_s8_run_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                              int8_t * /*scratch*/) {
     if (p->bits == 8) dmc::simd::conv2d_run<8>(p, in, out);
     else if (p->bits == 4) dmc::simd::conv2d_run<4>(p, in, out);
     else dmc::simd::conv2d_run<2>(p, in, out);
+}
+
+// The int32 accumulators of the convolution, bias included (the values
+// dmc_conv2d_s8_run requantizes), out_h x out_w x out_c of them into acc:
+// what calibration measures.
+static inline void dmc_conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc) {
+    if (p->bits == 8) dmc::simd::conv2d_accumulators<8>(p, in, acc);
+    else if (p->bits == 4) dmc::simd::conv2d_accumulators<4>(p, in, acc);
+    else dmc::simd::conv2d_accumulators<2>(p, in, acc);
 }
 
 #endif // DMC_SIMD128
