@@ -359,6 +359,7 @@ struct Compressor::Cache {
     std::vector<Step> steps;        // the last compression's steps
     std::vector<std::string> keys;  // keys[k]: steps 0..k, cumulative
     std::vector<Batch> outputs;     // outputs[k]: step k's output for every calibration input
+    std::vector<int32_t> accumulators; // a weight step's, kept while it is calibrated (reused: tens of MB)
 };
 
 Compressor::Compressor(Model model, CalibrationSet calibration)
@@ -409,7 +410,7 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
             std::copy_n(calibration_.raw.data() + int64_t(i) * model_.input.shape.size(),
                         model_.input.shape.size(), static_cast<float *>(raw.at(i)));
     std::vector<uint8_t> scratch;
-    std::vector<int32_t> accumulators;
+    std::vector<int32_t> &accumulators = cache.accumulators;
     for (size_t k = reused; k < cm.steps.size(); ++k) {
         Step &s = cm.steps[k];
         Batch &in = k == 0 ? raw : cache.outputs[k - 1];
