@@ -354,7 +354,7 @@ void Evaluator::run_image(int p, Lane &lane) {
         if (pred != label) lane.wrong.push_back(i);
         if (label < 10 && pred < 10) lane.confusion[label][pred]++;
     } else {
-        lane.se += app::squared_error(cm, out, test_, i);
+        lane.squared_errors.push_back(app::squared_error(cm, out, test_, i));
     }
     if (floats_ && floats_->images > p) {
         lane.agree += pred == floats_->prediction[size_t(i)];
@@ -366,12 +366,12 @@ void Evaluator::merge(Lane &lane) {
     correct_ += lane.correct;
     agree_ += lane.agree;
     agree_images_ += lane.agree_images;
-    se_ += lane.se;
+    for (double e : lane.squared_errors) se_ += e; // in evaluation order, as one lane would
     for (int a = 0; a < 10; ++a)
         for (int b = 0; b < 10; ++b) confusion_[a][b] += lane.confusion[a][b];
     wrong_.insert(wrong_.end(), lane.wrong.begin(), lane.wrong.end());
     lane.correct = lane.agree = lane.agree_images = 0;
-    lane.se = 0.0;
+    lane.squared_errors.clear();
     std::memset(lane.confusion, 0, sizeof lane.confusion);
     lane.wrong.clear();
 }

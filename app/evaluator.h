@@ -137,7 +137,7 @@ class Evaluator {
     struct Lane {
         std::vector<uint64_t> arena;
         int correct = 0, agree = 0, agree_images = 0;
-        double se = 0.0;
+        std::vector<double> squared_errors; // per image, in order: summed in merge() as one lane would
         int confusion[10][10] = {};
         std::vector<int> wrong;
     };
