@@ -73,6 +73,18 @@ double squared_error(const CompressedModel &cm, const void *out, const TestSet &
     return sum;
 }
 
+std::vector<float> output_curve(const CompressedModel &cm, const TestSet &test, int output) {
+    Executor run(cm);
+    std::vector<float> curve(static_cast<size_t>(test.count));
+    for (int i = 0; i < test.count; ++i) {
+        const void *out = test.run(run, i);
+        curve[size_t(i)] = cm.output_integer()
+                               ? float(cm.output_q().scale * (static_cast<const int8_t *>(out)[output] - cm.output_q().zero_point))
+                               : static_cast<const float *>(out)[output];
+    }
+    return curve;
+}
+
 std::vector<int> stratified_order(const TestSet &test, uint64_t seed) {
     const int n = test.count;
     if (test.labels.size() != size_t(n)) { // not a classification set: a plain shuffle

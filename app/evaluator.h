@@ -42,6 +42,11 @@ std::vector<int> stratified_order(const dmc::TestSet &test, uint64_t seed = 1);
 // test input i, as dmc::score() sums it.
 double squared_error(const dmc::CompressedModel &cm, const void *out, const dmc::TestSet &test, int i);
 
+// Output `output` of the model on every test input, in test order, as real
+// numbers: what the Predictions tab draws against the targets for a
+// regression model (for the sine set: the curve over x).
+std::vector<float> output_curve(const dmc::CompressedModel &cm, const dmc::TestSet &test, int output);
+
 // A 64-bit hash per step of everything the step computes with, chained:
 // hash[k] covers steps 0..k. Equal hashes: equal outputs for equal inputs.
 std::vector<uint64_t> step_prefix_hashes(const dmc::CompressedModel &cm);

@@ -122,6 +122,25 @@ int main(int argc, char **argv) {
         std::printf("worker: first estimate after %.1f ms (%d images), full after %.1f ms, compress %.1f ms\n",
                     s.first_ms, s.first_images, s.full_ms, s.compress_ms);
     }
+    // A regression model's Predictions curve agrees with the MSE evaluate()
+    // reports (the sine model, next to the given model in assets/).
+    {
+        std::string path = argv[1];
+        path = path.substr(0, path.find_last_of('/') + 1) + "sine.json";
+        const Model sine = load_model(path);
+        const TestSet grid = sine_test_set();
+        const CompressedModel cm = compress_model(sine, parse_config(R"({"default": {"bits": 4}})"), sine_calibration_set());
+        const std::vector<float> curve = app::output_curve(cm, grid, 0);
+        CHECK(int(curve.size()) == grid.count, "%zu points for %d inputs", curve.size(), grid.count);
+        double se = 0.0;
+        for (int i = 0; i < grid.count; ++i) {
+            const double e = double(curve[size_t(i)]) - double(grid.targets[size_t(i)]);
+            se += e * e;
+        }
+        const double mse = se / grid.count, want = evaluate(cm, grid).mse;
+        CHECK(std::fabs(mse - want) <= 1e-6 * want, "curve MSE %g, evaluate() %g", mse, want);
+        std::printf("sine, 4-bit: MSE %.3g from the curve, %.3g from evaluate()\n", mse, want);
+    }
     std::printf("%s\n", failures ? "FAILED" : "all checks passed");
     return failures ? 1 : 0;
 }

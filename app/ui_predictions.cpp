@@ -1,10 +1,13 @@
-// ui_predictions.cpp - what the compressed model gets wrong: the confusion
-// matrix, a grid of misclassified test digits, and a canvas to draw a digit
-// on, with the float and the compressed model's predictions side by side.
+// ui_predictions.cpp - what the compressed model gets wrong. For an MNIST
+// classifier: the confusion matrix, a grid of misclassified test digits, and
+// a canvas to draw a digit on, with the float and the compressed model's
+// predictions side by side. For a regression model: its output over the
+// test inputs, float and compressed, against the targets.
 #include <algorithm>
 #include <cmath>
 
 #include "app.h"
+#include "evaluator.h"
 
 namespace app {
 
@@ -51,15 +54,62 @@ void prediction_bars(const char *title, const std::vector<float> &p, float width
     }
 }
 
+// A regression model's first output over the test inputs: the targets
+// (grey), the float model (blue) and the compressed model (orange). The
+// curves are computed once per compressed model.
+void regression_curves(const Snapshot &n) {
+    static const CompressedModel *cached_cm = nullptr, *cached_ref = nullptr;
+    static std::vector<float> compressed, reference;
+    if (cached_cm != n.cm.get() || cached_ref != n.reference.get()) {
+        compressed = output_curve(*n.cm, n.data->test, 0);
+        reference = n.reference ? output_curve(*n.reference, n.data->test, 0) : std::vector<float>();
+        cached_cm = n.cm.get();
+        cached_ref = n.reference.get();
+    }
+    const TestSet &test = n.data->test;
+    const int64_t outputs = n.cm->output_shape().size();
+    std::vector<float> target;
+    for (int i = 0; i < test.count && test.targets.size() >= size_t((i + 1) * outputs); ++i)
+        target.push_back(test.targets[size_t(i * outputs)]);
+    ImGui::Text("Output 0 over the %d test inputs: MSE float %.3g, compressed %.3g (%d images)", test.count,
+                n.float_mse, n.mse, n.images);
+    float lo = 0, hi = 0;
+    for (const std::vector<float> *v : {&target, &reference, &compressed})
+        for (float y : *v) lo = std::min(lo, y), hi = std::max(hi, y);
+    if (hi <= lo) hi = lo + 1;
+    const ImVec2 size(std::max(200.0f, ImGui::GetContentRegionAvail().x - 10), 260);
+    const ImVec2 o = ImGui::GetCursorScreenPos();
+    ImGui::Dummy(size);
+    ImDrawList *dl = ImGui::GetWindowDrawList();
+    dl->AddRect(o, ImVec2(o.x + size.x, o.y + size.y), IM_COL32(90, 90, 100, 255));
+    auto curve = [&](const std::vector<float> &v, ImU32 colour, float thickness) {
+        if (v.size() < 2) return;
+        std::vector<ImVec2> points(v.size());
+        for (size_t i = 0; i < v.size(); ++i)
+            points[i] = ImVec2(o.x + size.x * float(i) / float(v.size() - 1),
+                               o.y + size.y * (1.0f - (v[i] - lo) / (hi - lo)));
+        dl->AddPolyline(points.data(), int(points.size()), colour, 0, thickness);
+    };
+    curve(target, IM_COL32(150, 150, 150, 255), 3.0f);
+    curve(reference, IM_COL32(100, 160, 220, 255), 1.5f);
+    curve(compressed, IM_COL32(240, 150, 60, 255), 1.5f);
+    ImGui::TextDisabled("grey: target, blue: float model, orange: compressed model");
+}
+
 } // namespace
 
 void draw_predictions() {
     AppState &s = state();
     const Snapshot &n = s.snap;
     const bool current = n.cm && n.data;
+    const bool regression = s.model && s.model->task == Task::Regression;
     const bool mnist = s.model && s.model->dataset == "mnist" && s.model->task == Task::Classification;
+    if (current && regression) {
+        regression_curves(n);
+        return;
+    }
     if (!current || !mnist) {
-        ImGui::TextDisabled(mnist ? "Compressing..." : "Predictions are shown for MNIST classifiers.");
+        ImGui::TextDisabled(mnist || regression ? "Compressing..." : "Predictions are shown for MNIST classifiers and regression models.");
         return;
     }
     const TestSet &test = n.data->test;
