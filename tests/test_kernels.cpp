@@ -105,7 +105,51 @@ std::string first_mismatch(const std::vector<int8_t> &got, const std::vector<int
 
 struct ConvCase {
     int in_c, out_c, h, w, kernel, stride, padding;
+    int out_h() const { return (h + 2 * padding - kernel) / stride + 1; }
+    int out_w() const { return (w + 2 * padding - kernel) / stride + 1; }
 };
+
+// The convolution's int32 accumulators (bias included), HWC, by the
+// definition: padded positions hold the input zero point.
+std::vector<int64_t> reference_conv_accumulators(const ConvCase &c, const RandomLayer &l, const std::vector<int8_t> &in) {
+    const int oh = c.out_h(), ow = c.out_w();
+    const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
+    std::vector<int64_t> acc(size_t(oh * ow * c.out_c));
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox)
+            for (int oc = 0; oc < c.out_c; ++oc) {
+                int64_t a = l.bias[size_t(oc)];
+                for (int ky = 0; ky < c.kernel; ++ky)
+                    for (int kx = 0; kx < c.kernel; ++kx)
+                        for (int ic = 0; ic < c.in_c; ++ic) {
+                            const int iy = oy * c.stride - c.padding + ky;
+                            const int ix = ox * c.stride - c.padding + kx;
+                            const bool inside = iy >= 0 && iy < c.h && ix >= 0 && ix < c.w;
+                            const int x = inside ? in[size_t((iy * c.w + ix) * c.in_c + ic)] : l.zp_in;
+                            a += int64_t(x) * l.q[size_t(oc * depth + (ky * c.kernel + kx) * c.in_c + ic)];
+                        }
+                acc[size_t((oy * ow + ox) * c.out_c + oc)] = a;
+            }
+    return acc;
+}
+
+// The kernel's parameters for case c with layer l (which must outlive them).
+dmc_conv2d_s8 conv_params(const ConvCase &c, const RandomLayer &l) {
+    dmc_conv2d_s8 p;
+    p.in_h = c.h; p.in_w = c.w; p.in_c = c.in_c;
+    p.out_h = c.out_h(); p.out_w = c.out_w(); p.out_c = c.out_c;
+    p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
+    p.bits = l.bits;
+    p.weights = l.packed.data();
+    p.bias = l.bias.data();
+    p.multiplier = l.multiplier.data();
+    p.shift = l.shift.data();
+    p.input_zero_point = l.zp_in;
+    p.output_zero_point = l.zp_out;
+    p.act_min = l.act_min;
+    p.act_max = l.act_max;
+    return p;
+}
 
 } // namespace
 
@@ -120,44 +164,16 @@ TEST(KERNELS, Conv2dMatchesReferenceExactly) {
     for (int bits : {8, 4, 2}) {
         for (const ConvCase &c : cases) {
             for (bool relu : {false, true}) {
-                const int oh = (c.h + 2 * c.padding - c.kernel) / c.stride + 1;
-                const int ow = (c.w + 2 * c.padding - c.kernel) / c.stride + 1;
                 const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
                 const RandomLayer l = random_layer(rng, bits, c.out_c, depth, relu);
                 const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.in_c));
-
-                std::vector<int8_t> want(size_t(oh * ow * c.out_c));
-                for (int oy = 0; oy < oh; ++oy)
-                    for (int ox = 0; ox < ow; ++ox)
-                        for (int oc = 0; oc < c.out_c; ++oc) {
-                            int64_t acc = l.bias[size_t(oc)];
-                            for (int ky = 0; ky < c.kernel; ++ky)
-                                for (int kx = 0; kx < c.kernel; ++kx)
-                                    for (int ic = 0; ic < c.in_c; ++ic) {
-                                        const int iy = oy * c.stride - c.padding + ky;
-                                        const int ix = ox * c.stride - c.padding + kx;
-                                        const bool inside = iy >= 0 && iy < c.h && ix >= 0 && ix < c.w;
-                                        const int x = inside ? in[size_t((iy * c.w + ix) * c.in_c + ic)] : l.zp_in;
-                                        acc += int64_t(x) *
-                                               l.q[size_t(oc * depth + (ky * c.kernel + kx) * c.in_c + ic)];
-                                    }
-                            want[size_t((oy * ow + ox) * c.out_c + oc)] = reference_requantize(
-                                acc, l.multiplier[size_t(oc)], l.shift[size_t(oc)], l.zp_out, l.act_min, l.act_max);
-                        }
-
-                dmc_conv2d_s8 p;
-                p.in_h = c.h; p.in_w = c.w; p.in_c = c.in_c;
-                p.out_h = oh; p.out_w = ow; p.out_c = c.out_c;
-                p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
-                p.bits = bits;
-                p.weights = l.packed.data();
-                p.bias = l.bias.data();
-                p.multiplier = l.multiplier.data();
-                p.shift = l.shift.data();
-                p.input_zero_point = l.zp_in;
-                p.output_zero_point = l.zp_out;
-                p.act_min = l.act_min;
-                p.act_max = l.act_max;
+                const std::vector<int64_t> acc = reference_conv_accumulators(c, l, in);
+                std::vector<int8_t> want(acc.size());
+                for (size_t e = 0; e < acc.size(); ++e) {
+                    const size_t oc = e % size_t(c.out_c);
+                    want[e] = reference_requantize(acc[e], l.multiplier[oc], l.shift[oc], l.zp_out, l.act_min, l.act_max);
+                }
+                const dmc_conv2d_s8 p = conv_params(c, l);
                 std::vector<int8_t> got(want.size()), scratch(size_t(dmc_conv2d_s8_scratch_bytes(&p)));
                 CONV2D_RUN(&p, in.data(), got.data(), scratch.data());
                 ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w

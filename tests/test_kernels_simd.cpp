@@ -64,39 +64,13 @@ TEST(KernelsSimd, ConvAccumulatorsEqualTheReference) {
                               {2, 5, 17, 19, 3, 1, 1}, {7, 3, 11, 5, 3, 2, 0}};
     for (int bits : {8, 4, 2})
         for (const ConvCase &c : cases) {
-            const int oh = (c.h + 2 * c.padding - c.kernel) / c.stride + 1;
-            const int ow = (c.w + 2 * c.padding - c.kernel) / c.stride + 1;
             const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
             const RandomLayer l = random_layer(rng, bits, c.out_c, depth, false);
             const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.in_c));
-            std::vector<int32_t> want(size_t(oh * ow * c.out_c)), got(want.size(), 12345);
-            for (int oy = 0; oy < oh; ++oy)
-                for (int ox = 0; ox < ow; ++ox)
-                    for (int oc = 0; oc < c.out_c; ++oc) {
-                        int64_t acc = l.bias[size_t(oc)];
-                        for (int ky = 0; ky < c.kernel; ++ky)
-                            for (int kx = 0; kx < c.kernel; ++kx)
-                                for (int ic = 0; ic < c.in_c; ++ic) {
-                                    const int iy = oy * c.stride - c.padding + ky, ix = ox * c.stride - c.padding + kx;
-                                    const bool inside = iy >= 0 && iy < c.h && ix >= 0 && ix < c.w;
-                                    const int x = inside ? in[size_t((iy * c.w + ix) * c.in_c + ic)] : l.zp_in;
-                                    acc += int64_t(x) * l.q[size_t(oc * depth + (ky * c.kernel + kx) * c.in_c + ic)];
-                                }
-                        want[size_t((oy * ow + ox) * c.out_c + oc)] = int32_t(acc);
-                    }
-            dmc_conv2d_s8 p;
-            p.in_h = c.h; p.in_w = c.w; p.in_c = c.in_c;
-            p.out_h = oh; p.out_w = ow; p.out_c = c.out_c;
-            p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
-            p.bits = bits;
-            p.weights = l.packed.data();
-            p.bias = l.bias.data();
-            p.multiplier = l.multiplier.data();
-            p.shift = l.shift.data();
-            p.input_zero_point = l.zp_in;
-            p.output_zero_point = l.zp_out;
-            p.act_min = l.act_min;
-            p.act_max = l.act_max;
+            const std::vector<int64_t> reference = reference_conv_accumulators(c, l, in);
+            const std::vector<int32_t> want(reference.begin(), reference.end());
+            std::vector<int32_t> got(want.size(), 12345);
+            const dmc_conv2d_s8 p = conv_params(c, l);
             dmc_conv2d_s8_accumulators_simd128(&p, in.data(), got.data());
             ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w << " bits " << bits;
         }
