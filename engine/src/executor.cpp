@@ -10,7 +10,7 @@
 
 namespace dmc {
 
-int8_t *conv2d_buffer(int which, int64_t bytes) {
+int8_t *simd_buffer(int which, int64_t bytes) {
     thread_local std::vector<int8_t> buffers[2];
     std::vector<int8_t> &b = buffers[which];
     if (b.size() < size_t(bytes)) b.resize(size_t(bytes));

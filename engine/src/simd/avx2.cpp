@@ -7,7 +7,7 @@
 // compiled here and picked for everyone), everything here but the entry
 // points declared in avx2.h has internal linkage, and it uses no C++
 // library template (std::vector, std::min): their code compiled here could
-// be the copy the linker keeps. Its buffers come from conv2d_buffer().
+// be the copy the linker keeps. Its buffers come from simd_buffer().
 //
 // The tile is the one of conv_simd.h, four output pixels by two output
 // channels, with 256-bit lanes: one chunk of 16 field values is loaded and
@@ -109,17 +109,14 @@ __m256i sum_tile(const __m256i a[4], const __m256i b[4]) {
 
 template <int Bits> void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in, int8_t *out) {
     // Gathered from a padded copy of the input (every window inside it).
-    dmc_conv2d_s8 inside;
-    in = pad_input(p_in, in, conv2d_buffer(1, padded_input_bytes(p_in)), &inside);
-    const dmc_conv2d_s8 *p = &inside;
+    const ConvSetup setup = conv_setup(p_in, in);
+    const dmc_conv2d_s8 *p = &setup.inside;
     constexpr int kChunkBytes = 16 * Bits / 8;
-    const int32_t depth = p->kernel * p->kernel * p->in_c;
-    const int32_t stride = dmc_padded_length(depth);
-    const int32_t chunks = stride / 16;
+    const int32_t depth = setup.depth, stride = setup.stride, chunks = setup.chunks, pixels = setup.pixels;
     const int32_t row_bytes = dmc_row_bytes(depth, Bits);
-    const int32_t pixels = p->out_h * p->out_w;
     const size_t out_c = size_t(p->out_c);
-    int8_t *fields = conv2d_buffer(0, kGatherPixels * stride + kGatherSlack);
+    int8_t *fields = setup.fields;
+    in = setup.in;
     int32_t oy = 0, ox = 0;
     for (int32_t batch = 0; batch < pixels; batch += kGatherPixels) {
         const int32_t batch_pixels = pixels - batch < kGatherPixels ? pixels - batch : kGatherPixels;
@@ -174,7 +171,7 @@ template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, in
     constexpr int kChunkBytes = 16 * Bits / 8;
     const int32_t n = p->in_features, padded = dmc_padded_length(n), chunks = padded / 16;
     const int32_t row_bytes = dmc_row_bytes(n, Bits);
-    int8_t *x = conv2d_buffer(0, padded);
+    int8_t *x = simd_buffer(0, padded);
     std::memcpy(x, in, size_t(n));
     std::memset(x + n, 0, size_t(padded - n));
     int32_t o = 0;

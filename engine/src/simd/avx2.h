@@ -10,12 +10,6 @@
 
 namespace dmc {
 
-// Buffers for the SIMD kernels (0: the convolution's gathered fields or the
-// linear layer's padded input, 1: the convolution's padded input), the calling thread's own, of at least `bytes` bytes, contents
-// unspecified, valid until its next call with the same `which` (defined in
-// executor.cpp).
-int8_t *conv2d_buffer(int which, int64_t bytes);
-
 // True if this build has the AVX2 kernels and the CPU runs them.
 bool avx2_available();
 // What the engine uses: available, unless the environment sets DMC_NO_AVX2

@@ -10,6 +10,15 @@
 
 #include "dmc_conv2d.h"
 
+namespace dmc {
+// Buffers for the SIMD kernels (0: the convolution's gathered fields or the
+// linear layer's padded input, 1: the convolution's padded input), the
+// calling thread's own, of at least `bytes` bytes, contents unspecified,
+// valid until its next call with the same `which` (defined in
+// executor.cpp).
+int8_t *simd_buffer(int which, int64_t bytes);
+} // namespace dmc
+
 // Every copy below moves whole 16-byte words, so it may read up to 15
 // bytes past the end of what it needs and write up to 16 past it: the
 // buffers have kGatherSlack bytes of slack.
@@ -70,4 +79,26 @@ static inline void gather_fields(const dmc_conv2d_s8 *p, const int8_t *in, int32
             ++oy;
         }
     }
+}
+
+// What both SIMD convolutions set up before their loops.
+struct ConvSetup {
+    dmc_conv2d_s8 inside;  // the layer over the padded input, without padding
+    const int8_t *in;      // the padded input
+    int32_t depth;         // values in a receptive field
+    int32_t stride;        // bytes from one gathered field to the next: depth padded to whole chunks
+    int32_t chunks;        // 16-value chunks in a field
+    int32_t pixels;        // output pixels
+    int8_t *fields;        // room for kGatherPixels fields (and the slack)
+};
+
+static inline ConvSetup conv_setup(const dmc_conv2d_s8 *p, const int8_t *in) {
+    ConvSetup c;
+    c.in = pad_input(p, in, dmc::simd_buffer(1, padded_input_bytes(p)), &c.inside);
+    c.depth = p->kernel * p->kernel * p->in_c;
+    c.stride = dmc_padded_length(c.depth);
+    c.chunks = c.stride / 16;
+    c.pixels = p->out_h * p->out_w;
+    c.fields = dmc::simd_buffer(0, kGatherPixels * c.stride + kGatherSlack);
+    return c;
 }

@@ -43,18 +43,15 @@ inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o,
 // first .. first + 3, of which the first `count` exist.
 template <int Bits, typename Store> inline void conv2d_tiles(const dmc_conv2d_s8 *p_in, const int8_t *in, Store store) {
     // Gathered from a padded copy of the input (every window inside it).
-    dmc_conv2d_s8 inside;
-    in = pad_input(p_in, in, conv2d_buffer(1, padded_input_bytes(p_in)), &inside);
-    const dmc_conv2d_s8 *p = &inside;
-    constexpr int kChunkBytes = 16 * Bits / 8;
-    const int32_t depth = p->kernel * p->kernel * p->in_c;
-    const int32_t stride = dmc_padded_length(depth);
-    const int32_t chunks = stride / 16;
-    const int32_t row_bytes = dmc_row_bytes(depth, Bits);
-    const int32_t pixels = p->out_h * p->out_w;
     // The unused fields of a partial last block hold stale bytes: their
     // sums are computed and never stored.
-    int8_t *fields = conv2d_buffer(0, kGatherPixels * stride + kGatherSlack);
+    const ConvSetup setup = conv_setup(p_in, in);
+    const dmc_conv2d_s8 *p = &setup.inside;
+    constexpr int kChunkBytes = 16 * Bits / 8;
+    const int32_t depth = setup.depth, stride = setup.stride, chunks = setup.chunks, pixels = setup.pixels;
+    const int32_t row_bytes = dmc_row_bytes(depth, Bits);
+    int8_t *fields = setup.fields;
+    in = setup.in;
     int32_t oy = 0, ox = 0;
     for (int32_t batch = 0; batch < pixels; batch += kGatherPixels) {
         const int32_t batch_pixels = std::min(pixels - batch, kGatherPixels);
@@ -108,7 +105,7 @@ template <int Bits> inline void conv2d_accumulators(const dmc_conv2d_s8 *p, cons
 } // namespace dmc
 
 // dmc_conv2d_s8_run's signature; the scratch is not needed (the fields go
-// to conv2d_buffer).
+// to simd_buffer).
 static inline void dmc_conv2d_s8_run_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                              int8_t * /*scratch*/) {
     if (p->bits == 8) dmc::simd::conv2d_run<8>(p, in, out);
