@@ -1,8 +1,9 @@
 // conv_gather.h - gathers a convolution's receptive fields for the engine's
 // SIMD convolutions (conv_simd.h, avx2.cpp): the same fields as
-// dmc_conv2d_s8_gather's, zero-padded to whole 16-byte chunks. Internal linkage (static): avx2.cpp is
-// compiled for another instruction set, and must not share code with the
-// rest of the engine through the linker.
+// dmc_conv2d_s8_gather's, zero-padded to whole 16-byte chunks. The
+// functions have internal linkage (static): avx2.cpp is compiled for
+// another instruction set, and must not share code with the rest of the
+// engine through the linker.
 #pragma once
 
 #include <cstddef>
