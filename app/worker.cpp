@@ -399,11 +399,7 @@ void Worker::background_loop() {
             r.config_json = config_to_json(config);
             try {
                 progress("export: compressing", 0, data->test.count);
-                for (size_t i = 0; i < model->layers.size(); ++i)
-                    if (model->layers[i].has_weights() && config.resolve(*model, int(i)).bits == kFloatBits)
-                        throw Error("layer '" + model->layers[i].name +
-                                    "' is left in float (bits 32); the microcontroller header is integer-only: "
-                                    "give it 8, 4 or 2 bits");
+                require_integer_only(config, *model);
                 const CompressedModel cm = compress(config);
                 // What `dmc export` does: the full test set, output SQNR on.
                 EvalOptions options;

@@ -376,11 +376,7 @@ int cmd_export(int argc, char **argv) {
     const CompressionConfig config =
         o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
     validate_config(config, model);
-    for (size_t i = 0; i < model.layers.size(); ++i)
-        if (model.layers[i].has_weights() && config.resolve(model, int(i)).bits == kFloatBits)
-            throw Error("layer '" + model.layers[i].name +
-                        "' is left in float (bits 32); the microcontroller header is integer-only: "
-                        "give it 8, 4 or 2 bits");
+    require_integer_only(config, model);
     const TestSet test = load_test_set(model, o.get("--mnist"));
     check_model_fits(model, test);
     const CompressedModel cm = compress_model(model, config, load_calibration_set(model, o.get("--mnist")));

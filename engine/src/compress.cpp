@@ -4,6 +4,7 @@
 // ranges step by step on the calibration set.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "dmc/compressed_model.h"
@@ -353,6 +354,35 @@ std::string step_key(const Step &s, const CompressedModel &cm) {
     return key + ";";
 }
 
+// FNV-1a over everything a compression reads besides the config: the
+// model's input spec and layers, and the calibration inputs. 64 bits name
+// a pair of them well enough (two differing in content collide with
+// probability 2^-64).
+std::string content_identity(const Model &m, const CalibrationSet &calibration) {
+    uint64_t h = 1469598103934665603ull;
+    auto bytes = [&h](const void *p, size_t n) {
+        for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t *>(p)[i]) * 1099511628211ull;
+    };
+    auto floats = [&](const std::vector<float> &v) {
+        const uint64_t n = v.size();
+        bytes(&n, sizeof n);
+        if (n) bytes(v.data(), v.size() * sizeof(float));
+    };
+    const float spec[4] = {m.input.min, m.input.max, m.input.mean, m.input.std};
+    bytes(spec, sizeof spec);
+    for (const Layer &l : m.layers) {
+        const int32_t geometry[6] = {int32_t(l.type), l.in_channels, l.out_channels, l.kernel, l.stride, l.padding};
+        bytes(geometry, sizeof geometry);
+        floats(l.weight);
+        floats(l.bias);
+    }
+    bytes(&calibration.count, sizeof calibration.count);
+    floats(calibration.raw);
+    char text[24];
+    std::snprintf(text, sizeof text, "%016llx;", static_cast<unsigned long long>(h));
+    return text;
+}
+
 } // namespace
 
 struct Compressor::Cache {
@@ -368,6 +398,7 @@ Compressor::Compressor(Model model, CalibrationSet calibration)
     if (int64_t(calibration_.raw.size()) != int64_t(calibration_.count) * input_size)
         throw Error("calibration: " + std::to_string(calibration_.raw.size()) + " values for " +
                     std::to_string(calibration_.count) + " inputs of " + model_.input.shape.str());
+    identity_ = content_identity(model_, calibration_);
 }
 
 Compressor::~Compressor() = default;
@@ -393,7 +424,7 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
     // are, with their outputs; calibration resumes after them.
     Cache &cache = *cache_;
     std::vector<std::string> keys;
-    std::string key = config.prune_norm == PruneNorm::L1 ? "l1;" : "l2;";
+    std::string key = identity_ + (config.prune_norm == PruneNorm::L1 ? "l1;" : "l2;");
     for (const Step &s : cm.steps) keys.push_back(key += step_key(s, cm));
     size_t reused = 0;
     while (reused < keys.size() && reused < cache.keys.size() && keys[reused] == cache.keys[reused]) ++reused;
@@ -443,6 +474,7 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
         cache.outputs.push_back(std::move(out));
     }
 
+    cm.step_keys = std::move(keys);
     cm.plan = plan_buffers(cm.steps);
     const Step &first = cm.steps.front();
     if (first.op == Op::Quantize)

@@ -24,6 +24,17 @@ bool is_supported_bits(int bits) {
     return false;
 }
 
+void require_integer_only(const CompressionConfig &config, const Model &model) {
+    std::string float_layers;
+    for (size_t i = 0; i < model.layers.size(); ++i)
+        if (model.layers[i].has_weights() && config.resolve(model, int(i)).bits == kFloatBits)
+            float_layers += (float_layers.empty() ? "'" : ", '") + model.layers[i].name + "'";
+    if (!float_layers.empty())
+        throw Error("layer(s) " + float_layers +
+                    " left in float (bits 32); the microcontroller header is integer-only: "
+                    "give them 8, 4 or 2 bits");
+}
+
 int kept_channels(double keep, int channels) {
     const int n = int(std::ceil(keep * channels - 1e-9));
     return n < 1 ? 1 : (n > channels ? channels : n);

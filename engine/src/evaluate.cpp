@@ -22,12 +22,6 @@ double sqnr_db(double signal, double noise) {
     return 10.0 * std::log10(signal / noise);
 }
 
-int argmax_float(const float *v, int64_t n) {
-    int best = 0;
-    for (int64_t i = 1; i < n; ++i) best = v[i] > v[best] ? int(i) : best;
-    return best;
-}
-
 } // namespace
 
 Report describe(const CompressedModel &cm) {
@@ -90,25 +84,12 @@ namespace {
 
 int count_of(const TestSet &test, int limit) { return limit > 0 && limit < test.count ? limit : test.count; }
 
-// Output k of a model's output tensor as a real number.
-double output_value(const CompressedModel &cm, const void *out, int64_t k) {
-    if (!cm.output_integer()) return double(static_cast<const float *>(out)[k]);
-    const QuantParams q = cm.output_q();
-    return q.scale * (static_cast<const int8_t *>(out)[k] - q.zero_point);
-}
-
-int predicted_class(const CompressedModel &cm, const void *out) {
-    const int64_t classes = cm.output_shape().size();
-    return cm.output_integer() ? dmc_argmax_s8(static_cast<const int8_t *>(out), int32_t(classes))
-                               : argmax_float(static_cast<const float *>(out), classes);
-}
-
 // Squared error of one output tensor against the targets of input i.
 double squared_error(const CompressedModel &cm, const void *out, const TestSet &test, int i) {
     const int64_t n = cm.output_shape().size();
     double sum = 0.0;
     for (int64_t k = 0; k < n; ++k) {
-        const double e = output_value(cm, out, k) - double(test.targets[size_t(int64_t(i) * n + k)]);
+        const double e = tensor_value(cm.steps.back(), out, k) - double(test.targets[size_t(int64_t(i) * n + k)]);
         sum += e * e;
     }
     return sum;
@@ -169,8 +150,7 @@ Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOption
                 for (int64_t c = 0; c < c_kept; ++c) {
                     const double x = ref[size_t(p * c_all + kept[size_t(c)])];
                     const int64_t at = p * c_kept + c;
-                    const double y = s.integer ? s.out_q.scale * (static_cast<const int8_t *>(out)[at] - s.out_q.zero_point)
-                                               : double(static_cast<const float *>(out)[at]);
+                    const double y = tensor_value(s, out, at);
                     sig += x * x;
                     err += (y - x) * (y - x);
                 }

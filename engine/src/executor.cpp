@@ -132,16 +132,26 @@ const void *Executor::run_u8(const uint8_t *pixels, const Observer &observe) {
     return run_from(1, observe);
 }
 
-int Executor::argmax(const void *output) const {
-    const int32_t n = int32_t(model_.output_shape().size());
-    if (model_.output_integer()) return dmc_argmax_s8(static_cast<const int8_t *>(output), n);
+void *Executor::step_input(int step) {
+    return reinterpret_cast<char *>(arena_.data()) + model_.plan.steps[size_t(step)].input_offset;
+}
+
+double tensor_value(const Step &producer, const void *tensor, int64_t k) {
+    if (!producer.integer) return double(static_cast<const float *>(tensor)[k]);
+    // In double, not dmc_dequantize's float: reports sum many of these.
+    return producer.out_q.scale * (static_cast<const int8_t *>(tensor)[k] - producer.out_q.zero_point);
+}
+
+int predicted_class(const CompressedModel &model, const void *output) {
+    const int32_t n = int32_t(model.output_shape().size());
+    if (model.output_integer()) return dmc_argmax_s8(static_cast<const int8_t *>(output), n);
     const float *v = static_cast<const float *>(output);
     int best = 0;
     for (int32_t i = 1; i < n; ++i) best = v[i] > v[best] ? i : best;
     return best;
 }
 
-int Executor::predict(const float *raw_input) { return argmax(run(raw_input)); }
-int Executor::predict_u8(const uint8_t *pixels) { return argmax(run_u8(pixels)); }
+int Executor::predict(const float *raw_input) { return predicted_class(model_, run(raw_input)); }
+int Executor::predict_u8(const uint8_t *pixels) { return predicted_class(model_, run_u8(pixels)); }
 
 } // namespace dmc

@@ -97,6 +97,12 @@ struct CompressedModel {
     // same integers the Quantize step gives, looked up (image models).
     int8_t input_lut[256] = {};
 
+    // step_keys[k] names what steps 0..k compute: the model and
+    // calibration set (by content), and each step's kind, shapes, bits and
+    // kept channels. Two compressions with equal step_keys[k] have equal
+    // steps 0..k, to the last bit (set by compress_model / Compressor).
+    std::vector<std::string> step_keys;
+
     bool output_integer() const { return !steps.empty() && steps.back().integer; }
     QuantParams output_q() const { return steps.back().out_q; }
     Shape output_shape() const { return steps.back().output; }
@@ -135,6 +141,7 @@ class Compressor {
     struct Cache;
     Model model_;
     CalibrationSet calibration_;
+    std::string identity_; // the model and calibration set, hashed: where step_keys start
     std::unique_ptr<Cache> cache_;
 };
 
@@ -159,16 +166,28 @@ class Executor {
     int predict(const float *raw_input);
     int predict_u8(const uint8_t *pixels);
 
+    // Resuming part way: the place in the arena where step `step` (>= 1)
+    // reads its input. Write that tensor there (for example one kept from
+    // an earlier run of the same step_keys prefix), then run_from(step).
+    void *step_input(int step);
+    // Runs steps first_step.. (>= 1) on the input already in place; returns
+    // the output as run() does.
+    const void *run_from(int first_step, const Observer &observe = nullptr);
+
     const CompressedModel &model() const { return model_; }
 
   private:
-    const void *run_from(int first_step, const Observer &observe);
-    int argmax(const void *output) const;
-
     const CompressedModel &model_;
     std::vector<uint64_t> arena_; // uint64_t: 8-byte aligned storage
     std::vector<float> raw_;      // run_u8 on a model whose first layer is float
 };
+
+// Element k of a tensor step `producer` wrote (int8 or float), as a real
+// number: the one dequantization every report and chart uses.
+double tensor_value(const Step &producer, const void *tensor, int64_t k);
+// The model's prediction from its output tensor: the argmax, a tie going to
+// the lowest index (what the exported header's predict() does).
+int predicted_class(const CompressedModel &model, const void *output);
 
 // Every step's integer parameters (weights unpacked), the kept channels and
 // the input lookup table, as one JSON object.

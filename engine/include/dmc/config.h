@@ -54,6 +54,10 @@ CompressionConfig load_config(const std::string &path);
 // Refuses layer names the model lacks, names of layers without weights, and
 // a keep ratio below 1 on the output layer.
 void validate_config(const CompressionConfig &config, const Model &model);
+// Refuses (dmc::Error naming the layers) a config that leaves any
+// conv2d/linear layer of `model` in float: what a microcontroller header,
+// which is integer-only, needs.
+void require_integer_only(const CompressionConfig &config, const Model &model);
 // Canonical JSON: default first, layers sorted by name, fields always in the
 // same order, so equal configs serialise to equal text.
 std::string config_to_json(const CompressionConfig &config, int indent = -1);

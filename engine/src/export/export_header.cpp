@@ -99,13 +99,10 @@ std::string export_header(const CompressedModel &cm, const Report &report, const
     const std::string p = prefix_in.empty() ? default_prefix(cm.model) : prefix_in;
     if (!is_c_identifier(p))
         throw Error("export: prefix '" + p + "' is not a C identifier (letters, digits, '_')");
-    if (!cm.integer_only()) {
-        std::string float_layers;
-        for (const Step &s : cm.steps)
-            if ((s.op == Op::Conv2d || s.op == Op::Linear) && !s.integer) float_layers += " " + s.name;
-        throw Error("export: layer(s)" + float_layers +
-                    " are left in float (bits 32); the microcontroller header is integer-only: "
-                    "give them 8, 4 or 2 bits");
+    try {
+        require_integer_only(cm.config, cm.model);
+    } catch (const Error &e) {
+        throw Error(std::string("export: ") + e.what());
     }
     const std::string P = upper(p);
     const bool classifier = cm.model.task == Task::Classification;
