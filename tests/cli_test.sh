@@ -63,6 +63,22 @@ expect_error "truncated IDX" "truncated or corrupt gzip" "$dmc" eval --model "$m
 (env -u MNIST_DIR "$dmc" eval --model "$model" >/dev/null 2>"$tmp/err"; true)
 grep -q "set MNIST_DIR" "$tmp/err" || fail "no MNIST folder given: unclear error"
 
+# A model or config that is a stream (stat says size 0): process
+# substitution, /dev/stdin, a pipe. Each must give what the file gives.
+accuracy() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["accuracy"], r["float_accuracy"])'; }
+echo '{"default": {"bits": 4}}' >"$tmp/c4bit.json"
+from_file=$("$dmc" eval --model "$model" --config "$tmp/c4bit.json" --limit 200 --json | accuracy)
+[ -n "$from_file" ] || fail "dmc eval with a config file gave no accuracy"
+got=$("$dmc" eval --model "$model" --config <(echo '{"default": {"bits": 4}}') --limit 200 --json | accuracy)
+[ "$got" = "$from_file" ] || fail "config through process substitution: '$got', from the file: '$from_file'"
+got=$(echo '{"default": {"bits": 4}}' | "$dmc" eval --model "$model" --config /dev/stdin --limit 200 --json | accuracy)
+[ "$got" = "$from_file" ] || fail "config through /dev/stdin: '$got', from the file: '$from_file'"
+got=$(cat "$model" | "$dmc" eval --model /dev/stdin --config "$tmp/c4bit.json" --limit 200 --json | accuracy)
+[ "$got" = "$from_file" ] || fail "model through a pipe: '$got', from the file: '$from_file'"
+expect_error "model is a directory" "is a directory" "$dmc" info --model "$tmp"
+head -c 1000 "$model" >"$tmp/truncated.json"
+expect_error "truncated model through a pipe" "not valid JSON" "$dmc" info --model <(cat "$tmp/truncated.json")
+
 # The JSON report.
 "$dmc" eval --model "$model" --limit 300 --json >"$tmp/report.json" || fail "dmc eval --json failed"
 python3 - "$tmp/report.json" <<'PY' || fail "JSON report is missing fields"

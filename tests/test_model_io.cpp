@@ -4,8 +4,12 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "io_util.h"
 #include "test_util.h"
 
 using namespace dmc;
@@ -229,5 +233,66 @@ TEST(ModelIo, MissingFileIsAClearError) {
         FAIL();
     } catch (const Error &e) {
         EXPECT_NE(std::string(e.what()).find("no such file"), std::string::npos) << e.what();
+    }
+}
+
+// A FIFO reports size 0, as a pipe or `--config <(...)` does: read_file must
+// read it to its end, across several chunks, and still keep to its limit.
+namespace {
+
+struct Fifo {
+    std::string path;
+    Fifo() {
+        char dir[] = "/tmp/dmc_fifo_XXXXXX";
+        EXPECT_NE(mkdtemp(dir), nullptr);
+        path = std::string(dir) + "/fifo";
+        EXPECT_EQ(mkfifo(path.c_str(), 0600), 0);
+    }
+    ~Fifo() {
+        unlink(path.c_str());
+        rmdir(path.substr(0, path.rfind('/')).c_str());
+    }
+    // Reads the FIFO with read_file while a thread writes `contents` into it.
+    std::string read_while_writing(const std::string &contents, int64_t max_bytes) {
+        std::thread writer([&] {
+            FILE *f = std::fopen(path.c_str(), "wb");
+            if (!f) return;
+            std::fwrite(contents.data(), 1, contents.size(), f);
+            std::fclose(f);
+        });
+        struct Join {
+            std::thread &t;
+            ~Join() { t.join(); }
+        } join{writer};
+        return read_file(path, max_bytes, "test file");
+    }
+};
+
+} // namespace
+
+TEST(ReadFile, ReadsAFifoToItsEnd) {
+    Fifo fifo;
+    std::string contents(200000, '\0');
+    for (size_t i = 0; i < contents.size(); ++i) contents[i] = char('a' + i % 26);
+    EXPECT_EQ(fifo.read_while_writing(contents, 1 << 20), contents);
+}
+
+TEST(ReadFile, RefusesAFifoPastTheLimit) {
+    Fifo fifo;
+    try {
+        fifo.read_while_writing(std::string(100, 'x'), 50);
+        FAIL() << "read 100 bytes under a limit of 50";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("more than the limit of 50 bytes"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(ReadFile, RefusesADirectory) {
+    try {
+        read_file("/tmp", 1 << 20, "test file");
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
     }
 }

@@ -2,25 +2,47 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "dmc/error.h"
 
 namespace dmc {
 
+// Reads to end of file in chunks rather than trusting stat's size: a pipe,
+// a FIFO or /dev/stdin (`--config <(...)`) reports size 0. The limit is
+// checked as the bytes arrive, so an endless stream is refused without ever
+// holding more than max_bytes.
 std::string read_file(const std::string &path, int64_t max_bytes, const std::string &what) {
+    const std::string named = what + " '" + path + "'";
     struct stat info {};
-    if (stat(path.c_str(), &info) != 0) throw Error(what + " '" + path + "': no such file");
-    if (S_ISDIR(info.st_mode)) throw Error(what + " '" + path + "' is a directory, not a file");
-    if (int64_t(info.st_size) > max_bytes)
-        throw Error(what + " '" + path + "' is " + std::to_string(info.st_size) +
-                    " bytes, more than the limit of " + std::to_string(max_bytes));
+    if (stat(path.c_str(), &info) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) throw Error(named + ": no such file");
+        throw Error(named + ": " + std::strerror(errno));
+    }
+    if (S_ISDIR(info.st_mode)) throw Error(named + " is a directory, not a file");
+    const std::string limit = "the limit of " + std::to_string(max_bytes) + " bytes";
+    const bool regular = S_ISREG(info.st_mode);
+    if (regular && int64_t(info.st_size) > max_bytes)
+        throw Error(named + " is " + std::to_string(info.st_size) + " bytes, more than " + limit);
     std::unique_ptr<FILE, int (*)(FILE *)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-    if (!file) throw Error(what + " '" + path + "': cannot open for reading");
-    std::string data(size_t(info.st_size), '\0');
-    if (!data.empty() && std::fread(&data[0], 1, data.size(), file.get()) != data.size())
-        throw Error(what + " '" + path + "': read error");
+    if (!file) throw Error(named + ": cannot open for reading (" + std::strerror(errno) + ")");
+    std::string data;
+    // A regular file may still grow between stat and read: the size is a hint.
+    if (regular) data.reserve(size_t(info.st_size));
+    char chunk[1 << 16];
+    for (;;) {
+        const size_t got = std::fread(chunk, 1, sizeof chunk, file.get());
+        if (int64_t(data.size() + got) > max_bytes) throw Error(named + " is more than " + limit);
+        if (got > 0 && data.size() + got > data.capacity())
+            data.reserve(size_t(std::min<int64_t>(max_bytes, int64_t(2 * data.capacity() + got))));
+        data.append(chunk, got);
+        if (got < sizeof chunk) break;
+    }
+    if (std::ferror(file.get())) throw Error(named + ": read error (" + std::strerror(errno) + ")");
     return data;
 }
 

@@ -6,8 +6,9 @@
 
 namespace dmc {
 
-// Reads the whole file. Refuses (dmc::Error) a missing file, a directory, or
-// one larger than max_bytes, naming `what` ("model file", ...) and the path.
+// Reads the whole file, or a pipe, FIFO or /dev/stdin to its end. Refuses
+// (dmc::Error) a missing or unreadable path, a directory, or more than
+// max_bytes, naming `what` ("model file", ...) and the path.
 std::string read_file(const std::string &path, int64_t max_bytes, const std::string &what);
 
 // Writes the whole file, or throws dmc::Error naming the path.
