@@ -17,7 +17,7 @@ DEB_PACKAGES := cmake g++ ninja-build pkg-config libgtest-dev nlohmann-json3-dev
                 gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
                 qemu-system-arm
 
-.PHONY: all deps build test test-engine test-python serve bench clean web web-deps web-sources app bench-web
+.PHONY: all deps build test serve bench clean web web-deps web-sources app bench-web
 
 all: build
 
@@ -52,7 +52,7 @@ test: build web app
 WEB_DIR   ?= build-web
 PORT      ?= 8000
 WEB_ABS   := $(abspath $(WEB_DIR))
-# Emscripten's optimizer needs Debian's acorn module (docs/toolchain.md).
+# Emscripten's optimizer needs Debian's acorn module (wasm/TOOLCHAIN.md).
 EMENV     := NODE_PATH=/usr/share/nodejs
 # What the web build needs, as "command:package": a command that is there
 # already is not installed again (node and npm may come from elsewhere, and

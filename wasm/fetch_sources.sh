@@ -12,7 +12,7 @@
 # (SDL release-2.26.5, ImGui v1.86) instead and skip this script.
 #
 # Needs a deb-src entry for apt: when none exists it adds one next to the
-# machine's deb entries (root, or sudo), as docs/toolchain.md describes.
+# machine's deb entries (root, or sudo), as wasm/TOOLCHAIN.md describes.
 set -euo pipefail
 DEST="${1:-build-web/deps}"
 mkdir -p "$DEST"

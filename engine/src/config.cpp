@@ -1,3 +1,7 @@
+// config.cpp - the compression config (per layer: keep ratio and bits, with
+// a default) read from JSON, checked against a model, and written back in
+// one canonical form. The CLI, the app and python/ share this file format,
+// so equal configs must serialise to equal text.
 #include "dmc/config.h"
 
 #include <cmath>

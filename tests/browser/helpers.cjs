@@ -9,7 +9,7 @@ const { chromium } = require('playwright-core');
 
 const REPO = process.env.DMC_REPO || path.resolve(__dirname, '../..');
 
-// Headless Chromium with WebGL through SwiftShader (docs/toolchain.md).
+// Headless Chromium with WebGL through SwiftShader (wasm/TOOLCHAIN.md).
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--use-gl=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
   '--disable-quic', '--no-first-run', '--disable-background-networking',

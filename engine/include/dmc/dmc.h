@@ -13,6 +13,7 @@
 #include "dmc/dataset.h"
 #include "dmc/error.h"
 #include "dmc/evaluate.h"
+#include "dmc/export.h"
 #include "dmc/mnist.h"
 #include "dmc/model.h"
 #include "dmc/prune.h"

@@ -1,3 +1,8 @@
+// prune.cpp - structured pruning: whole output channels of a conv2d or
+// linear layer go, chosen by the L1 or L2 norm of their weights, and the
+// next layer loses the matching inputs. Removing channels (rather than
+// zeroing weights) keeps the pruned model an ordinary dense model, so the
+// kernels, the buffer plan and the exported header need nothing special.
 #include "dmc/prune.h"
 
 #include <algorithm>
