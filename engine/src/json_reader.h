@@ -12,12 +12,32 @@
 
 namespace dmc {
 
-// Parses JSON text; a syntax error becomes a dmc::Error naming `origin`.
+// The parser's own message, cut short: it quotes the token it stopped at,
+// which in a truncated file can be a megabyte-long string.
+inline std::string parser_message(const char *what) {
+    constexpr size_t kMaxQuoted = 200;
+    std::string m(what);
+    if (m.size() > kMaxQuoted) m = m.substr(0, kMaxQuoted) + "... (" + std::to_string(m.size()) + " characters)";
+    return m;
+}
+
+// Parses JSON text; a syntax error, or a number past what a double holds
+// (1e999: nlohmann reports it as out_of_range), becomes a dmc::Error naming
+// `origin`.
+// Nesting is limited: parsing is iterative, but writing a value out again
+// (a model's metadata is kept as text) recurses once per level.
+constexpr int kMaxJsonDepth = 64;
+
 inline nlohmann::json parse_json(const std::string &text, const std::string &origin) {
+    auto limit_depth = [&origin](int depth, nlohmann::json::parse_event_t, nlohmann::json &) {
+        if (depth > kMaxJsonDepth)
+            throw Error(origin + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        return true;
+    };
     try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error &e) {
-        throw Error(origin + ": not valid JSON (" + e.what() + ")");
+        return nlohmann::json::parse(text, limit_depth);
+    } catch (const nlohmann::json::exception &e) {
+        throw Error(origin + ": not valid JSON (" + parser_message(e.what()) + ")");
     }
 }
 
