@@ -1,6 +1,12 @@
+// quantize.cpp - the engine's number formats: int8 activations with a zero
+// point, symmetric per-row weights packed to 8, 4 or 2 bits, and the int32
+// fixed-point multipliers the kernels requantize with. The packed layout is
+// the one the kernels read (engine/kernels/dmc_arith.h, which unpack_row
+// uses), so what is packed here is what the microcontroller header runs.
 #include "dmc/quantize.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 #include "dmc/error.h"
@@ -27,8 +33,15 @@ QuantParams activation_params(double lo, double hi) {
 
 int32_t weight_qmax(int bits) { return (int32_t(1) << (bits - 1)) - 1; }
 
+// The kernels index packed rows with int32: a longer row cannot run.
+static int64_t packed_row_bytes(int64_t n, int bits) {
+    if (n < 0 || n > (INT32_MAX - 7) / 8)
+        throw Error("weight row of " + std::to_string(n) + " values is too long to pack");
+    return dmc_row_bytes(int32_t(n), bits);
+}
+
 void pack_row(const int8_t *values, int64_t n, int bits, uint8_t *packed) {
-    const int64_t bytes = (n * bits + 7) / 8;
+    const int64_t bytes = packed_row_bytes(n, bits);
     for (int64_t i = 0; i < bytes; ++i) packed[i] = 0;
     const int per_byte = 8 / bits;
     const uint32_t mask = (1u << bits) - 1u;
@@ -48,7 +61,7 @@ QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, i
     q.bits = bits;
     q.rows = rows;
     q.row_length = row_length;
-    q.row_bytes = (row_length * bits + 7) / 8;
+    q.row_bytes = packed_row_bytes(row_length, bits);
     q.packed.assign(size_t(rows * q.row_bytes + kWeightSlackBytes), 0);
     q.scales.assign(size_t(rows), 0.0);
     q.row_sums.assign(size_t(rows), 0);
