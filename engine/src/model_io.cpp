@@ -244,8 +244,10 @@ static Shape pooled_shape(const Layer &l, const Shape &in) {
     return out;
 }
 
-void validate_model(Model &model) {
-    const std::string where = "model '" + model.name + "'";
+// validate_model's steps, in the order it runs them: the first problem found
+// is the one reported, so the order is part of the messages.
+
+static void validate_input(const Model &model, const std::string &where) {
     if (!is_identifier(model.name))
         throw Error(where + ": the name must be letters, digits and '_', starting with a letter "
                             "(it becomes a C identifier)");
@@ -263,69 +265,85 @@ void validate_model(Model &model) {
     if (model.layers.empty()) throw Error(where + ": has no layers");
     if (model.layers.size() > size_t(limits::kMaxLayers))
         throw Error(where + ": more than " + std::to_string(limits::kMaxLayers) + " layers");
+}
 
+// The shape layer `l` (described as `lw` in messages) gives for an input of
+// `shape`, refusing an input it cannot take.
+static Shape layer_output_shape(const Layer &l, Shape shape, const std::string &lw) {
+    switch (l.type) {
+    case LayerType::Conv2d:
+        if (shape.channels != l.in_channels)
+            throw Error(lw + ": expects " + std::to_string(l.in_channels) +
+                        " input channels but receives a " + shape.str() + " tensor");
+        if (shape.height + 2 * l.padding < l.kernel || shape.width + 2 * l.padding < l.kernel)
+            throw Error(lw + ": kernel " + std::to_string(l.kernel) +
+                        " is larger than its padded input " + shape.str());
+        if (l.padding >= l.kernel) throw Error(lw + ": padding must be smaller than the kernel");
+        shape = pooled_shape(l, shape);
+        shape.channels = l.out_channels;
+        break;
+    case LayerType::Linear:
+        if (shape.height != 1 || shape.width != 1)
+            throw Error(lw + ": receives a " + shape.str() +
+                        " tensor; a linear layer needs a flat input (add a flatten layer)");
+        if (shape.channels != l.in_channels)
+            throw Error(lw + ": expects " + std::to_string(l.in_channels) +
+                        " input features but receives " + std::to_string(shape.channels));
+        shape = Shape{l.out_channels, 1, 1};
+        break;
+    case LayerType::MaxPool2d:
+    case LayerType::AvgPool2d:
+        if (shape.height + 2 * l.padding < l.kernel || shape.width + 2 * l.padding < l.kernel)
+            throw Error(lw + ": window " + std::to_string(l.kernel) +
+                        " is larger than its padded input " + shape.str());
+        if (2 * l.padding > l.kernel)
+            throw Error(lw + ": padding must be at most half the window");
+        shape = pooled_shape(l, shape);
+        break;
+    case LayerType::ReLU: break;
+    case LayerType::Flatten: shape = Shape{int(shape.size()), 1, 1}; break;
+    }
+    return shape;
+}
+
+static void validate_weights(const Layer &l, const std::string &lw) {
+    if (l.kernel < 1 && l.type == LayerType::Conv2d) throw Error(lw + ": kernel must be >= 1");
+    if (int64_t(l.weight.size()) != l.fan_in() * l.out_channels)
+        throw Error(lw + ": has " + std::to_string(l.weight.size()) + " weights but its shape needs " +
+                    std::to_string(l.fan_in() * l.out_channels));
+    if (!l.bias.empty() && int64_t(l.bias.size()) != l.out_channels)
+        throw Error(lw + ": has " + std::to_string(l.bias.size()) + " biases for " +
+                    std::to_string(l.out_channels) + " outputs");
+    if (l.fan_in() > limits::kMaxFanIn)
+        throw Error(lw + ": fan-in " + std::to_string(l.fan_in()) + " exceeds the limit of " +
+                    std::to_string(limits::kMaxFanIn));
+}
+
+// Sets every layer's input and output shape; returns the model's output shape.
+static Shape validate_layers(Model &model) {
     std::set<std::string> names;
-    Shape shape = in.shape;
+    Shape shape = model.input.shape;
     for (Layer &l : model.layers) {
         const std::string lw = "layer '" + l.name + "' (" + layer_type_name(l.type) + ")";
         if (!is_identifier(l.name)) throw Error(lw + ": invalid name");
         if (!names.insert(l.name).second) throw Error(lw + ": the name is used twice");
         l.input = shape;
-        switch (l.type) {
-        case LayerType::Conv2d:
-            if (shape.channels != l.in_channels)
-                throw Error(lw + ": expects " + std::to_string(l.in_channels) +
-                            " input channels but receives a " + shape.str() + " tensor");
-            if (shape.height + 2 * l.padding < l.kernel || shape.width + 2 * l.padding < l.kernel)
-                throw Error(lw + ": kernel " + std::to_string(l.kernel) +
-                            " is larger than its padded input " + shape.str());
-            if (l.padding >= l.kernel) throw Error(lw + ": padding must be smaller than the kernel");
-            shape = pooled_shape(l, shape);
-            shape.channels = l.out_channels;
-            break;
-        case LayerType::Linear:
-            if (shape.height != 1 || shape.width != 1)
-                throw Error(lw + ": receives a " + shape.str() +
-                            " tensor; a linear layer needs a flat input (add a flatten layer)");
-            if (shape.channels != l.in_channels)
-                throw Error(lw + ": expects " + std::to_string(l.in_channels) +
-                            " input features but receives " + std::to_string(shape.channels));
-            shape = Shape{l.out_channels, 1, 1};
-            break;
-        case LayerType::MaxPool2d:
-        case LayerType::AvgPool2d:
-            if (shape.height + 2 * l.padding < l.kernel || shape.width + 2 * l.padding < l.kernel)
-                throw Error(lw + ": window " + std::to_string(l.kernel) +
-                            " is larger than its padded input " + shape.str());
-            if (2 * l.padding > l.kernel)
-                throw Error(lw + ": padding must be at most half the window");
-            shape = pooled_shape(l, shape);
-            break;
-        case LayerType::ReLU: break;
-        case LayerType::Flatten: shape = Shape{int(shape.size()), 1, 1}; break;
-        }
-        if (l.has_weights()) {
-            if (l.kernel < 1 && l.type == LayerType::Conv2d) throw Error(lw + ": kernel must be >= 1");
-            if (int64_t(l.weight.size()) != l.fan_in() * l.out_channels)
-                throw Error(lw + ": has " + std::to_string(l.weight.size()) + " weights but its shape needs " +
-                            std::to_string(l.fan_in() * l.out_channels));
-            if (!l.bias.empty() && int64_t(l.bias.size()) != l.out_channels)
-                throw Error(lw + ": has " + std::to_string(l.bias.size()) + " biases for " +
-                            std::to_string(l.out_channels) + " outputs");
-            if (l.fan_in() > limits::kMaxFanIn)
-                throw Error(lw + ": fan-in " + std::to_string(l.fan_in()) + " exceeds the limit of " +
-                            std::to_string(limits::kMaxFanIn));
-        }
+        shape = layer_output_shape(l, shape, lw);
+        if (l.has_weights()) validate_weights(l, lw);
         if (shape.size() > limits::kMaxActivationElements || shape.channels > limits::kMaxDimension)
             throw Error(lw + ": output " + shape.str() + " has more than " +
                         std::to_string(limits::kMaxActivationElements) + " values");
         l.output = shape;
     }
+    return shape;
+}
+
+static void validate_task(const Model &model, const Shape &output, const std::string &where) {
     if (model.output_layer() < 0)
         throw Error(where + ": has no conv2d or linear layer; there is nothing to compress");
-    if (model.task == Task::Classification && shape.size() < 2)
+    if (model.task == Task::Classification && output.size() < 2)
         throw Error(where + ": a classifier needs at least 2 outputs, the model gives " +
-                    std::to_string(shape.size()));
+                    std::to_string(output.size()));
     const bool known = (model.task == Task::Classification && model.dataset == "mnist") ||
                        (model.task == Task::Regression && model.dataset == "sine");
     if (!known)
@@ -333,6 +351,13 @@ void validate_model(Model &model) {
                             "(classification: mnist; regression: sine)");
     if (model.parameters() > limits::kMaxParameters)
         throw Error(where + ": more than " + std::to_string(limits::kMaxParameters) + " parameters");
+}
+
+void validate_model(Model &model) {
+    const std::string where = "model '" + model.name + "'";
+    validate_input(model, where);
+    const Shape output = validate_layers(model);
+    validate_task(model, output, where);
 }
 
 static std::string encode_floats(const std::vector<float> &values) {
