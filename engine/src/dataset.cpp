@@ -1,8 +1,18 @@
+// dataset.cpp - the sets a model is scored on, kept apart from the model
+// and the executor: a model file names its data set, and everything that
+// scores a model (evaluate(), score(), the workbench, the search) takes a
+// TestSet, whatever it holds. MNIST is read from IDX files (mnist.cpp); the
+// sine grid is generated here, so its points are the same everywhere
+// (python/dmc/sine.py writes the same grid). The evaluation order the
+// workbench and the search use is here too: it depends only on the set.
 #include "dmc/dataset.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "dmc/error.h"
+#include "splitmix.h"
 
 namespace dmc {
 
@@ -68,6 +78,41 @@ void check_model_fits(const Model &model, const TestSet &test) {
     if (model.task == Task::Regression && int64_t(test.targets.size()) != outputs * test.count)
         throw Error("model '" + model.name + "' has " + std::to_string(outputs) + " outputs; " + test.name +
                     " has " + std::to_string(test.targets.size() / size_t(test.count)) + " targets per input");
+}
+
+namespace {
+
+// Fisher-Yates from the back, one splitmix64 draw per swap.
+void shuffle(std::vector<int> &v, uint64_t &state) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[size_t(splitmix64(state) % uint64_t(i))]);
+}
+
+} // namespace
+
+std::vector<int> stratified_order(const TestSet &test, uint64_t seed) {
+    const int n = test.count;
+    uint64_t state = seed;
+    if (test.labels.size() != size_t(n)) {
+        std::vector<int> order(static_cast<size_t>(n));
+        std::iota(order.begin(), order.end(), 0);
+        shuffle(order, state);
+        return order;
+    }
+    std::vector<std::vector<int>> by_class(256);
+    for (int i = 0; i < n; ++i) by_class[test.labels[size_t(i)]].push_back(i);
+    for (std::vector<int> &c : by_class) shuffle(c, state);
+    // Key (rank within its class + 0.5) / class size: sorting by it
+    // interleaves the classes in proportion at every prefix; the stable sort
+    // keeps equal keys in class order, so the order is fixed by the seed.
+    std::vector<std::pair<double, int>> keyed;
+    keyed.reserve(size_t(n));
+    for (const std::vector<int> &c : by_class)
+        for (size_t r = 0; r < c.size(); ++r) keyed.push_back({(double(r) + 0.5) / double(c.size()), c[r]});
+    std::stable_sort(keyed.begin(), keyed.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    std::vector<int> order;
+    order.reserve(size_t(n));
+    for (const auto &k : keyed) order.push_back(k.second);
+    return order;
 }
 
 } // namespace dmc

@@ -10,11 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "dmc/error.h"
-#include "dmc_activation.h"
+#include "dmc/search.h"
+#include "dmc/text.h"
 
 namespace dmc {
-
-namespace {
 
 double sqnr_db(double signal, double noise) {
     if (noise <= 0.0) return std::numeric_limits<double>::infinity();
@@ -22,7 +21,25 @@ double sqnr_db(double signal, double noise) {
     return 10.0 * std::log10(signal / noise);
 }
 
-} // namespace
+void SqnrSums::add(const CompressedModel &cm, int step, const void *output, const float *float_output) {
+    const Step &s = cm.steps[size_t(step)];
+    const std::vector<int> &kept = cm.pruned.kept[size_t(s.layer)];
+    const int64_t positions = int64_t(s.output.height) * s.output.width;
+    // Pruning removes channels, never positions: the float layer has them all.
+    const int64_t c_kept = s.output.channels, c_all = cm.model.layers[size_t(s.layer)].out_channels;
+    // One input's sums first, then added: the order both callers rely on.
+    double sig = 0.0, err = 0.0;
+    for (int64_t p = 0; p < positions; ++p) {
+        for (int64_t c = 0; c < c_kept; ++c) {
+            const double x = float_output[p * c_all + kept[size_t(c)]];
+            const double y = tensor_value(s, output, p * c_kept + c);
+            sig += x * x;
+            err += (y - x) * (y - x);
+        }
+    }
+    signal += sig;
+    noise += err;
+}
 
 Report describe(const CompressedModel &cm) {
     Report r;
@@ -84,9 +101,11 @@ namespace {
 
 int count_of(const TestSet &test, int limit) { return limit > 0 && limit < test.count ? limit : test.count; }
 
-// Squared error of one output tensor against the targets of input i.
+} // namespace
+
 double squared_error(const CompressedModel &cm, const void *out, const TestSet &test, int i) {
     const int64_t n = cm.output_shape().size();
+    if (test.targets.size() < size_t((int64_t(i) + 1) * n)) return 0.0;
     double sum = 0.0;
     for (int64_t k = 0; k < n; ++k) {
         const double e = tensor_value(cm.steps.back(), out, k) - double(test.targets[size_t(int64_t(i) * n + k)]);
@@ -95,7 +114,12 @@ double squared_error(const CompressedModel &cm, const void *out, const TestSet &
     return sum;
 }
 
-} // namespace
+std::vector<float> output_curve(const CompressedModel &cm, const TestSet &test, int output) {
+    Executor run(cm);
+    std::vector<float> curve(static_cast<size_t>(test.count));
+    for (int i = 0; i < test.count; ++i) curve[size_t(i)] = float(tensor_value(cm.steps.back(), test.run(run, i), output));
+    return curve;
+}
 
 double score(const CompressedModel &model, const TestSet &test, int limit) {
     check_model_fits(model.model, test);
@@ -126,7 +150,7 @@ Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOption
     std::map<int, std::vector<float>> float_outputs; // by layer index
     std::map<int, size_t> report_index;
     for (size_t i = 0; i < r.layers.size(); ++i) report_index[r.layers[i].layer] = i;
-    std::vector<double> signal(r.layers.size(), 0.0), noise(r.layers.size(), 0.0);
+    std::vector<SqnrSums> sqnr(r.layers.size());
 
     int float_correct = 0, correct = 0, agree = 0;
     double float_se = 0.0, se = 0.0;
@@ -141,22 +165,7 @@ Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOption
         const void *co = test.run(run_compressed, i, [&](int k, const void *out) {
             const Step &s = cm.steps[size_t(k)];
             if (!options.output_sqnr || s.layer < 0 || !report_index.count(s.layer)) return;
-            const std::vector<float> &ref = float_outputs[s.layer];
-            const std::vector<int> &kept = cm.pruned.kept[size_t(s.layer)];
-            const int64_t positions = int64_t(s.output.height) * s.output.width;
-            const int64_t c_kept = s.output.channels, c_all = int64_t(ref.size()) / positions;
-            double sig = 0.0, err = 0.0;
-            for (int64_t p = 0; p < positions; ++p) {
-                for (int64_t c = 0; c < c_kept; ++c) {
-                    const double x = ref[size_t(p * c_all + kept[size_t(c)])];
-                    const int64_t at = p * c_kept + c;
-                    const double y = tensor_value(s, out, at);
-                    sig += x * x;
-                    err += (y - x) * (y - x);
-                }
-            }
-            signal[report_index[s.layer]] += sig;
-            noise[report_index[s.layer]] += err;
+            sqnr[report_index[s.layer]].add(cm, k, out, float_outputs[s.layer].data());
         });
         if (cm.model.task == Task::Classification) {
             const int label = test.labels[size_t(i)];
@@ -180,7 +189,7 @@ Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOption
         r.mse = se / values;
     }
     if (options.output_sqnr)
-        for (size_t i = 0; i < r.layers.size(); ++i) r.layers[i].output_sqnr_db = sqnr_db(signal[i], noise[i]);
+        for (size_t i = 0; i < r.layers.size(); ++i) r.layers[i].output_sqnr_db = sqnr[i].db();
     return r;
 }
 
@@ -190,29 +199,6 @@ namespace {
 nlohmann::json db_json(double db) {
     if (std::isnan(db) || std::isinf(db)) return nullptr;
     return std::round(db * 100.0) / 100.0;
-}
-
-std::string db_text(double db) {
-    if (std::isnan(db)) return "-";
-    if (std::isinf(db)) return db > 0 ? "exact" : "-inf";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", db);
-    return buf;
-}
-
-std::string with_commas(int64_t v) {
-    std::string digits = std::to_string(v < 0 ? -v : v), out;
-    for (size_t i = 0; i < digits.size(); ++i) {
-        if (i && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return (v < 0 ? "-" : "") + out;
-}
-
-std::string percent(double fraction) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * fraction);
-    return buf;
 }
 
 } // namespace
@@ -263,8 +249,8 @@ std::string report_to_text(const Report &r) {
     if (r.images > 0 && r.task == Task::Classification) {
         std::snprintf(line, sizeof line,
                       "%d test images: float accuracy %s, compressed %s, agreement %s\n\n", r.images,
-                      percent(r.float_accuracy).c_str(), percent(r.accuracy).c_str(),
-                      percent(r.agreement).c_str());
+                      percent_text(r.float_accuracy).c_str(), percent_text(r.accuracy).c_str(),
+                      percent_text(r.agreement).c_str());
         out += line;
     } else if (r.images > 0) {
         std::snprintf(line, sizeof line, "%d test points: mean squared error float %.6f, compressed %.6f\n\n",
@@ -308,12 +294,11 @@ Sweep sweep_layer(const Model &model, const std::string &layer, const std::vecto
     sweep.float_score = score(float_reference(model), test, limit);
     if (progress) progress(++done, total);
     sweep.images = count_of(test, limit);
+    // One compressor for every point: each point compresses one layer, so
+    // the float steps before it are calibrated once.
+    Compressor compressor(model, calibration);
     auto point = [&](int b, double keep) {
-        CompressionConfig c;
-        c.defaults.bits = kFloatBits;
-        c.layers[layer].bits = b;
-        c.layers[layer].keep = keep;
-        const SweepPoint p{b, keep, score(compress_model(model, c, calibration), test, limit)};
+        const SweepPoint p = sweep_point(compressor, test, layer, b, keep, limit);
         if (progress) progress(++done, total);
         return p;
     };
@@ -335,7 +320,7 @@ std::string sweep_to_text(const Sweep &s) {
     const bool acc = s.metric == "accuracy";
     auto value = [&](double v) {
         char buf[32];
-        if (acc) return percent(v);
+        if (acc) return percent_text(v);
         std::snprintf(buf, sizeof buf, "%.6f", v);
         return std::string(buf);
     };

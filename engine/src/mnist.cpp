@@ -9,6 +9,7 @@
 
 #include "dmc/error.h"
 #include "io_util.h"
+#include "splitmix.h"
 
 #if DMC_WITH_ZLIB
 #include <zlib.h>
@@ -164,14 +165,8 @@ std::vector<int> calibration_indices(int total, int count, uint64_t seed) {
     std::vector<int> index(static_cast<size_t>(total));
     std::iota(index.begin(), index.end(), 0);
     uint64_t state = seed;
-    auto next = [&state]() { // splitmix64
-        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    };
     for (int i = 0; i < count; ++i) {
-        const int j = i + int(next() % uint64_t(total - i));
+        const int j = i + int(splitmix64(state) % uint64_t(total - i));
         std::swap(index[size_t(i)], index[size_t(j)]);
     }
     index.resize(size_t(count));

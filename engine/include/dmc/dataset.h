@@ -3,6 +3,7 @@
 // (generated). See engine/MODEL_FORMAT.md.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,13 @@ CalibrationSet load_calibration_set(const Model &model, const std::string &mnist
 
 // Checks that the model's input and output fit the set; throws dmc::Error.
 void check_model_fits(const Model &model, const TestSet &test);
+
+// The test inputs in an order whose every prefix has the classes in the
+// proportions of the whole set, so a score on the first few hundred is
+// already a fair estimate of the score on all (the workbench's first
+// figures; a search screening candidates on a subset). Each class's inputs
+// are shuffled by splitmix64(seed), then the classes interleaved by rank /
+// class size. A set without labels gets a plain seeded shuffle.
+std::vector<int> stratified_order(const TestSet &test, uint64_t seed = 1);
 
 } // namespace dmc

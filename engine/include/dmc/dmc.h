@@ -18,3 +18,5 @@
 #include "dmc/model.h"
 #include "dmc/prune.h"
 #include "dmc/quantize.h"
+#include "dmc/search.h"
+#include "dmc/text.h"

@@ -68,6 +68,34 @@ struct EvalOptions {
 // describe() plus accuracy (or MSE), agreement and output SQNR on `test`.
 Report evaluate(const CompressedModel &model, const TestSet &test, const EvalOptions &options = {});
 
+// 10 log10(signal / noise): +infinity without noise (exact), -infinity
+// without signal.
+double sqnr_db(double signal, double noise);
+
+// The sums behind one layer's output SQNR. evaluate() and the workbench
+// both form them here, input by input in evaluation order, so their figures
+// agree to the last bit.
+struct SqnrSums {
+    double signal = 0.0, noise = 0.0;
+
+    // Adds one input's output of conv2d/linear step `step` of `model`
+    // (after a fused ReLU), kept channels only, against `float_output`: the
+    // float model's output of the same layer for the same input (all the
+    // layer's channels, HWC: float_reference()'s step output).
+    void add(const CompressedModel &model, int step, const void *output, const float *float_output);
+    double db() const { return sqnr_db(signal, noise); }
+};
+
+// Regression: the squared error of one output tensor against the targets of
+// test input i, summed over the outputs (0 when the set has no targets for
+// it). score() and evaluate() sum these in input order.
+double squared_error(const CompressedModel &model, const void *output, const TestSet &test, int i);
+
+// Output `output` of the model on every test input, in test order, as real
+// numbers (tensor_value): for a regression model, its curve against the
+// targets.
+std::vector<float> output_curve(const CompressedModel &model, const TestSet &test, int output);
+
 // The model's score on the first `limit` inputs (0: all), nothing else:
 // accuracy for a classifier, mean squared error for a regression model.
 double score(const CompressedModel &model, const TestSet &test, int limit = 0);
