@@ -10,6 +10,7 @@
 // the in-memory file system before main() runs.
 #include <SDL.h>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -141,12 +142,17 @@ void maybe_screenshot() {
 }
 #endif
 
-void frame() {
-#ifdef __EMSCRIPTEN__
-    int w = 0, h = 0;
-    SDL_GetWindowSize(g_window, &w, &h);
-    if (w != page_width() || h != page_height()) SDL_SetWindowSize(g_window, page_width(), page_height());
-#endif
+// The whole file at `path` into *text; false when it cannot be opened.
+bool read_text(const char *path, std::string *text) {
+    std::FILE *f = std::fopen(path, "rb");
+    if (!f) return false;
+    char buf[65536];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text->append(buf, n);
+    std::fclose(f);
+    return true;
+}
+
+void handle_events() {
     SDL_Event event;
     while (SDL_PollEvent(&event)) {
         ImGui_ImplSDL2_ProcessEvent(&event);
@@ -154,19 +160,21 @@ void frame() {
         if (event.type == SDL_WINDOWEVENT) g_last_hash = 0; // exposed, resized: draw again
         if (event.type == SDL_DROPFILE) { // native drag and drop of a model file
             char *path = event.drop.file;
-            std::FILE *f = std::fopen(path, "rb");
             std::string text;
-            if (f) {
-                char buf[65536];
-                for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-                std::fclose(f);
-                app::load_model_text(path, text);
-            } else {
-                app::state().message = std::string("Cannot read '") + path + "'";
-            }
+            if (read_text(path, &text)) app::load_model_text(path, text);
+            else app::state().message = std::string("Cannot read '") + path + "'";
             SDL_free(path);
         }
     }
+}
+
+void frame() {
+#ifdef __EMSCRIPTEN__
+    int w = 0, h = 0;
+    SDL_GetWindowSize(g_window, &w, &h);
+    if (w != page_width() || h != page_height()) SDL_SetWindowSize(g_window, page_width(), page_height());
+#endif
+    handle_events();
     const double work_start = app::platform_now_ms();
     app::update();
     ImGui_ImplOpenGL3_NewFrame();
@@ -206,23 +214,25 @@ void frame() {
     app::state().frame_work_ms = app::platform_now_ms() - work_start;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
+struct Options {
     std::string assets = DMC_DEFAULT_ASSETS, mnist, model_file, config_file, fragment;
+};
+
+// Fills *o from the command line; returns -1 to go on, or main()'s exit status.
+int parse_options(int argc, char **argv, Options *o) {
 #ifdef __EMSCRIPTEN__
-    assets = "/assets";
-    mnist = "/data";
+    o->assets = "/assets";
+    o->mnist = "/data";
 #else
-    if (const char *env = std::getenv("MNIST_DIR")) mnist = env;
+    if (const char *env = std::getenv("MNIST_DIR")) o->mnist = env;
 #endif
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
-        if (a == "--assets") assets = argv[i + 1];
-        else if (a == "--mnist") mnist = argv[i + 1];
-        else if (a == "--model") model_file = argv[i + 1];
-        else if (a == "--config") config_file = argv[i + 1];
-        else if (a == "--fragment") fragment = argv[i + 1]; // the page's URL fragment (wasm/dmc.js)
+        if (a == "--assets") o->assets = argv[i + 1];
+        else if (a == "--mnist") o->mnist = argv[i + 1];
+        else if (a == "--model") o->model_file = argv[i + 1];
+        else if (a == "--config") o->config_file = argv[i + 1];
+        else if (a == "--fragment") o->fragment = argv[i + 1]; // the page's URL fragment (wasm/dmc.js)
 #ifndef __EMSCRIPTEN__
         else if (a == "--screenshot") g_screenshot = argv[i + 1];
 #endif
@@ -236,25 +246,32 @@ int main(int argc, char **argv) {
         std::printf("usage: dmc-app [--assets DIR] [--mnist DIR] [--model FILE] [--config FILE]\n");
         return 0;
     }
+    return -1;
+}
 
+// SDL, the window (the page's size in the browser) and its GL context, or
+// nullptr with main()'s exit status in *rc.
+SDL_GLContext open_window(const char **glsl_version, int *rc) {
     if (SDL_Init(SDL_INIT_VIDEO | SDL_INIT_TIMER) != 0) {
 #ifndef __EMSCRIPTEN__
         if (!g_screenshot.empty()) {
             std::printf("skipped: SDL_Init: %s\n", SDL_GetError());
-            return 77;
+            *rc = 77;
+            return nullptr;
         }
 #endif
         std::fprintf(stderr, "SDL_Init: %s\n", SDL_GetError());
-        return 1;
+        *rc = 1;
+        return nullptr;
     }
 #if defined(IMGUI_IMPL_OPENGL_ES2)
-    const char *glsl_version = "#version 100";
+    *glsl_version = "#version 100";
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_FLAGS, 0);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_PROFILE_MASK, SDL_GL_CONTEXT_PROFILE_ES);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MAJOR_VERSION, 2);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MINOR_VERSION, 0);
 #else
-    const char *glsl_version = "#version 130";
+    *glsl_version = "#version 130";
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_FLAGS, 0);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_PROFILE_MASK, SDL_GL_CONTEXT_PROFILE_CORE);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MAJOR_VERSION, 3);
@@ -272,16 +289,21 @@ int main(int argc, char **argv) {
     const int no_display = g_screenshot.empty() ? 1 : 77;
     if (!g_window) {
         std::fprintf(stderr, "%sSDL_CreateWindow: %s\n", no_display == 77 ? "skipped: " : "", SDL_GetError());
-        return no_display;
+        *rc = no_display;
+        return nullptr;
     }
     SDL_GLContext gl = SDL_GL_CreateContext(g_window);
     if (!gl) {
         std::fprintf(stderr, "%sSDL_GL_CreateContext: %s\n", no_display == 77 ? "skipped: " : "", SDL_GetError());
-        return no_display;
+        *rc = no_display;
+        return nullptr;
     }
     SDL_GL_MakeCurrent(g_window, gl);
     SDL_GL_SetSwapInterval(1);
+    return gl;
+}
 
+void init_imgui(SDL_GLContext gl, const char *glsl_version) {
     IMGUI_CHECKVERSION();
     ImGui::CreateContext();
     ImGuiIO &io = ImGui::GetIO();
@@ -293,33 +315,26 @@ int main(int argc, char **argv) {
     style.GrabMinSize = 12.0f;
     ImGui_ImplSDL2_InitForOpenGL(g_window, gl);
     ImGui_ImplOpenGL3_Init(glsl_version);
+}
 
-    app::init(assets, mnist, fragment);
-    if (!model_file.empty()) {
-        std::FILE *f = std::fopen(model_file.c_str(), "rb");
+// --model and --config: a file that cannot be read reaches the app as empty
+// text, whose error the app shows like any other bad file.
+void load_start_files(const Options &o) {
+    if (!o.model_file.empty()) {
         std::string text;
-        if (f) {
-            char buf[65536];
-            for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-            std::fclose(f);
-        }
-        app::load_model_text(model_file, text);
+        read_text(o.model_file.c_str(), &text);
+        app::load_model_text(o.model_file, text);
     }
-    if (!config_file.empty()) {
-        std::FILE *f = std::fopen(config_file.c_str(), "rb");
+    if (!o.config_file.empty()) {
         std::string text;
-        if (f) {
-            char buf[4096];
-            for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-            std::fclose(f);
-        }
+        read_text(o.config_file.c_str(), &text);
         app::set_config_json(text);
     }
+}
 
-#ifdef __EMSCRIPTEN__
-    EM_ASM({ if (window.dmcAppStarted) window.dmcAppStarted(); });
-    emscripten_set_main_loop(frame, 0, true);
-#else
+#ifndef __EMSCRIPTEN__
+// The native loop, until the window closes (or the screenshot is written).
+int run_native(SDL_GLContext gl) {
     // Without the test images the evaluation never becomes final, so a
     // --screenshot check has nothing to wait for.
     int rc = 0;
@@ -335,5 +350,27 @@ int main(int argc, char **argv) {
     SDL_DestroyWindow(g_window);
     SDL_Quit();
     return rc;
+}
+#endif
+
+} // namespace
+
+int main(int argc, char **argv) {
+    Options options;
+    const int parsed = parse_options(argc, argv, &options);
+    if (parsed >= 0) return parsed;
+    const char *glsl_version = nullptr;
+    int rc = 0;
+    SDL_GLContext gl = open_window(&glsl_version, &rc);
+    if (!gl) return rc;
+    init_imgui(gl, glsl_version);
+    app::init(options.assets, options.mnist, options.fragment);
+    load_start_files(options);
+#ifdef __EMSCRIPTEN__
+    EM_ASM({ if (window.dmcAppStarted) window.dmcAppStarted(); });
+    emscripten_set_main_loop(frame, 0, true);
+    return 0;
+#else
+    return run_native(gl);
 #endif
 }
