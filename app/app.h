@@ -62,8 +62,8 @@ struct AppState {
     // estimate and the full result were first drawn.
     double request_ms = 0;
     std::string shown_first_kind; // "exact" or "quick estimate"
-    double frame_work_ms = 0;
-    int64_t frames = 0, frames_drawn = 0; // loop iterations, and those that drew     // main-thread time of the last frame (update, draw, render)
+    double frame_work_ms = 0;             // main-thread time of the last frame (update, draw, render)
+    int64_t frames = 0, frames_drawn = 0; // loop iterations, and those that drew
     double shown_first_ms = -1, shown_full_ms = -1;
     int shown_first_images = 0;
 };
@@ -105,8 +105,8 @@ void name_item(const std::string &name);
 
 // Small drawing helpers shared by the panels (ui_common.cpp).
 ImU32 layer_color(int i, float alpha = 1.0f);
+// (Numbers with commas and dB figures: dmc/text.h, db_text(db, true) for "34.5 dB".)
 std::string bytes_text(int64_t bytes); // "12.3 KB"
-std::string db_text(double db);        // "34.5 dB", "exact", "-"
 void digit_image(const uint8_t *pixels, ImVec2 at, float pixel, bool outline = false);
 
 } // namespace app

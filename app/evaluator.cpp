@@ -1,12 +1,19 @@
+// evaluator.cpp - the workbench's evaluation of one compressed model after
+// another on the same test set (see evaluator.h for the design).
+//
+// The file holds policy only, so that the workbench can never disagree with
+// `dmc eval`: the steps run in a dmc::Executor per lane, the prediction,
+// squared error and SQNR sums are the engine's functions, and what decides
+// whether a cached tensor may be reused is the engine's step keys. What
+// stays here is which tensors to keep, within which budget, in which order
+// the images go, and how a slice is split between two threads.
 #include "evaluator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <numeric>
-
-#include "dmc_activation.h"
 
 namespace app {
 
@@ -14,126 +21,18 @@ using namespace dmc;
 
 namespace {
 
-// FNV-1a over raw bytes: enough to tell configs apart (a collision would
-// need two different steps to hash equal, 2^-64 per pair).
-struct Hasher {
-    uint64_t h = 1469598103934665603ull;
-    void bytes(const void *p, size_t n) {
-        const auto *b = static_cast<const uint8_t *>(p);
-        for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
-    }
-    template <class T> void value(const T &v) { bytes(&v, sizeof v); }
-    template <class T> void vec(const std::vector<T> &v) {
-        value(v.size());
-        if (!v.empty()) bytes(v.data(), v.size() * sizeof(T));
-    }
-    void shape(const Shape &s) { value(s.channels), value(s.height), value(s.width); }
-};
-
-uint64_t splitmix(uint64_t &state) {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-int predicted(const CompressedModel &cm, const void *out) {
-    const int64_t n = cm.output_shape().size();
-    if (cm.output_integer()) {
-        const auto *q = static_cast<const int8_t *>(out);
-        return dmc_argmax_s8(q, int32_t(n)); // the first maximum, as the engine
-    }
-    const auto *v = static_cast<const float *>(out);
-    int best = 0;
-    for (int64_t i = 1; i < n; ++i) best = v[i] > v[best] ? int(i) : best;
-    return best;
-}
-
-double sqnr_db(double signal, double noise) { // as evaluate() defines it
-    if (noise <= 0.0) return std::numeric_limits<double>::infinity();
-    if (signal <= 0.0) return -std::numeric_limits<double>::infinity();
-    return 10.0 * std::log10(signal / noise);
-}
-
 bool is_weight(const Step &s) { return s.op == Op::Conv2d || s.op == Op::Linear; }
 
+// Where a changed config can start: a weight layer, or a float/int8
+// conversion before one. Not step 1 after a table-driven Quantize: the
+// lookup is cheaper than a copy from the cache.
+bool worth_caching(const std::vector<Step> &steps, int k) {
+    const Step &s = steps[size_t(k)];
+    const bool boundary = is_weight(s) || s.op == Op::Dequantize || (s.op == Op::Quantize && !s.from_raw_input);
+    return boundary && !(k == 1 && steps[0].op == Op::Quantize);
+}
+
 } // namespace
-
-double squared_error(const CompressedModel &cm, const void *out, const TestSet &test, int i) {
-    const int64_t n = cm.output_shape().size();
-    if (test.targets.size() < size_t((int64_t(i) + 1) * n)) return 0.0;
-    double sum = 0.0;
-    for (int64_t k = 0; k < n; ++k) {
-        const double y = cm.output_integer()
-                             ? cm.output_q().scale * (static_cast<const int8_t *>(out)[k] - cm.output_q().zero_point)
-                             : double(static_cast<const float *>(out)[k]);
-        const double e = y - double(test.targets[size_t(int64_t(i) * n + k)]);
-        sum += e * e;
-    }
-    return sum;
-}
-
-std::vector<float> output_curve(const CompressedModel &cm, const TestSet &test, int output) {
-    Executor run(cm);
-    std::vector<float> curve(static_cast<size_t>(test.count));
-    for (int i = 0; i < test.count; ++i) {
-        const void *out = test.run(run, i);
-        curve[size_t(i)] = cm.output_integer()
-                               ? float(cm.output_q().scale * (static_cast<const int8_t *>(out)[output] - cm.output_q().zero_point))
-                               : static_cast<const float *>(out)[output];
-    }
-    return curve;
-}
-
-std::vector<int> stratified_order(const TestSet &test, uint64_t seed) {
-    const int n = test.count;
-    if (test.labels.size() != size_t(n)) { // not a classification set: a plain shuffle
-        std::vector<int> order(static_cast<size_t>(n));
-        std::iota(order.begin(), order.end(), 0);
-        uint64_t s = seed;
-        for (int i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[splitmix(s) % uint64_t(i + 1)]);
-        return order;
-    }
-    std::vector<std::vector<int>> by_class(256);
-    for (int i = 0; i < n; ++i) by_class[test.labels[size_t(i)]].push_back(i);
-    uint64_t s = seed;
-    for (auto &c : by_class)
-        for (int i = int(c.size()) - 1; i > 0; --i) std::swap(c[size_t(i)], c[splitmix(s) % uint64_t(i + 1)]);
-    // Each image gets a key (its rank within its class + 0.5) / class size:
-    // sorting by it interleaves the classes in proportion at every prefix.
-    std::vector<std::pair<double, int>> keyed;
-    keyed.reserve(size_t(n));
-    for (auto &c : by_class)
-        for (size_t r = 0; r < c.size(); ++r) keyed.push_back({(double(r) + 0.5) / double(c.size()), c[r]});
-    std::stable_sort(keyed.begin(), keyed.end(),
-                     [](const auto &a, const auto &b) { return a.first < b.first; });
-    std::vector<int> order;
-    order.reserve(size_t(n));
-    for (auto &k : keyed) order.push_back(k.second);
-    return order;
-}
-
-std::vector<uint64_t> step_prefix_hashes(const CompressedModel &cm) {
-    std::vector<uint64_t> out;
-    Hasher h;
-    h.bytes(cm.input_lut, sizeof cm.input_lut);
-    for (const Step &s : cm.steps) {
-        h.value(s.op), h.value(s.integer), h.value(s.layer), h.value(s.fused_relu), h.value(s.from_raw_input);
-        h.shape(s.input), h.shape(s.output);
-        const Layer &l = s.source;
-        h.value(l.type), h.value(l.in_channels), h.value(l.out_channels), h.value(l.kernel), h.value(l.stride),
-            h.value(l.padding);
-        if (is_weight(s)) h.vec(l.weight), h.vec(l.bias);
-        h.vec(s.float_weight_t);
-        h.value(s.weights.bits), h.value(s.weights.rows), h.value(s.weights.row_length), h.vec(s.weights.packed);
-        h.vec(s.bias), h.vec(s.multiplier), h.vec(s.shift);
-        h.value(s.in_q.scale), h.value(s.in_q.zero_point), h.value(s.out_q.scale), h.value(s.out_q.zero_point);
-        h.value(s.act_min), h.value(s.act_max), h.value(s.pool_divisor.multiplier), h.value(s.pool_divisor.shift);
-        h.value(s.input_mean), h.value(s.input_std), h.value(s.input_inv_scale);
-        out.push_back(h.h);
-    }
-    return out;
-}
 
 // ---- the float baseline ----
 
@@ -166,10 +65,10 @@ bool FloatRunner::run(int n) {
                 std::copy(v, v + size, base_.outputs[s.layer].begin() + p * size);
             };
         const void *out = test_.run(*run_, i, keep);
-        const int pred = predicted(reference_, out);
+        const int pred = predicted_class(reference_, out);
         base_.prediction[size_t(i)] = uint8_t(pred);
         if (!test_.labels.empty()) base_.correct += pred == test_.labels[size_t(i)];
-        else base_.squared_error += squared_error(reference_, out, test_, i);
+        else base_.squared_error += dmc::squared_error(reference_, out, test_, i);
     }
     base_.images = end;
     return end >= int(order_.size());
@@ -224,35 +123,48 @@ Evaluator::~Evaluator() = default;
 void Evaluator::start(std::shared_ptr<const CompressedModel> cm, const FloatBaseline *floats) {
     cm_ = std::move(cm);
     floats_ = floats;
-    hashes_ = step_prefix_hashes(*cm_);
-    for (Lane &lane : lanes_) lane.arena.assign(size_t((cm_->plan.arena_bytes + 7) / 8) + 1, 0);
+    keys_ = cm_->step_keys;
+    if (keys_.size() != cm_->steps.size()) {
+        // A model not made by the engine's compressor has no keys: give it
+        // ones no other model has, so nothing of it is ever reused.
+        static std::atomic<uint64_t> unkeyed{0};
+        const std::string own = "unkeyed " + std::to_string(++unkeyed) + ":";
+        keys_.clear();
+        for (size_t k = 0; k < cm_->steps.size(); ++k) keys_.push_back(own + std::to_string(k));
+    }
+    for (Lane &lane : lanes_) lane.executor = std::make_unique<Executor>(*cm_);
     images_ = correct_ = agree_ = agree_images_ = 0;
     se_ = 0.0;
     std::memset(confusion_, 0, sizeof confusion_);
     prediction_.assign(size_t(test_.count), 0);
     wrong_.clear();
+    plan_cache();
+    plan_sqnr();
+    resume_step_ = 0; // for the report: where a fully cached evaluation starts
+    for (auto &c : cache_)
+        if (c.second.filled >= int(order_.size())) resume_step_ = std::max(resume_step_, c.first);
+}
 
-    // Which step inputs to cache: those of weight layers and of the
-    // float/int8 conversions before them (where a changed layer starts),
-    // never step 1 after a table-driven Quantize (nothing to save there),
-    // within the budget, from the last layer back (the cheapest to keep).
+// Which step inputs to cache: those worth it (worth_caching), within the
+// budget, from the last layer back (the cheapest to keep). A cache whose
+// key is unchanged keeps what it holds.
+void Evaluator::plan_cache() {
     const std::vector<Step> &steps = cm_->steps;
     const int64_t n = int64_t(order_.size());
     std::map<int, Cache> kept;
     int64_t used = 0;
     for (int k = int(steps.size()) - 1; k >= 1; --k) {
-        const Step &s = steps[size_t(k)];
-        const bool boundary = is_weight(s) || s.op == Op::Dequantize || (s.op == Op::Quantize && !s.from_raw_input);
-        if (!boundary || (k == 1 && steps[0].op == Op::Quantize)) continue;
+        if (!worth_caching(steps, k)) continue;
         const int64_t each = steps[size_t(k) - 1].output_bytes();
         if (used + each * n > kCacheBudgetBytes) break;
         used += each * n;
+        const std::string &key = keys_[size_t(k) - 1];
         auto old = cache_.find(k);
         Cache c;
-        if (old != cache_.end() && old->second.key == hashes_[size_t(k) - 1] && old->second.bytes_each == each) {
+        if (old != cache_.end() && old->second.key == key && old->second.bytes_each == each) {
             c = std::move(old->second);
         } else {
-            c.key = hashes_[size_t(k) - 1];
+            c.key = key;
             c.bytes_each = each;
             c.data.resize(size_t(each * n));
             c.written.assign(size_t(n), 0);
@@ -260,105 +172,60 @@ void Evaluator::start(std::shared_ptr<const CompressedModel> cm, const FloatBase
         kept[k] = std::move(c);
     }
     cache_ = std::move(kept);
-
-    // Output SQNR: layers whose sums (for this exact prefix) are complete
-    // keep them; the others are summed again over the first images.
-    sqnr_target_ = floats_ ? floats_->sqnr_images : 0;
-    weight_steps_.clear();
-    for (size_t k = 0; k < steps.size(); ++k)
-        if (is_weight(steps[k])) weight_steps_.push_back(int(k));
-    std::map<uint64_t, SqnrSums> keep_sums;
-    for (int k : weight_steps_) {
-        auto it = sqnr_.find(hashes_[size_t(k)]);
-        if (it != sqnr_.end() && it->second.images == sqnr_target_ && sqnr_target_ > 0) keep_sums[it->first] = it->second;
-        else keep_sums[hashes_[size_t(k)]] = SqnrSums{};
-    }
-    sqnr_ = std::move(keep_sums);
-    resume_step_ = 0; // for the report: where a fully cached evaluation starts
-    for (auto &c : cache_)
-        if (c.second.filled >= int(n)) resume_step_ = std::max(resume_step_, c.first);
 }
 
-void Evaluator::run_image(int p, Lane &lane) {
-    const CompressedModel &cm = *cm_;
-    const std::vector<Step> &steps = cm.steps;
-    const int i = order_[size_t(p)];
-    char *arena = reinterpret_cast<char *>(lane.arena.data());
+// Output SQNR: layers whose sums (for this exact prefix) are complete keep
+// them; the others are summed again over the first images.
+void Evaluator::plan_sqnr() {
+    sqnr_target_ = floats_ ? floats_->sqnr_images : 0;
+    weight_steps_.clear();
+    for (size_t k = 0; k < cm_->steps.size(); ++k)
+        if (is_weight(cm_->steps[k])) weight_steps_.push_back(int(k));
+    std::map<std::string, LayerSqnr> kept;
+    for (int k : weight_steps_) {
+        const std::string &key = keys_[size_t(k)];
+        auto it = sqnr_.find(key);
+        const bool complete = it != sqnr_.end() && it->second.images == sqnr_target_ && sqnr_target_ > 0;
+        kept[key] = complete ? it->second : LayerSqnr{};
+    }
+    sqnr_ = std::move(kept);
+}
 
-    // Start at the last cached step input that holds image p; for the first
-    // images, no later than a layer whose output SQNR is being summed.
-    int start = 0;
-    for (auto &c : cache_)
-        if (c.second.filled > p) start = std::max(start, c.first);
-    const bool sqnr = p < sqnr_target_ && floats_;
+// The step image `position` starts at: the last cached step input that
+// holds it, but for the SQNR images no later than the first layer whose
+// sums still need this image (0: from the test input).
+int Evaluator::resume_step(int position, bool sqnr) const {
+    int latest = std::numeric_limits<int>::max();
     if (sqnr)
         for (int k : weight_steps_)
-            if (sqnr_[hashes_[size_t(k)]].images < sqnr_target_) start = std::min(start, k);
+            if (sqnr_.at(keys_[size_t(k)]).images < sqnr_target_) latest = std::min(latest, k);
+    int start = 0;
+    for (auto &c : cache_)
+        if (c.second.filled > position && c.first <= latest) start = std::max(start, c.first);
+    return start;
+}
 
-    if (start > 0) {
-        const Cache &c = cache_.at(start); // at(): safe beside the other lane
-        std::memcpy(arena + cm.plan.steps[size_t(start)].input_offset, c.data.data() + p * c.bytes_each,
-                    size_t(c.bytes_each));
-    } else {
-        // Step 0 as Executor::run_u8 / run do it.
-        const Step &first = steps[0];
-        const BufferPlan::Entry &e = cm.plan.steps[0];
-        const int64_t n = first.input.size();
-        if (!test_.pixels.empty() && first.op == Op::Quantize) {
-            int8_t *q = reinterpret_cast<int8_t *>(arena + e.output_offset);
-            const uint8_t *px = test_.pixels.data() + size_t(i) * size_t(n);
-            for (int64_t j = 0; j < n; ++j) q[j] = cm.input_lut[px[j]];
-        } else {
-            std::vector<float> raw(static_cast<size_t>(n));
-            if (!test_.pixels.empty())
-                for (int64_t j = 0; j < n; ++j) raw[size_t(j)] = float(test_.pixels[size_t(i * n + j)]) / 255.0f;
-            else
-                std::copy_n(test_.raw.data() + size_t(i) * size_t(n), n, raw.begin());
-            run_step(first, raw.data(), arena + e.output_offset, arena + e.scratch_offset);
-        }
+// Step `step` has just written `output` (what step + 1 reads) for image
+// `position`: keep it for the next config, and add it to its layer's SQNR.
+void Evaluator::observe_step(int position, int step, const void *output, bool sqnr) {
+    // Lanes write different positions; run() advances `filled` afterwards.
+    auto c = cache_.find(step + 1);
+    if (c != cache_.end() && !c->second.written[size_t(position)]) {
+        std::memcpy(c->second.data.data() + position * c->second.bytes_each, output, size_t(c->second.bytes_each));
+        c->second.written[size_t(position)] = 1;
     }
-    const int from = start > 0 ? start : 1;
-    for (int k = start > 0 ? start : 0; k < int(steps.size()); ++k) {
-        const BufferPlan::Entry &e = cm.plan.steps[size_t(k)];
-        if (k >= from) {
-            // Keep this step's input for the next config (lanes write
-            // different positions; run() advances `filled` afterwards).
-            auto c = cache_.find(k);
-            if (c != cache_.end() && !c->second.written[size_t(p)] && k > start) {
-                std::memcpy(c->second.data.data() + p * c->second.bytes_each, arena + e.input_offset,
-                            size_t(c->second.bytes_each));
-                c->second.written[size_t(p)] = 1;
-            }
-            run_step(steps[size_t(k)], arena + e.input_offset, arena + e.output_offset, arena + e.scratch_offset);
-        }
-        const Step &s = steps[size_t(k)];
-        if (!sqnr || !is_weight(s)) continue;
-        SqnrSums &sums = sqnr_[hashes_[size_t(k)]];
-        if (sums.images >= sqnr_target_ || sums.images != p) continue;
-        // The same sums as evaluate(): this layer's kept channels against the
-        // float model's output of the same layer.
-        const void *out = arena + e.output_offset;
-        const int64_t size = floats_->output_size.at(s.layer);
-        const float *ref = floats_->outputs.at(s.layer).data() + p * size;
-        const std::vector<int> &kept = cm.pruned.kept[size_t(s.layer)];
-        const int64_t positions = int64_t(s.output.height) * s.output.width;
-        const int64_t c_kept = s.output.channels, c_all = size / positions;
-        double sig = 0.0, err = 0.0;
-        for (int64_t q = 0; q < positions; ++q)
-            for (int64_t c = 0; c < c_kept; ++c) {
-                const double x = ref[q * c_all + kept[size_t(c)]];
-                const int64_t at = q * c_kept + c;
-                const double y = s.integer ? s.out_q.scale * (static_cast<const int8_t *>(out)[at] - s.out_q.zero_point)
-                                           : double(static_cast<const float *>(out)[at]);
-                sig += x * x;
-                err += (y - x) * (y - x);
-            }
-        sums.signal += sig;
-        sums.noise += err;
-        sums.images = p + 1;
-    }
-    const void *out = arena + cm.plan.steps.back().output_offset;
-    const int pred = predicted(cm, out);
+    const Step &s = cm_->steps[size_t(step)];
+    if (!sqnr || !is_weight(s)) return;
+    LayerSqnr &layer = sqnr_.at(keys_[size_t(step)]);
+    if (layer.images >= sqnr_target_ || layer.images != position) return;
+    const int64_t size = floats_->output_size.at(s.layer);
+    layer.sums.add(*cm_, step, output, floats_->outputs.at(s.layer).data() + position * size);
+    layer.images = position + 1;
+}
+
+void Evaluator::count(int position, const void *output, Lane &lane) {
+    const int i = order_[size_t(position)];
+    const int pred = predicted_class(*cm_, output);
     prediction_[size_t(i)] = uint8_t(pred);
     if (!test_.labels.empty()) {
         const int label = test_.labels[size_t(i)];
@@ -366,12 +233,29 @@ void Evaluator::run_image(int p, Lane &lane) {
         if (pred != label) lane.wrong.push_back(i);
         if (label < 10 && pred < 10) lane.confusion[label][pred]++;
     } else {
-        lane.squared_errors.push_back(app::squared_error(cm, out, test_, i));
+        lane.squared_errors.push_back(dmc::squared_error(*cm_, output, test_, i));
     }
-    if (floats_ && floats_->images > p) {
+    if (floats_ && floats_->images > position) {
         lane.agree += pred == floats_->prediction[size_t(i)];
         lane.agree_images++;
     }
+}
+
+void Evaluator::run_image(int position, Lane &lane) {
+    const bool sqnr = position < sqnr_target_ && floats_;
+    const int start = resume_step(position, sqnr);
+    const Executor::Observer observe = [&](int step, const void *output) {
+        observe_step(position, step, output, sqnr);
+    };
+    const void *out;
+    if (start > 0) {
+        const Cache &c = cache_.at(start); // at(): safe beside the other lane
+        std::memcpy(lane.executor->step_input(start), c.data.data() + position * c.bytes_each, size_t(c.bytes_each));
+        out = lane.executor->run_from(start, observe);
+    } else {
+        out = test_.run(*lane.executor, order_[size_t(position)], observe);
+    }
+    count(position, out, lane);
 }
 
 void Evaluator::merge(Lane &lane) {
@@ -421,11 +305,9 @@ std::vector<int> Evaluator::misclassified(size_t max) const {
 std::vector<double> Evaluator::output_sqnr_db() const {
     std::vector<double> out;
     for (int k : weight_steps_) {
-        auto it = sqnr_.find(hashes_[size_t(k)]);
-        if (it == sqnr_.end() || it->second.images < sqnr_target_ || sqnr_target_ == 0)
-            out.push_back(std::numeric_limits<double>::quiet_NaN());
-        else
-            out.push_back(sqnr_db(it->second.signal, it->second.noise));
+        auto it = sqnr_.find(keys_[size_t(k)]);
+        const bool complete = it != sqnr_.end() && it->second.images >= sqnr_target_ && sqnr_target_ > 0;
+        out.push_back(complete ? it->second.sums.db() : std::numeric_limits<double>::quiet_NaN());
     }
     return out;
 }

@@ -1,24 +1,27 @@
 // evaluator.h - the workbench's incremental evaluation of a compressed model
 // on the test set, built for answering a slider move fast:
 //
-//  * a stratified order of the test images: any prefix of it has the ten
-//    classes in the proportions of the whole set, so the accuracy of the
-//    first few hundred images is already a fair estimate;
+//  * the stratified order of the test images (dmc::stratified_order): any
+//    prefix has the classes in the proportions of the whole set, so the
+//    accuracy of the first few hundred images is already a fair estimate;
 //  * an activation cache: each weight step's input tensor, per test image,
-//    kept under a hash of every step before it. A new config that leaves the
-//    first layers as they were (same integers: compression and calibration of
-//    a layer depend only on the layers before it) resumes at the first step
-//    that changed, reading that step's input from the cache;
-//  * slices: evaluate(n) does n more images and returns, so the caller (the
+//    kept under the compressed model's step key of the step before
+//    (dmc::CompressedModel::step_keys: equal keys, equal steps). A new config
+//    that leaves the first layers as they were resumes at the first step
+//    that changed, writing that step's input from the cache into the
+//    executor's arena (Executor::step_input, run_from);
+//  * slices: run(n) does n more images and returns, so the caller (the
 //    worker thread) can publish progress and take a newer request;
 //  * two lanes: past the images whose layer outputs feed the output SQNR
 //    (those go one at a time, in order), a slice is split between the
-//    calling thread and a helper thread, each with its own arena, and their
-//    counts are merged in evaluation order: both cores work, and the results
-//    are those of one lane.
+//    calling thread and a helper thread, each with its own dmc::Executor
+//    (its own arena), and their counts are merged in evaluation order: both
+//    cores work, and the results are those of one lane.
 //
-// The steps run exactly as dmc::Executor runs them (run_step on the buffer
-// plan's arena), so every prediction is the engine's.
+// Every computation is the engine's: the steps run in dmc::Executor, the
+// prediction is dmc::predicted_class, the errors are dmc::squared_error and
+// dmc::SqnrSums. What is here is policy: what to cache within the byte
+// budget, in which order to evaluate, how to split a slice.
 #pragma once
 
 #include <condition_variable>
@@ -27,29 +30,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "dmc/dmc.h"
 
 namespace app {
-
-// The test images in an order whose prefixes are stratified by label:
-// round robin over the classes, each class's images in a seeded shuffle.
-std::vector<int> stratified_order(const dmc::TestSet &test, uint64_t seed = 1);
-
-// Regression: the squared error of one output tensor against the targets of
-// test input i, as dmc::score() sums it.
-double squared_error(const dmc::CompressedModel &cm, const void *out, const dmc::TestSet &test, int i);
-
-// Output `output` of the model on every test input, in test order, as real
-// numbers: what the Predictions tab draws against the targets for a
-// regression model (for the sine set: the curve over x).
-std::vector<float> output_curve(const dmc::CompressedModel &cm, const dmc::TestSet &test, int output);
-
-// A 64-bit hash per step of everything the step computes with, chained:
-// hash[k] covers steps 0..k. Equal hashes: equal outputs for equal inputs.
-std::vector<uint64_t> step_prefix_hashes(const dmc::CompressedModel &cm);
 
 // Per-image results of the float model, computed once per model: its
 // predictions and, for the first `sqnr_images` images of the order, the
@@ -79,12 +66,6 @@ class FloatRunner {
     dmc::CompressedModel reference_;
     std::unique_ptr<dmc::Executor> run_;
     FloatBaseline base_;
-};
-
-// Sums of squares behind one layer's output SQNR, as evaluate() forms them.
-struct SqnrSums {
-    double signal = 0.0, noise = 0.0;
-    int images = 0;
 };
 
 // A second thread that runs one job at a time for the Evaluator.
@@ -132,20 +113,30 @@ class Evaluator {
 
   private:
     struct Cache {
-        uint64_t key = 0; // prefix hash of the step before
+        std::string key;  // step_keys of the step before: what made the tensors
         int filled = 0;   // valid for order[0 .. filled): what the lanes read
         int64_t bytes_each = 0;
         std::vector<uint8_t> data;
         std::vector<uint8_t> written; // per position: data holds it (filled advances over these)
     };
-    // One lane's arena and counts; the slice's lanes are merged in order.
+    struct LayerSqnr {
+        dmc::SqnrSums sums;
+        int images = 0; // summed over order[0 .. images)
+    };
+    // One lane's executor (its arena) and counts; the slice's lanes are
+    // merged in order.
     struct Lane {
-        std::vector<uint64_t> arena;
+        std::unique_ptr<dmc::Executor> executor;
         int correct = 0, agree = 0, agree_images = 0;
         std::vector<double> squared_errors; // per image, in order: summed in merge() as one lane would
         int confusion[10][10] = {};
         std::vector<int> wrong;
     };
+    void plan_cache();
+    void plan_sqnr();
+    int resume_step(int position, bool sqnr) const;
+    void observe_step(int position, int step, const void *output, bool sqnr);
+    void count(int position, const void *output, Lane &lane);
     void run_image(int position, Lane &lane);
     void merge(Lane &lane);
 
@@ -153,12 +144,12 @@ class Evaluator {
     const std::vector<int> &order_;
     std::shared_ptr<const dmc::CompressedModel> cm_;
     const FloatBaseline *floats_ = nullptr;
-    std::vector<uint64_t> hashes_;
+    std::vector<std::string> keys_; // cm_'s step_keys
     Lane lanes_[2];
     std::unique_ptr<HelperThread> helper_; // the second lane's thread, made on first use
     std::vector<int> weight_steps_;       // step index of each report layer
     std::map<int, Cache> cache_;          // by step index whose input it holds
-    std::map<uint64_t, SqnrSums> sqnr_;   // by the layer step's prefix hash
+    std::map<std::string, LayerSqnr> sqnr_; // by the layer step's key
     int sqnr_target_ = 0;
     int resume_step_ = 0;
     int images_ = 0, correct_ = 0, agree_ = 0, agree_images_ = 0;

@@ -3,11 +3,14 @@
 // the output SQNR evaluate() gives, config after config (so the activation
 // cache is used and invalidated), and the worker must publish the same.
 //
-//   test_app_core assets/lenet5.json     (MNIST from $MNIST_DIR; exit 77 = skipped)
+// MNIST comes from $MNIST_DIR; without it the MNIST tests are skipped.
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 
 #include "dmc/dmc.h"
@@ -16,58 +19,103 @@
 
 using namespace dmc;
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                                                    \
-    do {                                                                                                    \
-        if (!(cond)) {                                                                                      \
-            std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                     \
-            std::printf(__VA_ARGS__);                                                                       \
-            std::printf("\n");                                                                              \
-            ++failures;                                                                                     \
-        }                                                                                                   \
-    } while (0)
+namespace {
 
-static bool same_db(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+const std::string kAssets = std::string(DMC_SOURCE_DIR) + "/assets/";
 
-int main(int argc, char **argv) {
+bool same_db(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+// LeNet-5 on the first 2,000 MNIST test images (the logic does not depend
+// on the count), loaded once for every test.
+struct Mnist {
+    Model model;
+    ImageSet all;
+    CalibrationSet calibration;
+    TestSet test;
+    std::vector<int> first;
+    std::vector<int> order;
+};
+
+const Mnist *mnist() {
+    static std::unique_ptr<Mnist> data;
     const char *dir = std::getenv("MNIST_DIR");
-    if (argc < 2 || !dir) {
-        std::printf("skipped: needs the model path and MNIST_DIR\n");
-        return 77;
+    if (!dir || !*dir) return nullptr;
+    if (!data) {
+        data = std::make_unique<Mnist>();
+        data->model = load_model(kAssets + "lenet5.json");
+        data->all = load_mnist(dir, "t10k");
+        const ImageSet train = load_mnist(dir, "train");
+        data->calibration = calibration_set(train, calibration_indices(train.count, kCalibrationImages));
+        for (int i = 0; i < 2000; ++i) data->first.push_back(i);
+        data->test = mnist_test_set(subset(data->all, data->first));
+        data->order = stratified_order(data->test);
     }
-    const Model model = load_model(argv[1]);
-    const ImageSet all = load_mnist(dir, "t10k");
-    const ImageSet train = load_mnist(dir, "train");
-    const CalibrationSet calibration = calibration_set(train, calibration_indices(train.count, kCalibrationImages));
-    // 2,000 test images keep the test short; the logic does not depend on the count.
-    std::vector<int> first(2000);
-    for (int i = 0; i < 2000; ++i) first[size_t(i)] = i;
-    const TestSet test = mnist_test_set(subset(all, first));
-    const std::vector<int> order = app::stratified_order(test);
+    return data.get();
+}
 
-    // The order is a permutation, and stratified: each class's share of the
-    // first 200 is within 2 images of its share of the whole.
-    {
-        std::vector<int> seen(size_t(test.count), 0), head(10, 0), whole(10, 0);
-        for (int i : order) seen[size_t(i)]++;
-        for (int c : seen) CHECK(c == 1, "order is not a permutation");
-        for (int p = 0; p < test.count; ++p) whole[test.labels[size_t(order[size_t(p)])]]++;
-        for (int p = 0; p < 200; ++p) head[test.labels[size_t(order[size_t(p)])]]++;
-        for (int c = 0; c < 10; ++c)
-            CHECK(std::abs(head[size_t(c)] - whole[size_t(c)] * 200.0 / test.count) <= 2.0, "class %d: %d of 200", c,
-                  head[size_t(c)]);
+#define NEED_MNIST(d)                                                                                        \
+    const Mnist *d = mnist();                                                                                \
+    if (!d) GTEST_SKIP() << "needs MNIST_DIR"
+
+// The float baseline over the test set, its SQNR outputs for 300 images.
+std::unique_ptr<app::FloatRunner> float_baseline(const Mnist &d) {
+    auto floats = std::make_unique<app::FloatRunner>(d.model, d.test, d.order, 300);
+    while (!floats->run(700)) {
     }
+    return floats;
+}
 
-    app::FloatRunner floats(model, test, order, 300);
-    while (!floats.run(700)) {
-    }
-    CHECK(floats.baseline().accuracy() == score(float_reference(model), test), "float accuracy");
+// Checks a finished evaluation against score(), the Executor and evaluate()
+// on the SQNR images.
+void expect_engine_figures(const Mnist &d, const app::Evaluator &eval, const CompressedModel &cm,
+                           const TestSet &sqnr_set, const char *text) {
+    const double want = score(cm, d.test);
+    EXPECT_EQ(double(eval.correct()) / d.test.count, want) << text << ": accuracy against score()";
+    Executor run(cm);
+    int differ = 0;
+    for (int i = 0; i < d.test.count; ++i)
+        differ += run.predict_u8(d.test.pixels.data() + size_t(i) * 784) != eval.predictions()[size_t(i)];
+    EXPECT_EQ(differ, 0) << text << ": predictions that differ from the Executor's";
+    const Report r = evaluate(cm, sqnr_set);
+    const std::vector<double> db = eval.output_sqnr_db();
+    ASSERT_EQ(db.size(), r.layers.size()) << text;
+    for (size_t i = 0; i < r.layers.size(); ++i)
+        EXPECT_TRUE(same_db(db[i], r.layers[i].output_sqnr_db))
+            << text << ": layer " << r.layers[i].name << " output SQNR " << db[i] << ", evaluate() "
+            << r.layers[i].output_sqnr_db;
+}
 
+} // namespace
+
+// The order is a permutation, and stratified: each class's share of the
+// first 200 is within 2 images of its share of the whole.
+TEST(AppCore, OrderIsAStratifiedPermutation) {
+    NEED_MNIST(d);
+    const TestSet &test = d->test;
+    std::vector<int> seen(size_t(test.count), 0), head(10, 0), whole(10, 0);
+    for (int i : d->order) seen[size_t(i)]++;
+    for (int c : seen) EXPECT_EQ(c, 1) << "order is not a permutation";
+    for (int p = 0; p < test.count; ++p) whole[test.labels[size_t(d->order[size_t(p)])]]++;
+    for (int p = 0; p < 200; ++p) head[test.labels[size_t(d->order[size_t(p)])]]++;
+    for (int c = 0; c < 10; ++c)
+        EXPECT_LE(std::abs(head[size_t(c)] - whole[size_t(c)] * 200.0 / test.count), 2.0)
+            << "class " << c << ": " << head[size_t(c)] << " of 200";
+}
+
+TEST(AppCore, FloatBaselineIsScore) {
+    NEED_MNIST(d);
+    EXPECT_EQ(float_baseline(*d)->baseline().accuracy(), score(float_reference(d->model), d->test));
+}
+
+// Config after config, each resuming where the cache allows.
+TEST(AppCore, SlicedEvaluationIsTheEngines) {
+    NEED_MNIST(d);
+    const auto floats = float_baseline(*d);
     // The SQNR images in evaluation order, as a test set of their own.
-    std::vector<int> head(order.begin(), order.begin() + floats.baseline().sqnr_images);
-    const TestSet sqnr_set = mnist_test_set(subset(subset(all, first), head));
+    const std::vector<int> head(d->order.begin(), d->order.begin() + floats->baseline().sqnr_images);
+    const TestSet sqnr_set = mnist_test_set(subset(subset(d->all, d->first), head));
 
-    app::Evaluator eval(test, order);
+    app::Evaluator eval(d->test, d->order);
     const char *configs[] = {
         "{}",
         R"({"layers": {"fc1": {"bits": 4}}})",                       // resumes at fc1
@@ -78,69 +126,75 @@ int main(int argc, char **argv) {
         "{}",
     };
     for (const char *text : configs) {
-        const CompressionConfig config = parse_config(text);
-        auto cm = std::make_shared<CompressedModel>(compress_model(model, config, calibration));
-        eval.start(cm, &floats.baseline());
+        auto cm = std::make_shared<CompressedModel>(compress_model(d->model, parse_config(text), d->calibration));
+        eval.start(cm, &floats->baseline());
         const int resumed = eval.resumed_at_step();
         while (!eval.run(333)) {
         }
-        const double want = score(*cm, test);
-        CHECK(double(eval.correct()) / test.count == want, "%s: accuracy %f, score() %f", text,
-              double(eval.correct()) / test.count, want);
-        Executor run(*cm);
-        int differ = 0;
-        for (int i = 0; i < test.count; ++i) differ += run.predict_u8(test.pixels.data() + size_t(i) * 784) != eval.predictions()[size_t(i)];
-        CHECK(differ == 0, "%s: %d predictions differ from Executor", text, differ);
-        const Report r = evaluate(*cm, sqnr_set);
-        const std::vector<double> db = eval.output_sqnr_db();
-        for (size_t i = 0; i < r.layers.size(); ++i)
-            CHECK(same_db(db[i], r.layers[i].output_sqnr_db), "%s: layer %s output SQNR %.17g, evaluate() %.17g", text,
-                  r.layers[i].name.c_str(), db[i], r.layers[i].output_sqnr_db);
-        std::printf("%-62s accuracy %.4f, resumed at step %d, cache %.1f MB\n", text, want, resumed,
-                    double(eval.cache_bytes()) / 1e6);
+        expect_engine_figures(*d, eval, *cm, sqnr_set, text);
+        std::printf("%-62s accuracy %.4f, resumed at step %d, cache %.1f MB\n", text,
+                    double(eval.correct()) / d->test.count, resumed, double(eval.cache_bytes()) / 1e6);
     }
+}
 
-    // The worker publishes the same figures.
-    {
-        auto data = std::make_shared<app::Data>();
-        data->test = test;
-        data->calibration = calibration;
-        data->order = order;
-        app::Worker worker;
-        worker.set_model(std::make_shared<Model>(model), data);
-        const CompressionConfig config = parse_config(R"({"default": {"bits": 4}})");
-        const uint64_t g = worker.request(config);
-        app::Snapshot s;
-        for (int t = 0; t < 6000; ++t) {
-            s = worker.snapshot();
-            if (s.generation == g && s.images == test.count && s.float_images == test.count) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        CHECK(s.generation == g && s.images == test.count, "worker did not finish (%d images)", s.images);
-        const double want = score(compress_model(model, config, calibration), test);
-        CHECK(double(s.correct) / test.count == want, "worker accuracy %f, score() %f", double(s.correct) / test.count, want);
-        std::printf("worker: first estimate after %.1f ms (%d images), full after %.1f ms, compress %.1f ms\n",
-                    s.first_ms, s.first_images, s.full_ms, s.compress_ms);
+// A config abandoned part way through the SQNR images leaves caches filled
+// for those images and the sums of its unchanged layers incomplete: the
+// next config must run those layers again (not resume after them).
+TEST(AppCore, AbandonedEvaluationSumsSqnrAgain) {
+    NEED_MNIST(d);
+    const auto floats = float_baseline(*d);
+    const std::vector<int> head(d->order.begin(), d->order.begin() + floats->baseline().sqnr_images);
+    const TestSet sqnr_set = mnist_test_set(subset(subset(d->all, d->first), head));
+    app::Evaluator eval(d->test, d->order);
+    auto first = std::make_shared<CompressedModel>(compress_model(d->model, parse_config("{}"), d->calibration));
+    eval.start(first, &floats->baseline());
+    eval.run(100); // of 300 SQNR images
+    const char *text = R"({"layers": {"fc2": {"bits": 4}}})";
+    auto cm = std::make_shared<CompressedModel>(compress_model(d->model, parse_config(text), d->calibration));
+    eval.start(cm, &floats->baseline());
+    while (!eval.run(333)) {
     }
-    // A regression model's Predictions curve agrees with the MSE evaluate()
-    // reports (the sine model, next to the given model in assets/).
-    {
-        std::string path = argv[1];
-        path = path.substr(0, path.find_last_of('/') + 1) + "sine.json";
-        const Model sine = load_model(path);
-        const TestSet grid = sine_test_set();
-        const CompressedModel cm = compress_model(sine, parse_config(R"({"default": {"bits": 4}})"), sine_calibration_set());
-        const std::vector<float> curve = app::output_curve(cm, grid, 0);
-        CHECK(int(curve.size()) == grid.count, "%zu points for %d inputs", curve.size(), grid.count);
-        double se = 0.0;
-        for (int i = 0; i < grid.count; ++i) {
-            const double e = double(curve[size_t(i)]) - double(grid.targets[size_t(i)]);
-            se += e * e;
-        }
-        const double mse = se / grid.count, want = evaluate(cm, grid).mse;
-        CHECK(std::fabs(mse - want) <= 1e-6 * want, "curve MSE %g, evaluate() %g", mse, want);
-        std::printf("sine, 4-bit: MSE %.3g from the curve, %.3g from evaluate()\n", mse, want);
+    expect_engine_figures(*d, eval, *cm, sqnr_set, text);
+}
+
+// The worker publishes the same figures.
+TEST(AppCore, WorkerPublishesTheEnginesAccuracy) {
+    NEED_MNIST(d);
+    auto data = std::make_shared<app::Data>();
+    data->test = d->test;
+    data->calibration = d->calibration;
+    data->order = d->order;
+    app::Worker worker;
+    worker.set_model(std::make_shared<Model>(d->model), data);
+    const CompressionConfig config = parse_config(R"({"default": {"bits": 4}})");
+    const uint64_t g = worker.request(config);
+    app::Snapshot s;
+    for (int t = 0; t < 6000; ++t) {
+        s = worker.snapshot();
+        if (s.generation == g && s.images == d->test.count && s.float_images == d->test.count) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::printf("%s\n", failures ? "FAILED" : "all checks passed");
-    return failures ? 1 : 0;
+    ASSERT_TRUE(s.generation == g && s.images == d->test.count) << "worker did not finish (" << s.images << " images)";
+    const double want = score(compress_model(d->model, config, d->calibration), d->test);
+    EXPECT_EQ(double(s.correct) / d->test.count, want) << "worker accuracy against score()";
+    std::printf("worker: first estimate after %.1f ms (%d images), full after %.1f ms, compress %.1f ms\n",
+                s.first_ms, s.first_images, s.full_ms, s.compress_ms);
+}
+
+// A regression model's Predictions curve agrees with the MSE evaluate()
+// reports (the sine model: no MNIST needed).
+TEST(AppCore, RegressionCurveGivesEvaluatesMse) {
+    const Model sine = load_model(kAssets + "sine.json");
+    const TestSet grid = sine_test_set();
+    const CompressedModel cm = compress_model(sine, parse_config(R"({"default": {"bits": 4}})"), sine_calibration_set());
+    const std::vector<float> curve = output_curve(cm, grid, 0);
+    ASSERT_EQ(int(curve.size()), grid.count);
+    double se = 0.0;
+    for (int i = 0; i < grid.count; ++i) {
+        const double e = double(curve[size_t(i)]) - double(grid.targets[size_t(i)]);
+        se += e * e;
+    }
+    const double mse = se / grid.count, want = evaluate(cm, grid).mse;
+    EXPECT_LE(std::fabs(mse - want), 1e-6 * want) << "curve MSE " << mse << ", evaluate() " << want;
+    std::printf("sine, 4-bit: MSE %.3g from the curve, %.3g from evaluate()\n", mse, want);
 }

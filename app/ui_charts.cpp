@@ -123,8 +123,8 @@ void sqnr_chart(const Report &r, int sqnr_images, float width) {
             const float x0 = o.x + label, yy = y + 2 + k * 7.0f;
             dl()->AddRectFilled(ImVec2(x0, yy), ImVec2(x0 + span * frac, yy + 6), layer_color(int(i), k ? 0.5f : 1.0f));
         }
-        text_at(ImVec2(o.x + label + span + 6, y), kDim, "%s | %s", db_text(l.weight_sqnr_db).c_str(),
-                db_text(l.output_sqnr_db).c_str());
+        text_at(ImVec2(o.x + label + span + 6, y), kDim, "%s | %s", db_text(l.weight_sqnr_db, true).c_str(),
+                db_text(l.output_sqnr_db, true).c_str());
     }
     ImGui::TextDisabled("output SQNR on the first %d images of the evaluation order; bar end = %.0f dB", sqnr_images, 60.0);
 }

@@ -28,14 +28,6 @@ std::string bytes_text(int64_t bytes) {
     return buf;
 }
 
-std::string db_text(double db) {
-    if (std::isnan(db)) return "-";
-    if (std::isinf(db)) return db > 0 ? "exact" : "-inf";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f dB", db);
-    return buf;
-}
-
 void digit_image(const uint8_t *pixels, ImVec2 at, float pixel, bool outline) {
     ImDrawList *dl = ImGui::GetWindowDrawList();
     dl->AddRectFilled(at, ImVec2(at.x + 28 * pixel, at.y + 28 * pixel), IM_COL32(0, 0, 0, 255));

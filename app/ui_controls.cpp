@@ -13,21 +13,12 @@ using namespace dmc;
 
 namespace {
 
-const int kBits[] = {2, 4, 8, 32}; // the bit-width slider's stops
-
+// The bit-width slider's stops are the engine's bit widths, in order.
 int bits_index(int bits) {
-    for (int i = 0; i < 4; ++i)
-        if (kBits[i] == bits) return i;
+    const std::vector<int> &stops = supported_bits();
+    for (size_t i = 0; i < stops.size(); ++i)
+        if (stops[i] == bits) return int(i);
     return 2;
-}
-
-std::string with_commas(int64_t v) {
-    std::string d = std::to_string(v), out;
-    for (size_t i = 0; i < d.size(); ++i) {
-        if (i && (d.size() - i) % 3 == 0) out += ',';
-        out += d[i];
-    }
-    return out;
 }
 
 void model_section() {
@@ -241,7 +232,7 @@ void layers_section() {
         const char *bits_label = eff.bits == 32 ? "float" : eff.bits == 8 ? "8 bit" : eff.bits == 4 ? "4 bit" : "2 bit";
         if (ImGui::SliderInt("##bits", &bi, 0, 3, bits_label, ImGuiSliderFlags_AlwaysClamp | ImGuiSliderFlags_NoInput)) {
             CompressionConfig c = s.config;
-            c.layers[layer.name].bits = kBits[bi];
+            c.layers[layer.name].bits = supported_bits()[size_t(bi)];
             apply_config(c, true);
         }
         const bool bits_done = ImGui::IsItemDeactivatedAfterEdit();
@@ -262,7 +253,7 @@ void layers_section() {
         if (rep) ImGui::Text("%.1fK", double(rep->macs) / 1000.0);
         ImGui::TableNextColumn();
         if (rep) {
-            ImGui::Text("%s / %s", db_text(rep->weight_sqnr_db).c_str(), db_text(rep->output_sqnr_db).c_str());
+            ImGui::Text("%s / %s", db_text(rep->weight_sqnr_db, true).c_str(), db_text(rep->output_sqnr_db, true).c_str());
             if (ImGui::IsItemHovered())
                 ImGui::SetTooltip("Weight SQNR (quantized vs float weights) / output SQNR (this layer's output vs the "
                                   "float model's) on the first %d test images of the evaluation order",

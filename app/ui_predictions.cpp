@@ -21,14 +21,7 @@ std::vector<float> probabilities(const CompressedModel &cm, const uint8_t *pixel
     const void *out = run.run_u8(pixels);
     const int64_t n = cm.output_shape().size();
     std::vector<float> v(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k) {
-        if (cm.output_integer()) {
-            const QuantParams q = cm.output_q();
-            v[size_t(k)] = float(q.scale * (static_cast<const int8_t *>(out)[k] - q.zero_point));
-        } else {
-            v[size_t(k)] = static_cast<const float *>(out)[k];
-        }
-    }
+    for (int64_t k = 0; k < n; ++k) v[size_t(k)] = float(tensor_value(cm.steps.back(), out, k));
     const float most = *std::max_element(v.begin(), v.end());
     float sum = 0;
     for (float &x : v) sum += (x = std::exp(x - most));

@@ -1,3 +1,13 @@
+// worker.cpp - the workbench's compute threads (see worker.h): what runs
+// when, what a newer request abandons, what is published to the UI.
+//
+// It holds threads, requests, snapshots and caches only. Every figure and
+// every choice of config is the engine's: compression (dmc::Compressor),
+// evaluation (the Evaluator, on dmc::Executor), the sweep points
+// (dmc::sweep_point) and the preset (dmc::smallest_within), so the window
+// shows what `dmc eval`, `dmc sweep` and `dmc export` give. Each loop is a
+// short dispatcher over named steps; a step is called with mu_ held and may
+// release it while the engine works, re-taking it to publish.
 #include "worker.h"
 
 #include <algorithm>
@@ -23,6 +33,50 @@ double clock_ms() {
 const std::vector<int> kSweepBits = {8, 4, 2};
 const std::vector<double> kSweepKeeps = {0.75, 0.5, 0.25, 0.1};
 constexpr int kSweepImages = 1000; // like `dmc sweep --limit 1000`: a sweep point costs a compress and a run
+
+// The quick estimate's counts: the config compressed by the quick
+// compressor, run on the first images of the order for about
+// kQuickBudgetMs (at least 100 images). Nothing counted if it fails: the
+// exact compression then reports the error.
+void quick_count(Compressor &quick, const CompressionConfig &config, const Data &data, int *images, int *correct) {
+    try {
+        const CompressedModel q = quick.compress(config);
+        Executor run(q);
+        const double t0 = clock_ms();
+        while (*images < int(data.order.size()) && (*images < 100 || clock_ms() - t0 < kQuickBudgetMs)) {
+            const int i = data.order[size_t(*images)];
+            const int pred = predicted_class(q, data.test.run(run, i));
+            *correct += !data.test.labels.empty() && pred == data.test.labels[size_t(i)];
+            ++*images;
+        }
+    } catch (const std::exception &) {
+        *images = 0;
+    }
+}
+
+// Adds the next point of a layer's sensitivity curve (the float score
+// first); sets *done and *total to the points done and in all.
+void add_sweep_point(Compressor &compressor, const TestSet &test, const std::string &layer, SweepCurve &curve,
+                     int *done, int *total) {
+    const Model &model = compressor.model();
+    const int limit = std::min(kSweepImages, test.count);
+    const bool output = model.find_layer(layer) == model.output_layer(); // never pruned
+    *total = int(1 + kSweepBits.size() + (output ? 0 : kSweepKeeps.size()));
+    if (curve.images == 0) {
+        curve.layer = layer;
+        curve.images = limit;
+        curve.float_score = score(float_reference(model), test, limit);
+        *done = 1;
+    } else {
+        const bool by_bits = curve.by_bits.size() < kSweepBits.size();
+        const int bits = by_bits ? kSweepBits[curve.by_bits.size()] : kFloatBits;
+        const double keep = by_bits ? 1.0 : kSweepKeeps[curve.by_keep.size()];
+        const SweepPoint p = sweep_point(compressor, test, layer, bits, keep, limit);
+        (p.keep < 1.0 ? curve.by_keep : curve.by_bits).push_back(p);
+        *done = int(1 + curve.by_bits.size() + curve.by_keep.size());
+    }
+    curve.done = *done >= *total;
+}
 
 } // namespace
 
@@ -138,17 +192,18 @@ Snapshot Worker::snapshot() const {
 
 bool Worker::interactive_idle() const { return !interactive_busy_.load(); }
 
+
 // ---- the interactive thread ----
 
-void Worker::interactive_loop() {
-    uint64_t version = 0;
+struct Worker::Interactive {
+    uint64_t version = 0; // of the model below
     std::shared_ptr<const Model> model;
     std::shared_ptr<const Data> data;
     std::unique_ptr<FloatRunner> floats;
     std::unique_ptr<Evaluator> eval;
     bool float_done = false, eval_started = false, eval_done = true;
-    uint64_t gen = 0;
-    double t_request = 0;
+    uint64_t gen = 0;      // the request being evaluated
+    double t_request = 0;  // when it was made
     std::shared_ptr<const CompressedModel> cm;
     int64_t eval_outputs = 1; // outputs per input (for the mean squared error)
     std::vector<std::pair<std::string, std::shared_ptr<const CompressedModel>>> recent; // newest first
@@ -156,200 +211,230 @@ void Worker::interactive_loop() {
     // quick one on the first kQuickCalibration. Each reuses the calibrated
     // steps before the first layer a new config changes.
     std::unique_ptr<Compressor> exact, quick;
+};
 
-    // Copies the evaluator's progress into the snapshot (under mu_).
-    auto publish_eval = [&](double now) {
-        Snapshot &s = snap_;
-        s.images = eval->images();
-        s.correct = eval->correct();
-        s.agree = eval->agree();
-        s.agree_images = eval->agree_images();
-        std::copy(&eval->confusion()[0][0], &eval->confusion()[0][0] + 100, &s.confusion[0][0]);
-        s.misclassified = eval->misclassified(256);
-        s.output_sqnr_db = eval->output_sqnr_db();
-        s.sqnr_images = eval->sqnr_images();
-        s.resumed_at_step = eval->resumed_at_step();
-        s.report.images = s.images;
-        s.report.accuracy = s.images ? double(s.correct) / s.images : 0.0;
-        s.report.agreement = s.agree_images ? double(s.agree) / s.agree_images : 0.0;
-        s.report.float_accuracy = s.float_accuracy;
-        const double outputs = double(eval_outputs);
-        s.mse = s.images && outputs > 0 ? eval->squared_error() / (double(s.images) * outputs) : 0.0;
-        for (size_t i = 0; i < s.report.layers.size() && i < s.output_sqnr_db.size(); ++i)
-            s.report.layers[i].output_sqnr_db = s.output_sqnr_db[i];
-        if (s.first_ms < 0 && s.images > 0) {
-            s.first_ms = now - t_request;
-            s.first_images = s.images;
-        }
-        if (eval->done() && s.full_ms < 0) s.full_ms = now - t_request;
-    };
-
+void Worker::interactive_loop() {
+    Interactive t;
     for (;;) {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] {
-            return quit_ || version != model_version_ || has_pending_ || (model && !float_done) ||
-                   (eval_started && !eval_done);
+            return quit_ || t.version != model_version_ || has_pending_ || (t.model && !t.float_done) ||
+                   (t.eval_started && !t.eval_done);
         });
         if (quit_) return;
         interactive_busy_ = true;
-        if (version != model_version_) {
-            version = model_version_;
-            model = model_;
-            data = data_;
-            lock.unlock();
-            floats = std::make_unique<FloatRunner>(*model, data->test, data->order, kSqnrImages);
-            eval = std::make_unique<Evaluator>(data->test, data->order);
-            float_done = false;
-            eval_started = false;
-            eval_done = true;
-            recent.clear();
-            CalibrationSet quick_calibration;
-            quick_calibration.count = std::min(kQuickCalibration, data->calibration.count);
-            quick_calibration.raw.assign(data->calibration.raw.begin(),
-                                         data->calibration.raw.begin() +
-                                             int64_t(quick_calibration.count) * model->input.shape.size());
-            exact = std::make_unique<Compressor>(*model, data->calibration);
-            quick = std::make_unique<Compressor>(*model, quick_calibration);
-            lock.lock();
-            if (version == model_version_) snap_.reference = std::shared_ptr<const CompressedModel>(
-                                               floats ? new CompressedModel(floats->reference()) : nullptr);
+        if (t.version != model_version_) {
+            load_model(t, lock);
             continue;
         }
         if (has_pending_) {
-            const CompressionConfig config = pending_;
-            const std::string key = config_to_json(config);
-            gen = generation_;
-            t_request = request_ms_;
-            has_pending_ = false;
-            lock.unlock();
-            std::shared_ptr<const CompressedModel> made;
-            for (auto &r : recent)
-                if (r.first == key) made = r.second;
-            const bool cached = made != nullptr;
-
-            // The quick estimate, when the exact model is not at hand and the
-            // float baseline is done (before that the page is still loading).
-            if (!made && float_done && data->calibration.count > kQuickCalibration) {
-                int images = 0, correct = 0;
-                try {
-                    const CompressedModel q = quick->compress(config);
-                    Executor run(q);
-                    const double t0 = clock_ms();
-                    while (images < int(data->order.size()) && (images < 100 || clock_ms() - t0 < kQuickBudgetMs)) {
-                        const int i = data->order[size_t(images)];
-                        const int64_t n = data->test.shape.size();
-                        const int pred = data->test.pixels.empty()
-                                             ? run.predict(data->test.raw.data() + size_t(i) * size_t(n))
-                                             : run.predict_u8(data->test.pixels.data() + size_t(i) * size_t(n));
-                        correct += !data->test.labels.empty() && pred == data->test.labels[size_t(i)];
-                        ++images;
-                    }
-                } catch (const std::exception &) {
-                    images = 0; // the exact compression reports the error
-                }
-                const double t_quick = clock_ms();
-                lock.lock();
-                if (version != model_version_ || gen != generation_) continue; // a newer request came
-                Snapshot &s = snap_;
-                s.generation = gen;
-                s.config_json = key;
-                s.error.clear();
-                s.images = s.correct = s.agree = s.agree_images = 0;
-                s.first_ms = s.full_ms = -1;
-                s.first_images = 0;
-                s.quick_images = images;
-                s.quick_correct = correct;
-                s.quick_ms = images ? t_quick - t_request : -1;
-                s.busy = true;
-                if (has_pending_) continue; // skip the exact model of a config already replaced
-                lock.unlock();
-            }
-
-            std::string error;
-            if (!made) {
-                try {
-                    made = std::make_shared<const CompressedModel>(exact->compress(config));
-                    recent.insert(recent.begin(), {key, made});
-                    if (recent.size() > kRecentModels) recent.pop_back();
-                } catch (const std::exception &e) {
-                    error = e.what();
-                }
-            }
-            const double t_compressed = clock_ms();
-            Report described;
-            if (made) described = describe(*made);
-            lock.lock();
-            if (version != model_version_ || gen != generation_) continue; // stale already
-            Snapshot &s = snap_;
-            if (s.generation != gen) s.quick_images = s.quick_correct = 0, s.quick_ms = -1;
-            s.generation = gen;
-            s.config_json = key;
-            s.error = error;
-            s.cached = cached;
-            s.compress_ms = t_compressed - t_request;
-            s.first_ms = s.full_ms = -1;
-            s.first_images = 0;
-            s.images = s.correct = s.agree = s.agree_images = 0;
-            s.misclassified.clear();
-            std::fill(&s.confusion[0][0], &s.confusion[0][0] + 100, 0);
-            if (made) {
-                cm = made;
-                eval_outputs = cm->output_shape().size();
-                s.cm = cm;
-                s.cm_generation = gen;
-                s.report = described;
-                s.output_sqnr_db.assign(described.layers.size(), std::nan(""));
-                eval_started = true;
-                eval_done = false;
-                s.busy = true;
-                lock.unlock();
-                eval->start(cm, &floats->baseline());
-                lock.lock();
-            } else {
-                eval_done = true;
-                s.busy = !float_done;
-            }
+            take_request(t, lock);
             continue;
         }
         lock.unlock();
-        if (!float_done) {
-            // The float baseline first: agreement and output SQNR need it.
-            const double t0 = clock_ms();
-            while (!float_done && clock_ms() - t0 < 40) float_done = floats->run(100);
-            lock.lock();
-            if (version == model_version_) {
-                snap_.float_images = floats->baseline().images;
-                snap_.float_accuracy = floats->baseline().accuracy();
-                const double outs = double(model->output_shape().size());
-                snap_.float_mse = floats->baseline().images
-                                      ? floats->baseline().squared_error / (floats->baseline().images * outs)
-                                      : 0.0;
-                snap_.busy = !float_done || !eval_done;
-            }
+        if (!t.float_done) {
+            float_slice(t, lock); // the float baseline first: agreement and output SQNR need it
             continue;
         }
-        if (eval_started && !eval_done) {
-            // Slices short enough to hear a newer request soon: the first
-            // one small (the first estimate), then about 40 ms each.
-            const double t0 = clock_ms();
-            const double budget = eval->images() == 0 ? 15 : 40;
-            do {
-                eval_done = eval->run(eval->images() == 0 ? 100 : 200);
-            } while (!eval_done && clock_ms() - t0 < budget);
-            const double now = clock_ms();
-            lock.lock();
-            if (version == model_version_ && gen == generation_) {
-                publish_eval(now);
-                snap_.busy = !eval_done;
-            }
-            interactive_busy_ = has_pending_ || !eval_done;
+        if (t.eval_started && !t.eval_done) {
+            eval_slice(t, lock);
             continue;
         }
         interactive_busy_ = false;
     }
 }
 
+void Worker::load_model(Interactive &t, std::unique_lock<std::mutex> &lock) {
+    t.version = model_version_;
+    t.model = model_;
+    t.data = data_;
+    lock.unlock();
+    t.floats = std::make_unique<FloatRunner>(*t.model, t.data->test, t.data->order, kSqnrImages);
+    t.eval = std::make_unique<Evaluator>(t.data->test, t.data->order);
+    t.float_done = false;
+    t.eval_started = false;
+    t.eval_done = true;
+    t.recent.clear();
+    CalibrationSet quick_calibration;
+    quick_calibration.count = std::min(kQuickCalibration, t.data->calibration.count);
+    quick_calibration.raw.assign(t.data->calibration.raw.begin(),
+                                 t.data->calibration.raw.begin() +
+                                     int64_t(quick_calibration.count) * t.model->input.shape.size());
+    t.exact = std::make_unique<Compressor>(*t.model, t.data->calibration);
+    t.quick = std::make_unique<Compressor>(*t.model, quick_calibration);
+    lock.lock();
+    if (t.version == model_version_)
+        snap_.reference = std::shared_ptr<const CompressedModel>(t.floats ? new CompressedModel(t.floats->reference())
+                                                                          : nullptr);
+}
+
+// The newest request: a recent compressed model, or a quick estimate and
+// then the exact compression; published, then evaluated slice by slice.
+void Worker::take_request(Interactive &t, std::unique_lock<std::mutex> &lock) {
+    const CompressionConfig config = pending_;
+    const std::string key = config_to_json(config);
+    t.gen = generation_;
+    t.t_request = request_ms_;
+    has_pending_ = false;
+    lock.unlock();
+    std::shared_ptr<const CompressedModel> made;
+    for (auto &r : t.recent)
+        if (r.first == key) made = r.second;
+    const bool cached = made != nullptr;
+
+    // The quick estimate, when the exact model is not at hand and the float
+    // baseline is done (before that the page is still loading).
+    if (!made && t.float_done && t.data->calibration.count > kQuickCalibration &&
+        !quick_estimate(t, config, key, lock))
+        return;
+
+    std::string error;
+    if (!made) {
+        try {
+            made = std::make_shared<const CompressedModel>(t.exact->compress(config));
+            t.recent.insert(t.recent.begin(), {key, made});
+            if (t.recent.size() > kRecentModels) t.recent.pop_back();
+        } catch (const std::exception &e) {
+            error = e.what();
+        }
+    }
+    publish_compressed(t, made, cached, key, error, clock_ms(), lock);
+}
+
+// Publishes the quick estimate. False: the request is stale or replaced
+// already (skip its exact model); true: go on, with mu_ released.
+bool Worker::quick_estimate(Interactive &t, const CompressionConfig &config, const std::string &key,
+                            std::unique_lock<std::mutex> &lock) {
+    int images = 0, correct = 0;
+    quick_count(*t.quick, config, *t.data, &images, &correct);
+    const double t_quick = clock_ms();
+    lock.lock();
+    if (t.version != model_version_ || t.gen != generation_) return false; // a newer request came
+    Snapshot &s = snap_;
+    s.generation = t.gen;
+    s.config_json = key;
+    s.error.clear();
+    s.images = s.correct = s.agree = s.agree_images = 0;
+    s.first_ms = s.full_ms = -1;
+    s.first_images = 0;
+    s.quick_images = images;
+    s.quick_correct = correct;
+    s.quick_ms = images ? t_quick - t.t_request : -1;
+    s.busy = true;
+    if (has_pending_) return false;
+    lock.unlock();
+    return true;
+}
+
+// Publishes the compressed model (or the error) and starts its evaluation.
+void Worker::publish_compressed(Interactive &t, std::shared_ptr<const CompressedModel> made, bool cached,
+                                const std::string &key, const std::string &error, double t_compressed,
+                                std::unique_lock<std::mutex> &lock) {
+    Report described;
+    if (made) described = describe(*made);
+    lock.lock();
+    if (t.version != model_version_ || t.gen != generation_) return; // stale already
+    Snapshot &s = snap_;
+    if (s.generation != t.gen) s.quick_images = s.quick_correct = 0, s.quick_ms = -1;
+    s.generation = t.gen;
+    s.config_json = key;
+    s.error = error;
+    s.cached = cached;
+    s.compress_ms = t_compressed - t.t_request;
+    s.first_ms = s.full_ms = -1;
+    s.first_images = 0;
+    s.images = s.correct = s.agree = s.agree_images = 0;
+    s.misclassified.clear();
+    std::fill(&s.confusion[0][0], &s.confusion[0][0] + 100, 0);
+    if (!made) {
+        t.eval_done = true;
+        s.busy = !t.float_done;
+        return;
+    }
+    t.cm = made;
+    t.eval_outputs = t.cm->output_shape().size();
+    s.cm = t.cm;
+    s.cm_generation = t.gen;
+    s.report = described;
+    s.output_sqnr_db.assign(described.layers.size(), std::nan(""));
+    t.eval_started = true;
+    t.eval_done = false;
+    s.busy = true;
+    lock.unlock();
+    t.eval->start(t.cm, &t.floats->baseline());
+    lock.lock();
+}
+
+// About 40 ms of the float baseline (mu_ released on entry).
+void Worker::float_slice(Interactive &t, std::unique_lock<std::mutex> &lock) {
+    const double t0 = clock_ms();
+    while (!t.float_done && clock_ms() - t0 < 40) t.float_done = t.floats->run(100);
+    lock.lock();
+    if (t.version != model_version_) return;
+    const FloatBaseline &base = t.floats->baseline();
+    snap_.float_images = base.images;
+    snap_.float_accuracy = base.accuracy();
+    const double outs = double(t.model->output_shape().size());
+    snap_.float_mse = base.images ? base.squared_error / (base.images * outs) : 0.0;
+    snap_.busy = !t.float_done || !t.eval_done;
+}
+
+// One slice of the evaluation (mu_ released on entry), short enough to hear
+// a newer request soon: the first one small (the first estimate), then
+// about 40 ms each.
+void Worker::eval_slice(Interactive &t, std::unique_lock<std::mutex> &lock) {
+    const double t0 = clock_ms();
+    const double budget = t.eval->images() == 0 ? 15 : 40;
+    do {
+        t.eval_done = t.eval->run(t.eval->images() == 0 ? 100 : 200);
+    } while (!t.eval_done && clock_ms() - t0 < budget);
+    const double now = clock_ms();
+    lock.lock();
+    if (t.version == model_version_ && t.gen == generation_) {
+        publish_eval(t, now);
+        snap_.busy = !t.eval_done;
+    }
+    interactive_busy_ = has_pending_ || !t.eval_done;
+}
+
+// Copies the evaluator's progress into the snapshot (under mu_).
+void Worker::publish_eval(const Interactive &t, double now) {
+    const Evaluator &eval = *t.eval;
+    Snapshot &s = snap_;
+    s.images = eval.images();
+    s.correct = eval.correct();
+    s.agree = eval.agree();
+    s.agree_images = eval.agree_images();
+    std::copy(&eval.confusion()[0][0], &eval.confusion()[0][0] + 100, &s.confusion[0][0]);
+    s.misclassified = eval.misclassified(256);
+    s.output_sqnr_db = eval.output_sqnr_db();
+    s.sqnr_images = eval.sqnr_images();
+    s.resumed_at_step = eval.resumed_at_step();
+    s.report.images = s.images;
+    s.report.accuracy = s.images ? double(s.correct) / s.images : 0.0;
+    s.report.agreement = s.agree_images ? double(s.agree) / s.agree_images : 0.0;
+    s.report.float_accuracy = s.float_accuracy;
+    const double outputs = double(t.eval_outputs);
+    s.mse = s.images && outputs > 0 ? eval.squared_error() / (double(s.images) * outputs) : 0.0;
+    for (size_t i = 0; i < s.report.layers.size() && i < s.output_sqnr_db.size(); ++i)
+        s.report.layers[i].output_sqnr_db = s.output_sqnr_db[i];
+    if (s.first_ms < 0 && s.images > 0) {
+        s.first_ms = now - t.t_request;
+        s.first_images = s.images;
+    }
+    if (eval.done() && s.full_ms < 0) s.full_ms = now - t.t_request;
+}
+
 // ---- the background thread ----
+
+// What a background job works on: the model of the moment it was taken.
+struct Worker::Job {
+    uint64_t version = 0;
+    std::shared_ptr<const Model> model;
+    std::shared_ptr<const Data> data;
+    Compressor *compressor = nullptr;
+    bool float_ready = false; // the float baseline is complete
+};
 
 void Worker::background_loop() {
     // The background thread's own compressor (Compressor is not shared
@@ -368,209 +453,135 @@ void Worker::background_loop() {
         // ahead even while the interactive thread works. The rest waits.
         if (!export_pending_ && !interactive_idle()) continue;
         if (!model_ || !data_) continue;
-        const uint64_t version = model_version_;
-        std::shared_ptr<const Model> model = model_;
-        std::shared_ptr<const Data> data = data_;
-        const bool float_ready = snap_.float_images == data->test.count && snap_.reference;
-        if (compressor_model != model) {
-            compressor = std::make_unique<Compressor>(*model, data->calibration);
-            compressor_model = model;
+        Job job;
+        job.version = model_version_;
+        job.model = model_;
+        job.data = data_;
+        job.float_ready = snap_.float_images == job.data->test.count && snap_.reference;
+        if (compressor_model != job.model) {
+            compressor = std::make_unique<Compressor>(*job.model, job.data->calibration);
+            compressor_model = job.model;
         }
-        auto compress = [&](const CompressionConfig &c) { return compressor->compress(c); };
-        auto stale = [&] {
+        job.compressor = compressor.get();
+        if (export_pending_) run_export(job, lock);
+        else if (search_pending_) run_search(job, lock);
+        else run_sweep_point(job, lock);
+    }
+}
+
+bool Worker::stale(const Job &job) {
+    std::lock_guard<std::mutex> g(mu_);
+    return quit_ || job.version != model_version_;
+}
+
+void Worker::progress(const Job &job, const char *task, int done, int total) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (quit_ || job.version != model_version_) throw Cancelled{};
+    snap_.background_task = task;
+    snap_.background_done = done;
+    snap_.background_total = total;
+}
+
+void Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
+    const CompressionConfig config = export_config_;
+    const uint64_t id = export_id_;
+    export_pending_ = false;
+    lock.unlock();
+    ExportResult r;
+    r.id = id;
+    r.config_json = config_to_json(config);
+    try {
+        progress(job, "export: compressing", 0, job.data->test.count);
+        require_integer_only(config, *job.model);
+        const CompressedModel cm = job.compressor->compress(config);
+        // What `dmc export` does: the full test set, output SQNR on.
+        EvalOptions options;
+        options.progress = [&](int done, int total) {
+            progress(job, "export: evaluating (as dmc export)", done, total);
             std::lock_guard<std::mutex> g(mu_);
-            return quit_ || version != model_version_;
+            if (export_pending_) throw Cancelled{}; // a newer export replaces this one
         };
-        auto progress = [&](const char *task, int done, int total) {
-            std::lock_guard<std::mutex> g(mu_);
-            if (quit_ || version != model_version_) throw Cancelled{};
-            snap_.background_task = task;
-            snap_.background_done = done;
-            snap_.background_total = total;
-        };
-
-        if (export_pending_) {
-            const CompressionConfig config = export_config_;
-            const uint64_t id = export_id_;
-            export_pending_ = false;
-            lock.unlock();
-            ExportResult r;
-            r.id = id;
-            r.config_json = config_to_json(config);
-            try {
-                progress("export: compressing", 0, data->test.count);
-                require_integer_only(config, *model);
-                const CompressedModel cm = compress(config);
-                // What `dmc export` does: the full test set, output SQNR on.
-                EvalOptions options;
-                options.progress = [&](int done, int total) {
-                    progress("export: evaluating (as dmc export)", done, total);
-                    std::lock_guard<std::mutex> g(mu_);
-                    if (export_pending_) throw Cancelled{}; // a newer export replaces this one
-                };
-                r.report = evaluate(cm, data->test, options);
-                r.header = export_header(cm, r.report);
-            } catch (const Cancelled &) {
-                lock.lock();
-                snap_.background_task.clear();
-                continue;
-            } catch (const std::exception &e) {
-                r.error = e.what();
-            }
-            lock.lock();
-            snap_.background_task.clear();
-            if (version == model_version_ && !export_pending_) {
-                export_result_ = std::move(r);
-                export_ready_ = true;
-            }
-            continue;
-        }
-
-        if (search_pending_) {
-            if (!float_ready) continue; // the search measures against the float accuracy
-            const double float_full = snap_.float_accuracy;
-            const uint64_t id = search_id_;
-            const double drop = search_drop_;
-            search_pending_ = false;
-            lock.unlock();
-            SearchResult r;
-            r.id = id;
-            try {
-                // Greedy: every layer starts at 8 bits, keep 1; the layer
-                // with the most weight bytes tries its next smaller setting,
-                // kept if accuracy on the first images stays within the
-                // budget (with a margin), else the layer is done. The winner
-                // is checked on the full test set, backing off if needed.
-                struct Rung { int bits; double keep; };
-                const std::vector<Rung> ladder = {{8, 1.0}, {4, 1.0}, {4, 0.75}, {4, 0.5},
-                                                  {4, 0.35}, {4, 0.25}, {2, 0.25}};
-                const int out = model->output_layer();
-                std::vector<int> layers;
-                for (size_t i = 0; i < model->layers.size(); ++i)
-                    if (model->layers[i].has_weights()) layers.push_back(int(i));
-                std::map<int, size_t> rung;
-                std::map<int, bool> frozen;
-                auto config_of = [&](const std::map<int, size_t> &rungs) {
-                    CompressionConfig c;
-                    for (int li : layers) {
-                        const Rung &g = ladder[rungs.at(li)];
-                        c.layers[model->layers[size_t(li)].name].bits = g.bits;
-                        if (g.keep < 1.0) c.layers[model->layers[size_t(li)].name].keep = g.keep;
-                    }
-                    return c;
-                };
-                for (int li : layers) rung[li] = 0, frozen[li] = false;
-                const int limit = std::min(2000, data->test.count);
-                const double float_sub = score(float_reference(*model), data->test, limit);
-                const double margin = 0.002; // the subset is noisier than the full set
-                int tries = 0;
-                const int max_tries = int(layers.size() * ladder.size());
-                std::vector<std::map<int, size_t>> accepted = {rung};
-                for (;;) {
-                    int pick = -1;
-                    double most = -1;
-                    for (int li : layers) {
-                        if (frozen[li]) continue;
-                        if (rung[li] + 1 >= ladder.size()) { frozen[li] = true; continue; }
-                        if (li == out && ladder[rung[li] + 1].keep < 1.0) { frozen[li] = true; continue; }
-                        const Rung &g = ladder[rung[li]];
-                        const double bytes = double(model->layers[size_t(li)].weight.size()) * g.bits * g.keep;
-                        if (bytes > most) most = bytes, pick = li;
-                    }
-                    if (pick < 0) break;
-                    while (!interactive_idle() && !stale()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                    progress("preset: searching the smallest config", ++tries, max_tries);
-                    std::map<int, size_t> trial = rung;
-                    trial[pick]++;
-                    const double acc = score(compress(config_of(trial)), data->test, limit);
-                    if (acc >= float_sub - drop / 100.0 + margin) {
-                        rung = trial;
-                        accepted.push_back(rung);
-                    } else {
-                        frozen[pick] = true;
-                    }
-                }
-                // The full check, backing off one accepted step at a time.
-                for (;;) {
-                    const CompressionConfig c = config_of(accepted.back());
-                    const CompressedModel cm = compress(c);
-                    progress("preset: checking on the full test set", tries, max_tries);
-                    const double acc = score(cm, data->test);
-                    if (acc >= float_full - drop / 100.0 || accepted.size() == 1) {
-                        r.config_json = config_to_json(c);
-                        r.accuracy = acc;
-                        r.flash_bytes = describe(cm).flash_bytes;
-                        break;
-                    }
-                    accepted.pop_back();
-                }
-            } catch (const Cancelled &) {
-                lock.lock();
-                snap_.background_task.clear();
-                continue;
-            } catch (const std::exception &e) {
-                r.error = e.what();
-            }
-            lock.lock();
-            snap_.background_task.clear();
-            if (version == model_version_) {
-                search_result_ = std::move(r);
-                search_ready_ = true;
-            }
-            continue;
-        }
-
-        // One sweep point per pass, so a slider move is never kept waiting
-        // for more than one point.
-        if (!float_ready) continue;
-        const std::string layer = sweep_queue_.front();
-        SweepCurve curve = snap_.sweeps.count(layer) ? snap_.sweeps[layer] : SweepCurve{};
-        lock.unlock();
-        try {
-            const int limit = std::min(kSweepImages, data->test.count);
-            const bool output = model->find_layer(layer) == model->output_layer();
-            const size_t total = 1 + kSweepBits.size() + (output ? 0 : kSweepKeeps.size());
-            size_t done = 1 + curve.by_bits.size() + curve.by_keep.size();
-            if (curve.images == 0) {
-                curve.layer = layer;
-                curve.images = limit;
-                curve.float_score = score(float_reference(*model), data->test, limit);
-                done = 1;
-            } else {
-                // The point dmc::sweep_layer computes: only this layer
-                // compressed, every other layer float.
-                CompressionConfig c;
-                c.defaults.bits = kFloatBits;
-                SweepPoint p;
-                if (curve.by_bits.size() < kSweepBits.size()) {
-                    p.bits = kSweepBits[curve.by_bits.size()];
-                    p.keep = 1.0;
-                } else {
-                    p.bits = kFloatBits;
-                    p.keep = kSweepKeeps[curve.by_keep.size()];
-                }
-                c.layers[layer].bits = p.bits;
-                c.layers[layer].keep = p.keep;
-                p.score = score(compress(c), data->test, limit);
-                (p.keep < 1.0 ? curve.by_keep : curve.by_bits).push_back(p);
-                ++done;
-            }
-            curve.done = done >= total;
-            progress("sensitivity sweep", int(done), int(total));
-        } catch (const Cancelled &) {
-            lock.lock();
-            snap_.background_task.clear();
-            continue;
-        } catch (const std::exception &e) {
-            curve.done = true; // a layer the engine refuses: show what there is
-        }
+        r.report = evaluate(cm, job.data->test, options);
+        r.header = export_header(cm, r.report);
+    } catch (const Cancelled &) {
         lock.lock();
-        if (version != model_version_) continue;
-        snap_.sweeps[layer] = curve;
-        if (curve.done) {
-            snap_.background_task.clear();
-            sweep_queue_.erase(std::remove(sweep_queue_.begin(), sweep_queue_.end(), layer), sweep_queue_.end());
-        }
+        snap_.background_task.clear();
+        return;
+    } catch (const std::exception &e) {
+        r.error = e.what();
+    }
+    lock.lock();
+    snap_.background_task.clear();
+    if (job.version == model_version_ && !export_pending_) {
+        export_result_ = std::move(r);
+        export_ready_ = true;
+    }
+}
+
+// The preset: dmc::smallest_within, measured against the float accuracy
+// the interactive thread has on the whole set. Each candidate waits while
+// a person moves a slider (the interactive thread has the cores then).
+void Worker::run_search(Job &job, std::unique_lock<std::mutex> &lock) {
+    if (!job.float_ready) return; // the search measures against the float accuracy
+    SearchOptions options;
+    options.float_accuracy = snap_.float_accuracy;
+    const uint64_t id = search_id_;
+    const double drop = search_drop_;
+    search_pending_ = false;
+    lock.unlock();
+    SearchResult r;
+    r.id = id;
+    try {
+        const SearchOutcome found = smallest_within(
+            *job.compressor, job.data->test, drop, options, [&](SearchStage stage, int done, int total) {
+                const bool screening = stage == SearchStage::Screening;
+                while (screening && !interactive_idle() && !stale(job))
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                progress(job, screening ? "preset: searching the smallest config" : "preset: checking on the full test set",
+                         done, total);
+            });
+        r.config_json = config_to_json(found.config);
+        r.accuracy = found.accuracy;
+        r.flash_bytes = found.flash_bytes;
+    } catch (const Cancelled &) {
+        lock.lock();
+        snap_.background_task.clear();
+        return;
+    } catch (const std::exception &e) {
+        r.error = e.what();
+    }
+    lock.lock();
+    snap_.background_task.clear();
+    if (job.version == model_version_) {
+        search_result_ = std::move(r);
+        search_ready_ = true;
+    }
+}
+
+// One sweep point per pass, so a slider move is never kept waiting for
+// more than one point.
+void Worker::run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock) {
+    if (!job.float_ready) return;
+    const std::string layer = sweep_queue_.front();
+    SweepCurve curve = snap_.sweeps.count(layer) ? snap_.sweeps[layer] : SweepCurve{};
+    lock.unlock();
+    try {
+        int done = 0, total = 0;
+        add_sweep_point(*job.compressor, job.data->test, layer, curve, &done, &total);
+        progress(job, "sensitivity sweep", done, total);
+    } catch (const Cancelled &) {
+        lock.lock();
+        snap_.background_task.clear();
+        return;
+    } catch (const std::exception &e) {
+        curve.done = true; // a layer the engine refuses: show what there is
+    }
+    lock.lock();
+    if (job.version != model_version_) return;
+    snap_.sweeps[layer] = curve;
+    if (curve.done) {
+        snap_.background_task.clear();
+        sweep_queue_.erase(std::remove(sweep_queue_.begin(), sweep_queue_.end(), layer), sweep_queue_.end());
     }
 }
 

@@ -127,8 +127,31 @@ class Worker {
     double now_ms() const;
 
   private:
+    // The interactive thread's state, and the steps of its loop (each
+    // called with mu_ held through `lock`; what they leave locked is
+    // released when the loop goes round).
+    struct Interactive;
     void interactive_loop();
+    void load_model(Interactive &t, std::unique_lock<std::mutex> &lock);
+    void take_request(Interactive &t, std::unique_lock<std::mutex> &lock);
+    bool quick_estimate(Interactive &t, const dmc::CompressionConfig &config, const std::string &key,
+                        std::unique_lock<std::mutex> &lock);
+    void publish_compressed(Interactive &t, std::shared_ptr<const dmc::CompressedModel> made, bool cached,
+                            const std::string &key, const std::string &error, double t_compressed,
+                            std::unique_lock<std::mutex> &lock);
+    void float_slice(Interactive &t, std::unique_lock<std::mutex> &lock);
+    void eval_slice(Interactive &t, std::unique_lock<std::mutex> &lock);
+    void publish_eval(const Interactive &t, double now);
+
+    // The background thread: one job per pass, the model it was taken for
+    // in a Job; the job's progress throws when the model has been replaced.
+    struct Job;
     void background_loop();
+    void run_export(Job &job, std::unique_lock<std::mutex> &lock);
+    void run_search(Job &job, std::unique_lock<std::mutex> &lock);
+    void run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock);
+    void progress(const Job &job, const char *task, int done, int total);
+    bool stale(const Job &job);
     bool interactive_idle() const;
 
     mutable std::mutex mu_;
