@@ -120,6 +120,13 @@ TEST(Compress, DeterministicAndPlanTensorsNeverOverlap) {
         EXPECT_TRUE(disjoint(e.input_offset, e.input_offset + in, e.output_offset, e.output_offset + out)) << k;
         EXPECT_TRUE(disjoint(e.input_offset, e.input_offset + in, e.scratch_offset, e.scratch_offset + scratch)) << k;
         EXPECT_TRUE(disjoint(e.output_offset, e.output_offset + out, e.scratch_offset, e.scratch_offset + scratch)) << k;
+        // The room the step is given (all between its tensors) holds its
+        // scratch and overlaps neither tensor.
+        const int64_t room_end = e.scratch_offset + e.room_bytes;
+        EXPECT_GE(e.room_bytes, scratch) << k;
+        EXPECT_LE(room_end, plan.arena_bytes) << k;
+        EXPECT_TRUE(disjoint(e.input_offset, e.input_offset + in, e.scratch_offset, room_end)) << k;
+        EXPECT_TRUE(disjoint(e.output_offset, e.output_offset + out, e.scratch_offset, room_end)) << k;
     }
     // The arena is exactly the largest step's need: input + scratch + output.
     int64_t largest = 0;

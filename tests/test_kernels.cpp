@@ -1,37 +1,39 @@
-// The integer kernels (engine/kernels/) against a plain, obviously correct
-// integer reference written here from the contract's definitions: weights
-// unpacked into ints up front, padding by explicit bounds checks, the
-// rescale by floor division. Tolerance 0, on odd shapes.
+// The integer kernels against a plain, obviously correct integer reference
+// written here from the contract's definitions: weights unpacked into ints
+// up front, padding by explicit bounds checks, the rescale by floor
+// division. Tolerance 0, on odd shapes.
 //
-// This file is compiled twice: as is (the kernels' plain C loops), and from
-// test_kernels_simd.cpp with the engine's SIMD dot products plugged in.
+// Every variant in each op's kernel table (src/kernel_table.h) is tested:
+// the plain C kernels of engine/kernels/ (..._ref, what exported headers
+// run), the engine's 128-bit SIMD ones (..._simd128: SSE4.2 here, SIMD128
+// in the browser) and its AVX2 ones (..._avx2; reported skipped on a CPU
+// without AVX2). Each runs with the least scratch it asks for, in buffers
+// of exactly the tensors' sizes (AddressSanitizer builds catch a byte read
+// or written outside), and again with more room, which some variants use.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <sstream>
 
 #include "dmc/quantize.h"
-#include "dmc_activation.h"
-#include "dmc_conv2d.h"
-#include "dmc_linear.h"
-#include "dmc_pool.h"
+#include "kernel_table.h"
 
 using namespace dmc;
 
-#ifndef KERNELS
-#define KERNELS Kernels
-#endif
-// The convolution, linear layer and max pooling under test (test_kernels_simd.cpp and
-// test_kernels_avx2.cpp name the engine's own versions).
-#ifndef CONV2D_RUN
-#define CONV2D_RUN dmc_conv2d_s8_run
-#endif
-#ifndef LINEAR_RUN
-#define LINEAR_RUN dmc_linear_s8_run
-#endif
-#ifndef MAXPOOL_RUN
-#define MAXPOOL_RUN dmc_maxpool2d_s8_run
-#endif
+namespace dmc {
+// A variant prints as its name (test listings, failure messages).
+template <typename Params> void PrintTo(const Kernel<Params> &k, std::ostream *os) { *os << k.name; }
+} // namespace dmc
+
+// A variant this build or CPU cannot run: AVX2 on a CPU without it is
+// skipped (the engine never picks it there); a build without 128-bit SIMD
+// is a failure, as every target the engine is built for has it.
+#define SKIP_UNLESS_AVAILABLE(kernel)                                                                    \
+    do {                                                                                                 \
+        if (isa_available((kernel).isa)) break;                                                          \
+        if ((kernel).isa == Isa::Avx2) GTEST_SKIP() << "this CPU or build has no AVX2";                  \
+        GTEST_FAIL() << "this build has no 128-bit SIMD (SSE4.2 or wasm SIMD128)";                       \
+    } while (0)
 
 namespace {
 
@@ -151,18 +153,30 @@ dmc_conv2d_s8 conv_params(const ConvCase &c, const RandomLayer &l) {
     return p;
 }
 
-} // namespace
+const ConvCase kConvCases[] = {
+    {1, 1, 5, 5, 3, 1, 0},  {1, 3, 7, 9, 5, 1, 2},  {3, 7, 9, 7, 3, 2, 1},
+    {7, 3, 11, 5, 3, 2, 0}, {3, 1, 6, 6, 1, 1, 0},  {7, 7, 13, 11, 5, 2, 2},
+    {1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 3, 4, 4, 4, 3, 3},
+    {2, 5, 17, 19, 3, 1, 1}, // 323 pixels: more than one batch of gathered fields, a partial last block
+};
 
-TEST(KERNELS, Conv2dMatchesReferenceExactly) {
+template <typename K> std::string variant_name(const testing::TestParamInfo<K> &info) { return info.param.name; }
+
+// The rooms a kernel is run with: the least it asks for, and more.
+std::vector<int64_t> rooms(int64_t least, int64_t more) { return {least, least + more}; }
+
+class Conv2dKernels : public testing::TestWithParam<Conv2dKernel> {};
+class LinearKernels : public testing::TestWithParam<LinearKernel> {};
+class MaxPoolKernels : public testing::TestWithParam<PoolKernel> {};
+class AvgPoolKernels : public testing::TestWithParam<PoolKernel> {};
+class ReluKernels : public testing::TestWithParam<ReluKernel> {};
+
+TEST_P(Conv2dKernels, MatchReferenceExactly) {
+    const Conv2dKernel &kernel = GetParam();
+    SKIP_UNLESS_AVAILABLE(kernel);
     std::mt19937 rng(11);
-    const ConvCase cases[] = {
-        {1, 1, 5, 5, 3, 1, 0},  {1, 3, 7, 9, 5, 1, 2},  {3, 7, 9, 7, 3, 2, 1},
-        {7, 3, 11, 5, 3, 2, 0}, {3, 1, 6, 6, 1, 1, 0},  {7, 7, 13, 11, 5, 2, 2},
-        {1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 3, 4, 4, 4, 3, 3},
-        {2, 5, 17, 19, 3, 1, 1}, // 323 pixels: more than one batch of gathered fields, a partial last block
-    };
     for (int bits : {8, 4, 2}) {
-        for (const ConvCase &c : cases) {
+        for (const ConvCase &c : kConvCases) {
             for (bool relu : {false, true}) {
                 const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
                 const RandomLayer l = random_layer(rng, bits, c.out_c, depth, relu);
@@ -174,18 +188,51 @@ TEST(KERNELS, Conv2dMatchesReferenceExactly) {
                     want[e] = reference_requantize(acc[e], l.multiplier[oc], l.shift[oc], l.zp_out, l.act_min, l.act_max);
                 }
                 const dmc_conv2d_s8 p = conv_params(c, l);
-                std::vector<int8_t> got(want.size()), scratch(size_t(dmc_conv2d_s8_scratch_bytes(&p)));
-                CONV2D_RUN(&p, in.data(), got.data(), scratch.data());
-                ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w
-                                     << " k" << c.kernel << " s" << c.stride << " p" << c.padding
-                                     << " bits " << bits << (relu ? " relu" : "") << ": "
-                                     << first_mismatch(got, want);
+                ASSERT_GE(kernel.scratch_bytes(&p), dmc_conv2d_s8_scratch_bytes(&p));
+                for (int64_t room : rooms(kernel.scratch_bytes(&p), 100000)) {
+                    std::vector<int8_t> got(want.size()), scratch(static_cast<size_t>(room));
+                    kernel.run(&p, in.data(), got.data(), scratch.data(), room);
+                    ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w
+                                         << " k" << c.kernel << " s" << c.stride << " p" << c.padding << " bits "
+                                         << bits << (relu ? " relu" : "") << " room " << room << ": "
+                                         << first_mismatch(got, want);
+                }
             }
         }
     }
 }
 
-TEST(KERNELS, LinearMatchesReferenceExactly) {
+// What calibration measures: every int32 accumulator, bias included. The
+// last case is a linear layer as calibration runs it: a 1x1 convolution
+// over one row of inputs, one pixel per input.
+TEST_P(Conv2dKernels, AccumulatorsEqualTheReference) {
+    const Conv2dKernel &kernel = GetParam();
+    SKIP_UNLESS_AVAILABLE(kernel);
+    ASSERT_NE(kernel.accumulators, nullptr);
+    std::mt19937 rng(97);
+    const ConvCase cases[] = {{1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 7, 9, 7, 3, 2, 1},
+                              {2, 5, 17, 19, 3, 1, 1}, {7, 3, 11, 5, 3, 2, 0},   {401, 7, 1, 37, 1, 1, 0}};
+    for (int bits : {8, 4, 2})
+        for (const ConvCase &c : cases) {
+            const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
+            const RandomLayer l = random_layer(rng, bits, c.out_c, depth, false);
+            const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.in_c));
+            const std::vector<int64_t> reference = reference_conv_accumulators(c, l, in);
+            const std::vector<int32_t> want(reference.begin(), reference.end());
+            const dmc_conv2d_s8 p = conv_params(c, l);
+            for (int64_t room : rooms(kernel.scratch_bytes(&p), 100000)) {
+                std::vector<int32_t> got(want.size(), 12345);
+                std::vector<int8_t> scratch(static_cast<size_t>(room));
+                kernel.accumulators(&p, in.data(), got.data(), scratch.data(), room);
+                ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w << " bits "
+                                     << bits << " room " << room;
+            }
+        }
+}
+
+TEST_P(LinearKernels, MatchReferenceExactly) {
+    const LinearKernel &kernel = GetParam();
+    SKIP_UNLESS_AVAILABLE(kernel);
     std::mt19937 rng(12);
     for (int bits : {8, 4, 2}) {
         for (int in_f : {1, 3, 7, 25, 31, 400, 401}) {
@@ -210,7 +257,8 @@ TEST(KERNELS, LinearMatchesReferenceExactly) {
                 p.output_zero_point = l.zp_out;
                 p.act_min = l.act_min;
                 p.act_max = l.act_max;
-                LINEAR_RUN(&p, in.data(), got.data());
+                std::vector<int8_t> scratch(static_cast<size_t>(kernel.scratch_bytes(&p)));
+                kernel.run(&p, in.data(), got.data(), scratch.data(), int64_t(scratch.size()));
                 ASSERT_EQ(got, want) << "linear " << in_f << "->" << out_f << " bits " << bits << ": "
                                      << first_mismatch(got, want);
             }
@@ -218,71 +266,134 @@ TEST(KERNELS, LinearMatchesReferenceExactly) {
     }
 }
 
-TEST(KERNELS, PoolingMatchesReferenceExactly) {
+struct PoolCase {
+    int c, h, w, kernel, stride, padding;
+    int out_h() const { return (h + 2 * padding - kernel) / stride + 1; }
+    int out_w() const { return (w + 2 * padding - kernel) / stride + 1; }
+};
+
+const PoolCase kPoolCases[] = {{1, 5, 5, 2, 2, 0},   {3, 7, 9, 3, 2, 1}, {7, 9, 7, 2, 1, 1},
+                               {3, 28, 28, 2, 2, 0}, {7, 5, 3, 3, 3, 0}, {1, 6, 6, 4, 2, 2},
+                               {16, 10, 10, 2, 2, 0}, {6, 28, 28, 2, 2, 0}, {17, 9, 11, 3, 2, 2}};
+
+dmc_pool2d_s8 pool_params(const PoolCase &c, int32_t zp, const FixedPointMultiplier &div) {
+    dmc_pool2d_s8 p;
+    p.in_h = c.h; p.in_w = c.w; p.channels = c.c;
+    p.out_h = c.out_h(); p.out_w = c.out_w();
+    p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
+    p.zero_point = zp;
+    p.multiplier = div.multiplier;
+    p.shift = div.shift;
+    return p;
+}
+
+// Max and average pooling by the definition (padded positions skipped;
+// the average divides by the whole window).
+void reference_pooling(const PoolCase &c, const std::vector<int8_t> &in, int32_t zp, const FixedPointMultiplier &div,
+                       std::vector<int8_t> *want_max, std::vector<int8_t> *want_avg) {
+    const int oh = c.out_h(), ow = c.out_w();
+    want_max->resize(size_t(oh * ow * c.c));
+    want_avg->resize(want_max->size());
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox)
+            for (int ch = 0; ch < c.c; ++ch) {
+                int best = -128;
+                int64_t sum = 0;
+                for (int ky = 0; ky < c.kernel; ++ky)
+                    for (int kx = 0; kx < c.kernel; ++kx) {
+                        const int iy = oy * c.stride - c.padding + ky, ix = ox * c.stride - c.padding + kx;
+                        if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                        const int v = in[size_t((iy * c.w + ix) * c.c + ch)];
+                        best = std::max(best, v);
+                        sum += v - zp;
+                    }
+                const size_t o = size_t((oy * ow + ox) * c.c + ch);
+                (*want_max)[o] = int8_t(best);
+                (*want_avg)[o] = reference_requantize(sum, div.multiplier, div.shift, zp, -128, 127);
+            }
+}
+
+// One pooling variant on every case, with the least room and with a
+// whole input row of it (max pooling by rows uses that when it is there).
+void check_pooling(const PoolKernel &kernel, bool max) {
     std::mt19937 rng(13);
-    struct PoolCase {
-        int c, h, w, kernel, stride, padding;
-    };
-    const PoolCase cases[] = {{1, 5, 5, 2, 2, 0}, {3, 7, 9, 3, 2, 1}, {7, 9, 7, 2, 1, 1},
-                              {3, 28, 28, 2, 2, 0}, {7, 5, 3, 3, 3, 0}, {1, 6, 6, 4, 2, 2},
-                              {16, 10, 10, 2, 2, 0}, {6, 28, 28, 2, 2, 0}, {17, 9, 11, 3, 2, 2}};
-    for (const PoolCase &c : cases) {
-        const int oh = (c.h + 2 * c.padding - c.kernel) / c.stride + 1;
-        const int ow = (c.w + 2 * c.padding - c.kernel) / c.stride + 1;
+    for (const PoolCase &c : kPoolCases) {
         const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.c));
         const int32_t zp = std::uniform_int_distribution<int>(-128, 127)(rng);
         const FixedPointMultiplier div = quantize_multiplier(1.0 / (c.kernel * c.kernel));
-        std::vector<int8_t> want_max(size_t(oh * ow * c.c)), want_avg(want_max.size());
-        for (int oy = 0; oy < oh; ++oy)
-            for (int ox = 0; ox < ow; ++ox)
-                for (int ch = 0; ch < c.c; ++ch) {
-                    int best = -128;
-                    int64_t sum = 0;
-                    for (int ky = 0; ky < c.kernel; ++ky)
-                        for (int kx = 0; kx < c.kernel; ++kx) {
-                            const int iy = oy * c.stride - c.padding + ky, ix = ox * c.stride - c.padding + kx;
-                            if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
-                            const int v = in[size_t((iy * c.w + ix) * c.c + ch)];
-                            best = std::max(best, v);
-                            sum += v - zp;
-                        }
-                    const size_t o = size_t((oy * ow + ox) * c.c + ch);
-                    want_max[o] = int8_t(best);
-                    want_avg[o] = reference_requantize(sum, div.multiplier, div.shift, zp, -128, 127);
-                }
-        dmc_pool2d_s8 p;
-        p.in_h = c.h; p.in_w = c.w; p.channels = c.c;
-        p.out_h = oh; p.out_w = ow;
-        p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
-        p.zero_point = zp;
-        p.multiplier = div.multiplier;
-        p.shift = div.shift;
-        std::vector<int8_t> got(want_max.size());
-        MAXPOOL_RUN(&p, in.data(), got.data());
-        ASSERT_EQ(got, want_max) << "maxpool case k" << c.kernel << " s" << c.stride << " p" << c.padding
-                                 << ": " << first_mismatch(got, want_max);
-        dmc_avgpool2d_s8_run(&p, in.data(), got.data());
-        ASSERT_EQ(got, want_avg) << "avgpool case k" << c.kernel << " s" << c.stride << " p" << c.padding
-                                 << ": " << first_mismatch(got, want_avg);
+        std::vector<int8_t> want_max, want_avg;
+        reference_pooling(c, in, zp, div, &want_max, &want_avg);
+        const std::vector<int8_t> &want = max ? want_max : want_avg;
+        const dmc_pool2d_s8 p = pool_params(c, zp, div);
+        for (int64_t room : rooms(kernel.scratch_bytes(&p), int64_t(c.w) * c.c)) {
+            std::vector<int8_t> got(want.size()), scratch(static_cast<size_t>(room));
+            kernel.run(&p, in.data(), got.data(), scratch.data(), room);
+            ASSERT_EQ(got, want) << (max ? "maxpool" : "avgpool") << " case c" << c.c << " k" << c.kernel << " s"
+                                 << c.stride << " p" << c.padding << " room " << room << ": "
+                                 << first_mismatch(got, want);
+        }
     }
 }
 
-TEST(KERNELS, ReluClampsAtTheZeroPointInPlace) {
+TEST_P(MaxPoolKernels, MatchReferenceExactly) {
+    SKIP_UNLESS_AVAILABLE(GetParam());
+    check_pooling(GetParam(), true);
+}
+
+TEST_P(AvgPoolKernels, MatchReferenceExactly) {
+    SKIP_UNLESS_AVAILABLE(GetParam());
+    check_pooling(GetParam(), false);
+}
+
+TEST_P(ReluKernels, ClampsAtTheZeroPointInPlace) {
+    SKIP_UNLESS_AVAILABLE(GetParam());
     std::mt19937 rng(14);
     std::vector<int8_t> v = random_tensor(rng, 257), want(v.size());
     for (size_t i = 0; i < v.size(); ++i) want[i] = std::max<int8_t>(v[i], -7);
-    dmc_relu_s8_run(v.data(), v.data(), int32_t(v.size()), -7);
+    const ReluParams p{int32_t(v.size()), -7};
+    GetParam().run(&p, v.data(), v.data(), nullptr, 0);
     EXPECT_EQ(v, want);
 }
 
-TEST(KERNELS, ArgmaxTieGoesToLowestIndex) {
+INSTANTIATE_TEST_SUITE_P(Variants, Conv2dKernels, testing::ValuesIn(conv2d_kernels()), variant_name<Conv2dKernel>);
+INSTANTIATE_TEST_SUITE_P(Variants, LinearKernels, testing::ValuesIn(linear_kernels()), variant_name<LinearKernel>);
+INSTANTIATE_TEST_SUITE_P(Variants, MaxPoolKernels, testing::ValuesIn(maxpool2d_kernels()), variant_name<PoolKernel>);
+INSTANTIATE_TEST_SUITE_P(Variants, AvgPoolKernels, testing::ValuesIn(avgpool2d_kernels()), variant_name<PoolKernel>);
+INSTANTIATE_TEST_SUITE_P(Variants, ReluKernels, testing::ValuesIn(relu_kernels()), variant_name<ReluKernel>);
+
+} // namespace
+
+// The table itself: one plain C entry first in every op, distinct names
+// that say the op and the variant, and the choice among the entries.
+TEST(KernelTable, EveryOpStartsWithThePlainKernelAndChoosesAnAvailableOne) {
+    auto check = [](const auto &table, const auto *chosen, const std::string &op) {
+        ASSERT_FALSE(table.empty());
+        EXPECT_EQ(table.front().isa, Isa::Plain);
+        EXPECT_EQ(std::string(table.front().name), op + "_s8_ref");
+        for (const auto &k : table) EXPECT_EQ(std::string(k.name).rfind(op + "_s8_", 0), 0u) << k.name;
+        EXPECT_TRUE(isa_enabled(chosen->isa)) << chosen->name;
+        for (const auto &k : table) {
+            if (&k > chosen) {
+                EXPECT_FALSE(isa_enabled(k.isa)) << k.name << " is enabled but " << chosen->name << " chosen";
+            }
+        }
+    };
+    const KernelChoice &c = chosen_kernels();
+    check(conv2d_kernels(), c.conv2d, "conv2d");
+    check(linear_kernels(), c.linear, "linear");
+    check(maxpool2d_kernels(), c.maxpool2d, "maxpool2d");
+    check(avgpool2d_kernels(), c.avgpool2d, "avgpool2d");
+    check(relu_kernels(), c.relu, "relu");
+}
+
+TEST(Kernels, ArgmaxTieGoesToLowestIndex) {
     const int8_t v[5] = {3, 9, -2, 9, 9};
     EXPECT_EQ(dmc_argmax_s8(v, 5), 1);
     const int8_t all_same[4] = {-128, -128, -128, -128};
     EXPECT_EQ(dmc_argmax_s8(all_same, 4), 0);
 }
 
-TEST(KERNELS, QuantizeInputRoundsHalfUpAndSaturates) {
+TEST(Kernels, QuantizeInputRoundsHalfUpAndSaturates) {
     // inv_scale 1, mean 0: q = zp + floor(x + 0.5)
     EXPECT_EQ(dmc_quantize_input(2.5f, 0.0f, 1.0f, 0), 3);
     EXPECT_EQ(dmc_quantize_input(-2.5f, 0.0f, 1.0f, 0), -2);

@@ -2,11 +2,12 @@
  * dmc_dot.h - the inner loop: int8 activations times packed b-bit weights,
  * summed into int32. Every integer kernel spends its time here.
  *
- * The plain C loops below are the definition. Faster versions return the
- * same integers: the Cortex-M DSP path further down (selected by the
- * compiler's __ARM_FEATURE_DSP, on M4/M7), and the engine's SIMD versions
- * for x86 and WebAssembly (see DMC_SIMD_OVERRIDE). Tests compare each with
- * these loops.
+ * The plain C loops below are the definition. The Cortex-M DSP path further
+ * down (selected by the compiler's __ARM_FEATURE_DSP, on M4/M7) returns the
+ * same integers faster; tests compare it with these loops. The engine's own
+ * SIMD kernels for x86 and WebAssembly are separate functions
+ * (engine/src/kernel_table.h), never substituted in here: this file is what
+ * an exported header compiles, on every target.
  */
 #ifndef DMC_DOT_H
 #define DMC_DOT_H
@@ -14,10 +15,11 @@
 #include "dmc_arith.h"
 
 /* The receptive fields handed to dmc_dot4 (the convolution's scratch) are
- * zero-padded to a multiple of DMC_DOT_PAD values, so that a vectorised
- * implementation can read whole 16-value chunks: the padding multiplies
- * whatever it meets by 0. dmc_dot reads exactly n values (a linear layer
- * reads its input in place). The plain loops below never read past n. */
+ * zero-padded to a multiple of DMC_DOT_PAD values, so that the engine's
+ * vectorised convolutions, which gather fields the same way, can read whole
+ * 16-value chunks: the padding multiplies whatever it meets by 0. dmc_dot
+ * reads exactly n values (a linear layer reads its input in place). The
+ * plain loops below never read past n. */
 #define DMC_DOT_PAD 16
 
 static inline int32_t dmc_padded_length(int32_t n)
@@ -299,19 +301,8 @@ static inline void dmc_requantize4_plain(const int32_t acc[4], int32_t bias, int
             dmc_requantize(bias + acc[k], multiplier, shift, zero_point, act_min, act_max);
 }
 
-/* Dispatch on the layer's bit width (a per-layer constant, not data). A
- * build may supply faster versions that give the same integers by defining
- * DMC_SIMD_OVERRIDE and dmc_dot_fast, dmc_dot4_fast and
- * dmc_requantize4_fast before including the kernels (the native and
- * WebAssembly engine do: engine/src/simd/dot_simd.h). Such dot products
- * may read dmc_dot4's zero padding of x and, past the end of a weight row,
- * up to one chunk of the bytes that follow it (the engine allocates that
- * slack; a generated header never uses such versions). */
-#ifdef DMC_SIMD_OVERRIDE
-#define dmc_dot dmc_dot_fast
-#define dmc_dot4 dmc_dot4_fast
-#define dmc_requantize4 dmc_requantize4_fast
-#elif DMC_ARM_DSP
+/* Dispatch on the layer's bit width (a per-layer constant, not data). */
+#if DMC_ARM_DSP
 #define dmc_dot dmc_dot_dsp
 #define dmc_dot4 dmc_dot4_dsp
 #define dmc_requantize4 dmc_requantize4_plain

@@ -11,6 +11,7 @@
 #include "dmc/error.h"
 #include "kernel_params.h"
 #include "ops/ops.h"
+#include "plan.h"
 
 namespace dmc {
 
@@ -131,65 +132,55 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
     }
 }
 
+// Scratch for a kernel run by calibration, which owns its buffers: 64
+// blocks of the largest least need (as many fields as the SIMD convolution
+// ever batches) and an input's worth (a row for row-wise pooling), more
+// than any variant uses.
+int64_t calibration_room(const Step &s) { return 64 * scratch_bytes(s) + s.input.size(); }
+
+// A linear layer as a 1x1 convolution over an image 1 pixel high and
+// `count` wide, one pixel per input: the same products and sums (a weight
+// row of in_features values is a 1x1 kernel's), so that every calibration
+// input goes through the convolution's tiled kernel in one call.
+dmc_conv2d_s8 linear_as_conv(const Step &s, int count) {
+    dmc_conv2d_s8 p = conv2d_params(s);
+    p.in_h = p.out_h = 1;
+    p.in_w = p.out_w = count;
+    p.in_c = s.input.channels;
+    p.out_c = s.output.channels;
+    p.kernel = p.stride = 1;
+    p.padding = 0;
+    return p;
+}
+
 // Calls visit(image, element, channel, acc) for every int32 accumulator
 // (bias included) an integer conv2d/linear step produces over the batch,
-// `element` indexing the step's output tensor (HWC). Exact integers, so
-// every implementation of the contract finds the same ones. The work is
-// blocked as in the kernels: four zero-padded receptive fields (four pixels
-// of a convolution, or four images' inputs to a linear layer) against each
-// weight row with dmc_dot4; where the engine has SIMD, a convolution runs
-// through its tiled version (conv_simd.h) instead.
+// `element` indexing the step's output tensor (HWC). They come from the
+// convolution variant the engine chose (kernel_table.h): exact integers,
+// the same from every variant.
 template <typename Visit>
 void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
+    const Conv2dKernel &kernel = *chosen_kernels().conv2d;
     const int channels = s.output.channels;
-    const int32_t depth = int32_t(s.weights.row_length), stride = dmc_padded_length(depth);
-    const int32_t row_bytes = int32_t(s.weights.row_bytes);
-    std::vector<int8_t> fields(static_cast<size_t>(4 * stride), 0); // zero padding stays zero
-    int image[4], pixel[4], filled = 0;
-    auto flush = [&]() {
-        for (int c = 0; c < channels; ++c) {
-            const uint8_t *w = s.weights.packed.data() + size_t(c) * size_t(row_bytes);
-            int32_t acc[4];
-            if (filled == 4) {
-                dmc_dot4(fields.data(), stride, w, depth, s.weights.bits, acc);
-            } else {
-                for (int k = 0; k < filled; ++k) acc[k] = dmc_dot(fields.data() + k * stride, w, depth, s.weights.bits);
-            }
-            for (int k = 0; k < filled; ++k)
-                visit(image[k], int64_t(pixel[k]) * channels + c, c, s.bias[size_t(c)] + acc[k]);
-        }
-        filled = 0;
-    };
-    auto added = [&](int i, int p) {
-        image[filled] = i;
-        pixel[filled] = p;
-        if (++filled == 4) flush();
-    };
+    const dmc_conv2d_s8 p = s.op == Op::Linear ? linear_as_conv(s, in.count) : conv2d_params(s);
+    std::vector<int8_t> scratch(size_t(64 * planned_scratch(conv2d_kernels(), p))); // see calibration_room
     if (s.op == Op::Linear) {
-        for (int i = 0; i < in.count; ++i) {
-            std::copy_n(in.q(i), depth, fields.begin() + filled * stride);
-            added(i, 0);
-        }
-    } else {
-        const dmc_conv2d_s8 p = conv2d_params(s);
-#if DMC_SIMD128
-        // The engine's tiled convolution, image by image (the same integers).
-        std::vector<int32_t> acc(size_t(s.output.size()));
-        for (int i = 0; i < in.count; ++i) {
-            dmc_conv2d_s8_accumulators_simd128(&p, in.q(i), acc.data());
-            int64_t element = 0;
-            for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos)
-                for (int c = 0; c < channels; ++c, ++element) visit(i, element, c, acc[size_t(element)]);
-        }
-#else
+        const int32_t n = s.input.channels;
+        std::vector<int8_t> inputs(size_t(in.count) * size_t(n)); // back to back, unlike the Batch's
+        for (int i = 0; i < in.count; ++i) std::copy_n(in.q(i), n, inputs.begin() + int64_t(i) * n);
+        std::vector<int32_t> acc(size_t(in.count) * size_t(channels));
+        kernel.accumulators(&p, inputs.data(), acc.data(), scratch.data(), int64_t(scratch.size()));
         for (int i = 0; i < in.count; ++i)
-            for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos) {
-                dmc_conv2d_s8_gather(&p, in.q(i), pos / p.out_w, pos % p.out_w, fields.data() + filled * stride);
-                added(i, pos);
-            }
-#endif
+            for (int c = 0; c < channels; ++c) visit(i, int64_t(c), c, acc[size_t(i) * size_t(channels) + size_t(c)]);
+        return;
     }
-    if (filled > 0) flush();
+    std::vector<int32_t> acc(size_t(s.output.size()));
+    for (int i = 0; i < in.count; ++i) {
+        kernel.accumulators(&p, in.q(i), acc.data(), scratch.data(), int64_t(scratch.size()));
+        int64_t element = 0;
+        for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos)
+            for (int c = 0; c < channels; ++c, ++element) visit(i, element, c, acc[size_t(element)]);
+    }
 }
 
 // Quantizes the weights and bias of an integer conv2d/linear step whose
@@ -296,49 +287,6 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
         if (s.op == Op::ReLU) s.act_min = in_q.zero_point;
         break;
     }
-}
-
-BufferPlan plan_buffers(const std::vector<Step> &steps) {
-    auto aligned = [](int64_t bytes) { return (bytes + 15) / 16 * 16; };
-    BufferPlan plan;
-    plan.steps.resize(steps.size());
-    for (size_t k = 0; k < steps.size(); ++k) {
-        const int64_t in = k == 0 ? 0 : aligned(steps[k - 1].output_bytes());
-        const bool in_place = k > 0 && (steps[k].op == Op::ReLU || steps[k].op == Op::Flatten);
-        const int64_t bytes =
-            in_place ? in : in + aligned(scratch_bytes(steps[k])) + aligned(steps[k].output_bytes());
-        plan.steps[k].bytes = bytes;
-        if (bytes > plan.arena_bytes) {
-            plan.arena_bytes = bytes;
-            plan.peak_step = int(k);
-        }
-    }
-    // Alternate ends: the tensor a step writes goes to the end of the arena
-    // its input does not occupy.
-    bool output_low = false;
-    int64_t previous_output = -1;
-    for (size_t k = 0; k < steps.size(); ++k) {
-        BufferPlan::Entry &e = plan.steps[k];
-        e.input_offset = previous_output;
-        const bool in_place = k > 0 && (steps[k].op == Op::ReLU || steps[k].op == Op::Flatten);
-        if (in_place) {
-            e.output_offset = e.input_offset;
-            e.scratch_offset = e.input_offset;
-        } else {
-            output_low = !output_low;
-            const int64_t in = k == 0 ? 0 : aligned(steps[k - 1].output_bytes());
-            const int64_t out = aligned(steps[k].output_bytes());
-            if (output_low) {
-                e.output_offset = 0;
-                e.scratch_offset = out;
-            } else {
-                e.output_offset = plan.arena_bytes - out;
-                e.scratch_offset = in;
-            }
-        }
-        previous_output = e.output_offset;
-    }
-    return plan;
 }
 
 // What a step's parameters and outputs depend on, given all the steps
@@ -466,8 +414,8 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
                                                   s.out_q.zero_point, s.act_min, s.act_max);
             }
         } else {
-            scratch.resize(size_t(scratch_bytes(s)));
-            for (int i = 0; i < n; ++i) run_step(s, in.at(i), out.at(i), scratch.data());
+            scratch.resize(size_t(calibration_room(s)));
+            for (int i = 0; i < n; ++i) run_step(s, in.at(i), out.at(i), scratch.data(), int64_t(scratch.size()));
         }
         cache.steps.push_back(s);
         cache.keys.push_back(keys[k]);

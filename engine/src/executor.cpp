@@ -1,31 +1,61 @@
 // executor.cpp - runs a CompressedModel one input at a time: dispatches
-// each step to its integer kernel (engine/kernels/) or float reference
-// (src/ops/), with all tensors in one arena laid out by the BufferPlan.
+// each step to the integer kernel the engine chose (kernel_table.h) or the
+// float reference (src/ops/), with all tensors and scratch in one arena
+// laid out by the BufferPlan.
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "dmc/compressed_model.h"
+#include "dmc/error.h"
 #include "kernel_params.h"
 #include "ops/ops.h"
 
 namespace dmc {
 
-int8_t *simd_buffer(int which, int64_t bytes) {
-    thread_local std::vector<int8_t> buffers[2];
-    std::vector<int8_t> &b = buffers[which];
-    if (b.size() < size_t(bytes)) b.resize(size_t(bytes));
-    return b.data();
-}
+namespace {
 
-int64_t scratch_bytes(const Step &s) {
-    if (s.op == Op::Conv2d && s.integer) {
+// The integer steps with a kernel table.
+void run_integer_step(const Step &s, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
+    const KernelChoice &k = chosen_kernels();
+    switch (s.op) {
+    case Op::Conv2d: {
         const dmc_conv2d_s8 p = conv2d_params(s);
-        return dmc_conv2d_s8_scratch_bytes(&p);
+        return k.conv2d->run(&p, in, out, scratch, room);
     }
-    return 0;
+    case Op::Linear: {
+        const dmc_linear_s8 p = linear_params(s);
+        return k.linear->run(&p, in, out, scratch, room);
+    }
+    case Op::MaxPool2d:
+    case Op::AvgPool2d: {
+        const dmc_pool2d_s8 p = pool2d_params(s);
+        return (s.op == Op::MaxPool2d ? k.maxpool2d : k.avgpool2d)->run(&p, in, out, scratch, room);
+    }
+    default: {
+        const ReluParams p = relu_params(s);
+        return k.relu->run(&p, in, out, scratch, room);
+    }
+    }
 }
 
-void run_step(const Step &s, const void *in, void *out, void *scratch) {
+void run_float_step(const Step &s, const float *in, float *out) {
+    switch (s.op) {
+    case Op::Conv2d:
+    case Op::Linear:
+        ops::run_layer_f32(s.source, s.float_weight_t.data(), in, out);
+        if (s.fused_relu) ops::relu_f32(out, out, s.output.size());
+        return;
+    case Op::MaxPool2d: return ops::maxpool2d_f32(s.source, in, out);
+    case Op::AvgPool2d: return ops::avgpool2d_f32(s.source, in, out);
+    default: return ops::relu_f32(in, out, s.input.size());
+    }
+}
+
+} // namespace
+
+void run_step(const Step &s, const void *in, void *out, void *scratch, int64_t room) {
     const auto *qi = static_cast<const int8_t *>(in);
     auto *qo = static_cast<int8_t *>(out);
     const auto *fi = static_cast<const float *>(in);
@@ -42,78 +72,53 @@ void run_step(const Step &s, const void *in, void *out, void *scratch) {
     case Op::Dequantize:
         for (int64_t i = 0; i < n; ++i) fo[i] = dmc_dequantize(qi[i], float(s.in_q.scale), s.in_q.zero_point);
         return;
-    case Op::Conv2d:
-    case Op::Linear:
-        if (s.integer) {
-            if (s.op == Op::Conv2d) {
-                const dmc_conv2d_s8 p = conv2d_params(s);
-#if DMC_SIMD128
-                if (avx2_enabled())
-                    conv2d_s8_run_avx2(&p, qi, qo, static_cast<int8_t *>(scratch));
-                else
-                    dmc_conv2d_s8_run_simd128(&p, qi, qo, static_cast<int8_t *>(scratch));
-#else
-                dmc_conv2d_s8_run(&p, qi, qo, static_cast<int8_t *>(scratch));
-#endif
-            } else {
-                const dmc_linear_s8 p = linear_params(s);
-#if DMC_SIMD128
-                if (avx2_enabled()) linear_s8_run_avx2(&p, qi, qo);
-                else dmc_linear_s8_run(&p, qi, qo);
-#else
-                dmc_linear_s8_run(&p, qi, qo);
-#endif
-            }
-        } else {
-            ops::run_layer_f32(s.source, s.float_weight_t.data(), fi, fo);
-            if (s.fused_relu) ops::relu_f32(fo, fo, s.output.size());
-        }
-        return;
-    case Op::MaxPool2d:
-        if (s.integer) {
-            const dmc_pool2d_s8 p = pool2d_params(s);
-            dmc_maxpool2d_s8_run_rows(&p, qi, qo);
-        } else {
-            ops::maxpool2d_f32(s.source, fi, fo);
-        }
-        return;
-    case Op::AvgPool2d:
-        if (s.integer) {
-            const dmc_pool2d_s8 p = pool2d_params(s);
-            dmc_avgpool2d_s8_run(&p, qi, qo);
-        } else {
-            ops::avgpool2d_f32(s.source, fi, fo);
-        }
-        return;
-    case Op::ReLU:
-        if (s.integer) dmc_relu_s8_run(qi, qo, int32_t(n), s.in_q.zero_point);
-        else ops::relu_f32(fi, fo, n);
-        return;
     case Op::Flatten:
         if (in != out) std::memmove(out, in, size_t(s.output_bytes()));
         return;
+    default:
+        if (s.integer) run_integer_step(s, qi, qo, static_cast<int8_t *>(scratch), room);
+        else run_float_step(s, fi, fo);
+        return;
     }
+}
+
+void run_step(const Step &s, const void *in, void *out, void *scratch) {
+    run_step(s, in, out, scratch, scratch_bytes(s));
 }
 
 Executor::Executor(const CompressedModel &model)
-    : model_(model), arena_(size_t((model.plan.arena_bytes + 7) / 8) + 1, 0) {}
+    : model_(model), owned_(size_t((model.plan.arena_bytes + 7) / 8)), arena_(reinterpret_cast<char *>(owned_.data())) {}
+
+Executor::Executor(const CompressedModel &model, void *arena, int64_t bytes)
+    : model_(model), arena_(static_cast<char *>(arena)) {
+    if (bytes < model.plan.arena_bytes)
+        throw Error("executor: an arena of " + std::to_string(bytes) + " bytes, the plan needs " +
+                    std::to_string(model.plan.arena_bytes));
+    if (reinterpret_cast<uintptr_t>(arena) % kArenaAlignment != 0)
+        throw Error("executor: the arena is not aligned to " + std::to_string(kArenaAlignment) + " bytes");
+}
+
+Executor::Executor(const Executor &other)
+    : model_(other.model_), owned_(size_t((other.model_.plan.arena_bytes + 7) / 8)),
+      arena_(reinterpret_cast<char *>(owned_.data())), raw_(other.raw_) {
+    std::memcpy(arena_, other.arena_, size_t(model_.plan.arena_bytes));
+}
 
 const void *Executor::run_from(int first_step, const Observer &observe) {
-    char *arena = reinterpret_cast<char *>(arena_.data());
     const std::vector<Step> &steps = model_.steps;
     for (size_t k = size_t(first_step); k < steps.size(); ++k) {
         const BufferPlan::Entry &e = model_.plan.steps[k];
-        run_step(steps[k], arena + e.input_offset, arena + e.output_offset, arena + e.scratch_offset);
-        if (observe) observe(int(k), arena + e.output_offset);
+        run_step(steps[k], arena_ + e.input_offset, arena_ + e.output_offset, arena_ + e.scratch_offset,
+                 e.room_bytes);
+        if (observe) observe(int(k), arena_ + e.output_offset);
     }
-    return arena + model_.plan.steps.back().output_offset;
+    return arena_ + model_.plan.steps.back().output_offset;
 }
 
 const void *Executor::run(const float *raw_input, const Observer &observe) {
-    char *arena = reinterpret_cast<char *>(arena_.data());
     const BufferPlan::Entry &e = model_.plan.steps[0];
-    run_step(model_.steps[0], raw_input, arena + e.output_offset, arena + e.scratch_offset);
-    if (observe) observe(0, arena + e.output_offset);
+    run_step(model_.steps[0], raw_input, arena_ + e.output_offset, arena_ + e.scratch_offset, e.room_bytes);
+    if (observe) observe(0, arena_ + e.output_offset);
     return run_from(1, observe);
 }
 
@@ -126,15 +131,13 @@ const void *Executor::run_u8(const uint8_t *pixels, const Observer &observe) {
         for (int64_t i = 0; i < n; ++i) raw_[size_t(i)] = float(pixels[i]) / 255.0f;
         return run(raw_.data(), observe);
     }
-    int8_t *q = reinterpret_cast<int8_t *>(arena_.data()) + model_.plan.steps[0].output_offset;
+    int8_t *q = reinterpret_cast<int8_t *>(arena_ + model_.plan.steps[0].output_offset);
     for (int64_t i = 0; i < n; ++i) q[i] = model_.input_lut[pixels[i]];
     if (observe) observe(0, q);
     return run_from(1, observe);
 }
 
-void *Executor::step_input(int step) {
-    return reinterpret_cast<char *>(arena_.data()) + model_.plan.steps[size_t(step)].input_offset;
-}
+void *Executor::step_input(int step) { return arena_ + model_.plan.steps[size_t(step)].input_offset; }
 
 double tensor_value(const Step &producer, const void *tensor, int64_t k) {
     if (!producer.integer) return double(static_cast<const float *>(tensor)[k]);

@@ -1,18 +1,11 @@
 // kernel_params.h - fills the C kernels' parameter structs from a Step
-// (internal). The structs point into the Step, so they live only as long as
-// the call they are built for.
+// (internal); the kernels themselves are in kernel_table.h. The structs
+// point into the Step, so they live only as long as the call they are
+// built for.
 #pragma once
 
 #include "dmc/compressed_model.h"
-#include "simd/dot_simd.h" // before the kernels: replaces their dot products where SIMD exists
-
-#include "dmc_activation.h"
-#include "dmc_conv2d.h"
-#include "dmc_linear.h"
-#include "dmc_pool.h"
-#include "simd/avx2.h"
-#include "simd/conv_simd.h" // the convolution tiled for SIMD, where SIMD exists
-#include "simd/maxpool_rows.h"
+#include "kernel_table.h"
 
 namespace dmc {
 
@@ -69,5 +62,7 @@ inline dmc_pool2d_s8 pool2d_params(const Step &s) {
     p.shift = s.pool_divisor.shift;
     return p;
 }
+
+inline ReluParams relu_params(const Step &s) { return ReluParams{int32_t(s.input.size()), s.in_q.zero_point}; }
 
 } // namespace dmc

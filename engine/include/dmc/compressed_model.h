@@ -68,18 +68,20 @@ struct Step {
     int64_t output_bytes() const { return output.size() * (integer ? 1 : 4); }
 };
 
-// Where each step's tensors live in one arena. Step k reads the tensor
-// step k-1 wrote (step 0 reads the caller's raw input) and writes its own.
-// The two tensors sit at opposite ends of the arena, alternating, with
-// scratch between them, so the arena is the largest (input + scratch +
-// output) of any step: the least any schedule without in-place tricks
-// needs. ReLU and Flatten work in place.
+// Where each step's tensors live in one arena (plan_buffers, src/plan.cpp,
+// explains the layout). Step k reads the tensor step k-1 wrote (step 0
+// reads the caller's raw input) and writes its own. The two tensors sit at
+// opposite ends of the arena, alternating, with scratch between them, so
+// the arena is the largest (input + scratch + output) of any step: the
+// least any schedule without in-place tricks needs. ReLU and Flatten work
+// in place. Every byte a run touches is in the arena.
 struct BufferPlan {
     struct Entry {
         int64_t input_offset = -1; // -1: the caller's buffer
         int64_t output_offset = 0;
         int64_t scratch_offset = 0;
-        int64_t bytes = 0; // input + scratch + output of this step (aligned)
+        int64_t room_bytes = 0; // the scratch the step is given: all between its input and output (>= scratch_bytes)
+        int64_t bytes = 0;      // input + scratch + output of this step (aligned)
     };
     std::vector<Entry> steps;
     int64_t arena_bytes = 0;
@@ -149,10 +151,20 @@ class Compressor {
 // reference the compressed model is measured against. Needs no calibration.
 CompressedModel float_reference(const Model &model);
 
-// Runs a compressed model, one input at a time, in a preallocated arena.
+// Runs a compressed model, one input at a time, in an arena of exactly
+// model.plan.arena_bytes: its own, or the caller's. Every byte of scratch
+// the kernels use is in that arena.
 class Executor {
   public:
-    explicit Executor(const CompressedModel &model);
+    explicit Executor(const CompressedModel &model); // allocates the arena
+    // Runs in the caller's arena: `bytes` (at least plan.arena_bytes; only
+    // those are touched) from `arena`, aligned to kArenaAlignment, owned by
+    // the caller and used by no other Executor while this one runs. Throws
+    // Error if it is too small or misaligned.
+    Executor(const CompressedModel &model, void *arena, int64_t bytes);
+    static constexpr int64_t kArenaAlignment = 8; // float tensors need 4; the plan's offsets are multiples of 16
+    Executor(const Executor &other);              // a copy has an arena of its own
+    Executor &operator=(const Executor &) = delete;
 
     // Runs one raw input (HWC floats). Returns the output tensor inside the
     // arena: int8 if model.output_integer(), else float. Valid until the next
@@ -178,8 +190,9 @@ class Executor {
 
   private:
     const CompressedModel &model_;
-    std::vector<uint64_t> arena_; // uint64_t: 8-byte aligned storage
-    std::vector<float> raw_;      // run_u8 on a model whose first layer is float
+    std::vector<uint64_t> owned_; // the arena, where the caller gives none (uint64_t: 8-byte aligned)
+    char *arena_;
+    std::vector<float> raw_; // run_u8 on a model whose first layer is float
 };
 
 // Element k of a tensor step `producer` wrote (int8 or float), as a real
@@ -194,8 +207,15 @@ int predicted_class(const CompressedModel &model, const void *output);
 std::string compressed_model_to_json(const CompressedModel &model);
 
 // Runs one step on one tensor (in and out may be the same for ReLU and
-// Flatten). scratch holds scratch_bytes(step) bytes.
+// Flatten) with the kernels the engine chose for this machine. scratch
+// holds room >= scratch_bytes(step) bytes; a kernel that goes faster with
+// more uses as much as it is given (the same integers whatever the room).
+// The executor gives each step its plan entry's room_bytes.
+void run_step(const Step &step, const void *in, void *out, void *scratch, int64_t room);
+// The same with room = scratch_bytes(step).
 void run_step(const Step &step, const void *in, void *out, void *scratch);
+// The scratch the plan counts for a step: the largest least need over its
+// op's kernel variants (src/kernel_table.h), the same on every machine.
 int64_t scratch_bytes(const Step &step);
 
 } // namespace dmc

@@ -7,7 +7,8 @@
 // compiled here and picked for everyone), everything here but the entry
 // points declared in avx2.h has internal linkage, and it uses no C++
 // library template (std::vector, std::min): their code compiled here could
-// be the copy the linker keeps. Its buffers come from simd_buffer().
+// be the copy the linker keeps. It keeps no buffer of its own: the
+// convolution gathers its fields into the caller's scratch (conv_gather.h).
 //
 // The tile is the one of conv_simd.h, four output pixels by two output
 // channels, with 256-bit lanes: one chunk of 16 field values is loaded and
@@ -107,103 +108,151 @@ __m256i sum_tile(const __m256i a[4], const __m256i b[4]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(sa, sb, 0x20), _mm256_permute2x128_si256(sa, sb, 0x31));
 }
 
-template <int Bits> void conv2d_run(const dmc_conv2d_s8 *p_in, const int8_t *in, int8_t *out) {
-    // Gathered from a padded copy of the input (every window inside it).
-    const ConvSetup setup = conv_setup(p_in, in);
-    const dmc_conv2d_s8 *p = &setup.inside;
+// Where a tile's eight sums go (Out): requantized to the output's bytes,
+// or, bias added, to int32 accumulators. Set up once per channel pair.
+struct RequantizedOut {
+    Requantize8 requantize;
+    int8_t *out;
+    size_t out_c;
+    bool pair; // oc1 != oc: an odd last channel runs as its own pair, only its first byte stored
+
+    RequantizedOut(const dmc_conv2d_s8 *p, int8_t *o, int32_t oc, int32_t oc1)
+        : requantize(p, oc, oc1), out(o + oc), out_c(size_t(p->out_c)), pair(oc1 != oc) {}
+
+    void operator()(__m256i sums, int32_t first, int32_t count) const {
+        const __m256i r = requantize(sums);
+        // Pixel k's two bytes: channel oc's in the low byte.
+        const __m128i pairs = _mm_or_si128(_mm_and_si128(_mm256_castsi256_si128(r), _mm_set1_epi32(0xFF)),
+                                           _mm_slli_epi32(_mm256_extracti128_si256(r, 1), 8));
+        int32_t lanes[4];
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(lanes), pairs);
+        int8_t *o = out + size_t(first) * out_c;
+        for (int32_t k = 0; k < count; ++k) {
+            if (pair) {
+                const uint16_t two = uint16_t(lanes[k]);
+                std::memcpy(o + size_t(k) * out_c, &two, 2);
+            } else {
+                o[size_t(k) * out_c] = int8_t(lanes[k]);
+            }
+        }
+    }
+};
+
+struct AccumulatorOut {
+    __m256i bias;
+    int32_t *acc;
+    size_t out_c;
+    bool pair;
+
+    AccumulatorOut(const dmc_conv2d_s8 *p, int32_t *a, int32_t oc, int32_t oc1)
+        : acc(a + oc), out_c(size_t(p->out_c)), pair(oc1 != oc) {
+        const int32_t b0 = p->bias[oc], b1 = p->bias[oc1];
+        bias = _mm256_setr_epi32(b0, b0, b0, b0, b1, b1, b1, b1);
+    }
+
+    void operator()(__m256i sums, int32_t first, int32_t count) const {
+        int32_t lanes[8];
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(lanes), _mm256_add_epi32(sums, bias));
+        int32_t *a = acc + size_t(first) * out_c;
+        for (int32_t k = 0; k < count; ++k) {
+            a[size_t(k) * out_c] = lanes[k];
+            if (pair) a[size_t(k) * out_c + 1] = lanes[4 + k];
+        }
+    }
+};
+
+// The tile of output pixels b .. b + 3 (fields at x) against channels w0
+// and w1: their eight sums, channel 0's four pixels then channel 1's.
+template <int Bits> __m256i tile_sums(const int8_t *x, int32_t stride, int32_t chunks, const uint8_t *w0,
+                                      const uint8_t *w1) {
     constexpr int kChunkBytes = 16 * Bits / 8;
-    const int32_t depth = setup.depth, stride = setup.stride, chunks = setup.chunks, pixels = setup.pixels;
-    const int32_t row_bytes = dmc_row_bytes(depth, Bits);
-    const size_t out_c = size_t(p->out_c);
-    int8_t *fields = setup.fields;
-    in = setup.in;
+    __m256i a0[4], a1[4];
+    for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_si256();
+    for (int32_t c = 0; c < chunks; ++c) {
+        const __m256i u0 = weights16<Bits>(w0 + c * kChunkBytes);
+        const __m256i u1 = weights16<Bits>(w1 + c * kChunkBytes);
+        for (int k = 0; k < 4; ++k) {
+            const __m256i xk =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(x + k * stride + 16 * c)));
+            a0[k] = _mm256_add_epi32(a0[k], _mm256_madd_epi16(xk, u0));
+            a1[k] = _mm256_add_epi32(a1[k], _mm256_madd_epi16(xk, u1));
+        }
+    }
+    return _mm256_srai_epi32(sum_tile(a0, a1), kScaleShift<Bits>);
+}
+
+// The convolution, the fields gathered in batches into the scratch (room
+// bytes); each tile's sums go to an Out built on `target`. The unused
+// fields of a partial last block hold stale bytes: their sums are computed
+// and never stored.
+template <int Bits, typename Out, typename Target>
+void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Target *target) {
+    const ConvSetup setup = conv_setup(p, in, scratch, room);
+    const int32_t stride = setup.stride, pixels = setup.pixels;
+    const int32_t row_bytes = dmc_row_bytes(setup.depth, Bits);
     int32_t oy = 0, ox = 0;
-    for (int32_t batch = 0; batch < pixels; batch += kGatherPixels) {
-        const int32_t batch_pixels = pixels - batch < kGatherPixels ? pixels - batch : kGatherPixels;
-        gather_fields(p, in, batch_pixels, stride, fields, oy, ox);
+    for (int32_t batch = 0; batch < pixels; batch += setup.batch) {
+        const int32_t batch_pixels = pixels - batch < setup.batch ? pixels - batch : setup.batch;
+        gather_fields(setup, batch_pixels, oy, ox);
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
-            // An odd last channel runs as its own pair; only its first byte
-            // is stored.
             const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
             const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
             const uint8_t *w1 = p->weights + size_t(oc1) * size_t(row_bytes);
-            const Requantize8 requantize(p, oc, oc1);
+            const Out out(p, target, oc, oc1);
             for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
-                const int8_t *x = fields + b * stride;
-                __m256i a0[4], a1[4];
-                for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_si256();
-                for (int32_t c = 0; c < chunks; ++c) {
-                    const __m256i u0 = weights16<Bits>(w0 + c * kChunkBytes);
-                    const __m256i u1 = weights16<Bits>(w1 + c * kChunkBytes);
-                    for (int k = 0; k < 4; ++k) {
-                        const __m256i xk = _mm256_cvtepi8_epi16(
-                            _mm_loadu_si128(reinterpret_cast<const __m128i *>(x + k * stride + 16 * c)));
-                        a0[k] = _mm256_add_epi32(a0[k], _mm256_madd_epi16(xk, u0));
-                        a1[k] = _mm256_add_epi32(a1[k], _mm256_madd_epi16(xk, u1));
-                    }
-                }
-                const __m256i r = requantize(_mm256_srai_epi32(sum_tile(a0, a1), kScaleShift<Bits>));
-                // Pixel k's two bytes: channel oc's in the low byte.
-                const __m128i pairs = _mm_or_si128(_mm_and_si128(_mm256_castsi256_si128(r), _mm_set1_epi32(0xFF)),
-                                                   _mm_slli_epi32(_mm256_extracti128_si256(r, 1), 8));
-                int32_t lanes[4];
-                _mm_storeu_si128(reinterpret_cast<__m128i *>(lanes), pairs);
                 const int32_t count = batch_pixels - b < DMC_CONV_BLOCK ? batch_pixels - b : DMC_CONV_BLOCK;
-                int8_t *o = out + size_t(batch + b) * out_c + size_t(oc);
-                for (int32_t k = 0; k < count; ++k) {
-                    if (oc1 != oc) {
-                        const uint16_t two = uint16_t(lanes[k]);
-                        std::memcpy(o + size_t(k) * out_c, &two, 2);
-                    } else {
-                        o[size_t(k) * out_c] = int8_t(lanes[k]);
-                    }
-                }
+                out(tile_sums<Bits>(setup.fields + b * stride, stride, setup.chunks, w0, w1), batch + b, count);
             }
         }
     }
 }
 
 // Linear: four output rows at a time share each input chunk, loaded and
-// sign-extended once. The input is copied, zero-padded to whole chunks
-// (the layer's input is a tensor in the arena, read exactly); each row may
-// run on into the next row's weights or the slack, which meet those zeros.
-template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+// sign-extended once. The input is read in place (a tensor in the arena,
+// read exactly): the whole chunks straight, the last partial one through a
+// zeroed copy on the stack; the weights' last chunk may run on into the
+// next row or the slack (kWeightSlackBytes), which meet those zeros.
+template <int Bits, int Rows>
+void rows_sums(const int8_t *x, int32_t n, const uint8_t *w, int32_t row_bytes, int32_t acc[Rows]) {
     constexpr int kChunkBytes = 16 * Bits / 8;
-    const int32_t n = p->in_features, padded = dmc_padded_length(n), chunks = padded / 16;
-    const int32_t row_bytes = dmc_row_bytes(n, Bits);
-    int8_t *x = simd_buffer(0, padded);
-    std::memcpy(x, in, size_t(n));
-    std::memset(x + n, 0, size_t(padded - n));
-    int32_t o = 0;
-    for (; o + 4 <= p->out_features; o += 4) {
-        const uint8_t *w = p->weights + size_t(o) * size_t(row_bytes);
-        __m256i a[4];
-        for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_si256();
-        for (int32_t c = 0; c < chunks; ++c) {
-            const __m256i xc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(x + 16 * c)));
-            for (int r = 0; r < 4; ++r)
-                a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16<Bits>(w + r * row_bytes + c * kChunkBytes)));
+    const int32_t whole = n / 16;
+    __m256i a[Rows];
+    for (int r = 0; r < Rows; ++r) a[r] = _mm256_setzero_si256();
+    for (int32_t c = 0; c * 16 < n; ++c) {
+        __m128i chunk;
+        if (c < whole) {
+            chunk = _mm_loadu_si128(reinterpret_cast<const __m128i *>(x + 16 * c));
+        } else {
+            int8_t tail[16] = {0};
+            std::memcpy(tail, x + 16 * c, size_t(n - 16 * c));
+            chunk = _mm_loadu_si128(reinterpret_cast<const __m128i *>(tail));
         }
-        const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-        const __m128i sums =
-            _mm_srai_epi32(_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)), kScaleShift<Bits>);
-        int32_t acc[4];
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(acc), sums);
-        for (int r = 0; r < 4; ++r)
-            out[o + r] = dmc_requantize(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
-                                        p->output_zero_point, p->act_min, p->act_max);
+        const __m256i xc = _mm256_cvtepi8_epi16(chunk);
+        for (int r = 0; r < Rows; ++r)
+            a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16<Bits>(w + r * row_bytes + c * kChunkBytes)));
+    }
+    for (int r = 0; r < Rows; ++r) {
+        const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a[r]), _mm256_extracti128_si256(a[r], 1));
+        const __m128i q = _mm_hadd_epi32(_mm_hadd_epi32(h, h), h);
+        acc[r] = _mm_cvtsi128_si32(q) >> kScaleShift<Bits>; // exact: see weights16
+    }
+}
+
+template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+    const int32_t n = p->in_features, row_bytes = dmc_row_bytes(n, Bits);
+    int32_t o = 0;
+    int32_t acc[4];
+    auto requantize = [&](int32_t row, int32_t sum) {
+        out[row] = dmc_requantize(p->bias[row] + sum, p->multiplier[row], p->shift[row], p->output_zero_point,
+                                  p->act_min, p->act_max);
+    };
+    for (; o + 4 <= p->out_features; o += 4) {
+        rows_sums<Bits, 4>(in, n, p->weights + size_t(o) * size_t(row_bytes), row_bytes, acc);
+        for (int r = 0; r < 4; ++r) requantize(o + r, acc[r]);
     }
     for (; o < p->out_features; ++o) {
-        const uint8_t *w = p->weights + size_t(o) * size_t(row_bytes);
-        __m256i a = _mm256_setzero_si256();
-        for (int32_t c = 0; c < chunks; ++c) {
-            const __m256i xc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(x + 16 * c)));
-            a = _mm256_add_epi32(a, _mm256_madd_epi16(xc, weights16<Bits>(w + c * kChunkBytes)));
-        }
-        const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-        const __m128i q = _mm_hadd_epi32(_mm_hadd_epi32(h, h), h);
-        out[o] = dmc_requantize(p->bias[o] + (_mm_cvtsi128_si32(q) >> kScaleShift<Bits>), p->multiplier[o], p->shift[o], p->output_zero_point,
-                                p->act_min, p->act_max);
+        rows_sums<Bits, 1>(in, n, p->weights + size_t(o) * size_t(row_bytes), row_bytes, acc);
+        requantize(o, acc[0]);
     }
 }
 
@@ -219,18 +268,20 @@ bool avx2_available() {
     return available;
 }
 
-bool avx2_enabled() {
-    static const bool enabled = avx2_available() && std::getenv("DMC_NO_AVX2") == nullptr;
-    return enabled;
+void conv2d_s8_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
+    if (p->bits == 8) conv2d_tiles<8, RequantizedOut>(p, in, scratch, room, out);
+    else if (p->bits == 4) conv2d_tiles<4, RequantizedOut>(p, in, scratch, room, out);
+    else conv2d_tiles<2, RequantizedOut>(p, in, scratch, room, out);
 }
 
-void conv2d_s8_run_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t * /*scratch*/) {
-    if (p->bits == 8) conv2d_run<8>(p, in, out);
-    else if (p->bits == 4) conv2d_run<4>(p, in, out);
-    else conv2d_run<2>(p, in, out);
+void conv2d_s8_accumulators_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
+                                 int64_t room) {
+    if (p->bits == 8) conv2d_tiles<8, AccumulatorOut>(p, in, scratch, room, acc);
+    else if (p->bits == 4) conv2d_tiles<4, AccumulatorOut>(p, in, scratch, room, acc);
+    else conv2d_tiles<2, AccumulatorOut>(p, in, scratch, room, acc);
 }
 
-void linear_s8_run_avx2(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+void linear_s8_avx2(const dmc_linear_s8 *p, const int8_t *in, int8_t *out, int8_t * /*scratch*/, int64_t /*room*/) {
     if (p->bits == 8) linear_run<8>(p, in, out);
     else if (p->bits == 4) linear_run<4>(p, in, out);
     else linear_run<2>(p, in, out);
@@ -238,13 +289,15 @@ void linear_s8_run_avx2(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
 
 } // namespace dmc
 
-#else // not compiled for AVX2: never enabled
+#else // not compiled for AVX2: never available
 
 namespace dmc {
 bool avx2_available() { return false; }
-bool avx2_enabled() { return false; }
-void conv2d_s8_run_avx2(const dmc_conv2d_s8 *, const int8_t *, int8_t *, int8_t *) { std::abort(); }
-void linear_s8_run_avx2(const dmc_linear_s8 *, const int8_t *, int8_t *) { std::abort(); }
+void conv2d_s8_avx2(const dmc_conv2d_s8 *, const int8_t *, int8_t *, int8_t *, int64_t) { std::abort(); }
+void conv2d_s8_accumulators_avx2(const dmc_conv2d_s8 *, const int8_t *, int32_t *, int8_t *, int64_t) {
+    std::abort();
+}
+void linear_s8_avx2(const dmc_linear_s8 *, const int8_t *, int8_t *, int8_t *, int64_t) { std::abort(); }
 } // namespace dmc
 
 #endif

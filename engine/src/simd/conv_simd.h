@@ -1,22 +1,24 @@
-// conv_simd.h - the integer convolution with 128-bit SIMD, for the native
-// engine (SSE4.2, where AVX2 is missing: avx2.cpp) and the browser
-// (WebAssembly SIMD128). Engine-only: it gives the same integers as
-// dmc_conv2d_s8_run (engine/kernels/dmc_conv2d.h), which the exported
-// headers use, and tests compare the two on odd shapes.
+// conv_simd.h - the integer convolution and linear layer with 128-bit
+// SIMD, for the native engine (SSE4.2, where AVX2 is missing: avx2.cpp) and
+// the browser (WebAssembly SIMD128): the table's ..._simd128 variants
+// (kernel_table.h). Engine-only: they give the same integers as
+// dmc_conv2d_s8_run and dmc_linear_s8_run (engine/kernels/), which the
+// exported headers use, and tests compare them on odd shapes.
 //
 // dmc_conv2d_s8_run takes one output channel at a time against a block of
 // four receptive fields, gathered into a small scratch just before use.
-// Here the fields of many blocks are gathered at once (conv_gather.h), and
-// two output channels share each widened field chunk (a 4-pixel x
-// 2-channel tile of accumulators), which halves those loads and widenings.
-// A layer with an odd number of output channels takes its last channel
-// through dmc_dot4 alone.
+// Here the fields of as many blocks as the scratch holds are gathered at
+// once (conv_gather.h), and two output channels share each widened field
+// chunk (a 4-pixel x 2-channel tile of accumulators), which halves those
+// loads and widenings. A layer with an odd number of output channels takes
+// its last channel through dot4 alone. Also the linear layer, a row at a
+// time with dot1 (its input is read in place).
 #pragma once
 
 #include <algorithm>
 
-#include "avx2.h"
 #include "conv_gather.h"
+#include "dmc_linear.h"
 #include "dot_simd.h"
 
 #if DMC_SIMD128
@@ -40,22 +42,20 @@ inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o,
 
 // The convolution's tiles: calls store(sums, first, oc, count) with the
 // dot products (bias not added) of output channel oc at output pixels
-// first .. first + 3, of which the first `count` exist.
-template <int Bits, typename Store> inline void conv2d_tiles(const dmc_conv2d_s8 *p_in, const int8_t *in, Store store) {
-    // Gathered from a padded copy of the input (every window inside it).
-    // The unused fields of a partial last block hold stale bytes: their
-    // sums are computed and never stored.
-    const ConvSetup setup = conv_setup(p_in, in);
-    const dmc_conv2d_s8 *p = &setup.inside;
+// first .. first + 3, of which the first `count` exist. The unused fields
+// of a partial last block hold stale bytes of the scratch: their sums are
+// computed and never stored.
+template <int Bits, typename Store>
+inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Store store) {
+    const ConvSetup setup = conv_setup(p, in, scratch, room);
     constexpr int kChunkBytes = 16 * Bits / 8;
     const int32_t depth = setup.depth, stride = setup.stride, chunks = setup.chunks, pixels = setup.pixels;
     const int32_t row_bytes = dmc_row_bytes(depth, Bits);
-    int8_t *fields = setup.fields;
-    in = setup.in;
+    const int8_t *fields = setup.fields;
     int32_t oy = 0, ox = 0;
-    for (int32_t batch = 0; batch < pixels; batch += kGatherPixels) {
-        const int32_t batch_pixels = std::min(pixels - batch, kGatherPixels);
-        gather_fields(p, in, batch_pixels, stride, fields, oy, ox);
+    for (int32_t batch = 0; batch < pixels; batch += setup.batch) {
+        const int32_t batch_pixels = std::min(pixels - batch, setup.batch);
+        gather_fields(setup, batch_pixels, oy, ox);
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
             const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
             if (oc + 1 == p->out_c) { // an odd last channel alone
@@ -86,14 +86,17 @@ template <int Bits, typename Store> inline void conv2d_tiles(const dmc_conv2d_s8
     }
 }
 
-template <int Bits> inline void conv2d_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out) {
-    conv2d_tiles<Bits>(p, in, [&](V sums, int32_t first, int32_t oc, int32_t count) {
+template <int Bits>
+inline void conv2d_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
+    conv2d_tiles<Bits>(p, in, scratch, room, [&](V sums, int32_t first, int32_t oc, int32_t count) {
         store_channel(sums, p, oc, out + size_t(first) * size_t(p->out_c) + size_t(oc), count);
     });
 }
 
-template <int Bits> inline void conv2d_accumulators(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc) {
-    conv2d_tiles<Bits>(p, in, [&](V sums, int32_t first, int32_t oc, int32_t count) {
+template <int Bits>
+inline void conv2d_accumulators(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
+                                int64_t room) {
+    conv2d_tiles<Bits>(p, in, scratch, room, [&](V sums, int32_t first, int32_t oc, int32_t count) {
         int32_t lanes[4];
         const V with_bias = add32x(sums, set32(p->bias[oc]));
         std::memcpy(lanes, &with_bias, 16);
@@ -101,25 +104,46 @@ template <int Bits> inline void conv2d_accumulators(const dmc_conv2d_s8 *p, cons
     });
 }
 
-} // namespace simd
-} // namespace dmc
+template <int Bits> inline void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+    const int32_t row_bytes = dmc_row_bytes(p->in_features, Bits);
+    for (int32_t o = 0; o < p->out_features; ++o) {
+        const int32_t acc = p->bias[o] + dot1<Bits>(in, p->weights + size_t(o) * size_t(row_bytes), p->in_features);
+        out[o] = int8_t(dmc_requantize(acc, p->multiplier[o], p->shift[o], p->output_zero_point, p->act_min,
+                                       p->act_max));
+    }
+}
 
-// dmc_conv2d_s8_run's signature; the scratch is not needed (the fields go
-// to simd_buffer).
-static inline void dmc_conv2d_s8_run_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
-                                             int8_t * /*scratch*/) {
-    if (p->bits == 8) dmc::simd::conv2d_run<8>(p, in, out);
-    else if (p->bits == 4) dmc::simd::conv2d_run<4>(p, in, out);
-    else dmc::simd::conv2d_run<2>(p, in, out);
+} // namespace simd
+
+// The table's entries (kernel_table.h): dmc_conv2d_s8_run's and
+// dmc_linear_s8_run's integers. room: the scratch's size, at least
+// simd_conv2d_scratch_bytes(p); the convolution gathers as many fields at
+// once as it holds (the same integers whatever the number).
+inline void conv2d_s8_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
+    if (p->bits == 8) simd::conv2d_run<8>(p, in, out, scratch, room);
+    else if (p->bits == 4) simd::conv2d_run<4>(p, in, out, scratch, room);
+    else simd::conv2d_run<2>(p, in, out, scratch, room);
 }
 
 // The int32 accumulators of the convolution, bias included (the values
 // dmc_conv2d_s8_run requantizes), out_h x out_w x out_c of them into acc:
 // what calibration measures.
-static inline void dmc_conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc) {
-    if (p->bits == 8) dmc::simd::conv2d_accumulators<8>(p, in, acc);
-    else if (p->bits == 4) dmc::simd::conv2d_accumulators<4>(p, in, acc);
-    else dmc::simd::conv2d_accumulators<2>(p, in, acc);
+inline void conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
+                                           int64_t room) {
+    if (p->bits == 8) simd::conv2d_accumulators<8>(p, in, acc, scratch, room);
+    else if (p->bits == 4) simd::conv2d_accumulators<4>(p, in, acc, scratch, room);
+    else simd::conv2d_accumulators<2>(p, in, acc, scratch, room);
 }
+
+// No scratch: the input is read in place, its last partial chunk through
+// a zeroed 16-byte copy on the stack.
+inline void linear_s8_simd128(const dmc_linear_s8 *p, const int8_t *in, int8_t *out, int8_t * /*scratch*/,
+                              int64_t /*room*/) {
+    if (p->bits == 8) simd::linear_run<8>(p, in, out);
+    else if (p->bits == 4) simd::linear_run<4>(p, in, out);
+    else simd::linear_run<2>(p, in, out);
+}
+
+} // namespace dmc
 
 #endif // DMC_SIMD128

@@ -9,9 +9,10 @@
 // crumbs shifted into the top bits of their bytes, masked and interleaved:
 // see unpack16), widened to int16 and multiplied with the
 // widened activations by a pairwise multiply-add into int32 lanes. The
-// kernels zero-pad activations to whole chunks, and the engine allocates a
-// chunk of slack after the weights, so the last chunk is read whole: its
-// extra weights meet zeros.
+// convolutions gather their fields zero-padded to whole chunks, and the
+// engine's packed weights have a chunk of slack after the last row
+// (kWeightSlackBytes), so the last chunk is read whole: its extra weights
+// meet zeros.
 #pragma once
 
 #include <cstring>
@@ -180,8 +181,8 @@ inline V madd16(V acc, V x, V w_low, V w_high) {
 // The accumulators of P inputs x_p (P = 1 or 4, x_stride apart) against
 // one row of n weights, as int32 lanes (sum them for the dot product).
 // Reads whole chunks: x_p must be readable and zero up to
-// dmc_padded_length(n), and the weights are readable one chunk past the
-// row (DMC_SIMD_OVERRIDE).
+// dmc_padded_length(n), and the weights readable one chunk past the row
+// (kWeightSlackBytes).
 template <int Bits, int P>
 inline void dot_lanes(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n, V acc[P]) {
     constexpr int kChunkBytes = 16 * Bits / 8;
@@ -234,33 +235,31 @@ inline V requantize4(V acc, int32_t multiplier, int32_t shift, int32_t zero_poin
     return add32x(narrow64(p0, p1), set32(zero_point));
 }
 
-} // namespace simd
-} // namespace dmc
-
-static inline int32_t dmc_dot_fast(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits) {
-    if (bits == 8) return dmc::simd::dot1<8>(x, w_row, n);
-    if (bits == 4) return dmc::simd::dot1<4>(x, w_row, n);
-    return dmc::simd::dot1<2>(x, w_row, n);
+// dmc_dot and dmc_dot4 with these loops, for any bit width (the tests
+// compare them with the plain loops; the kernels call the templates).
+inline int32_t dot_bits(const int8_t *x, const uint8_t *w_row, int32_t n, int32_t bits) {
+    if (bits == 8) return dot1<8>(x, w_row, n);
+    if (bits == 4) return dot1<4>(x, w_row, n);
+    return dot1<2>(x, w_row, n);
 }
 
-static inline void dmc_dot4_fast(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n,
-                                 int32_t bits, int32_t out[4]) {
-    using namespace dmc::simd;
+inline void dot4_bits(const int8_t *x, int32_t x_stride, const uint8_t *w_row, int32_t n, int32_t bits,
+                      int32_t out[4]) {
     const V sums = bits == 8 ? dot4<8>(x, x_stride, w_row, n)
                              : bits == 4 ? dot4<4>(x, x_stride, w_row, n) : dot4<2>(x, x_stride, w_row, n);
     std::memcpy(out, &sums, 16);
 }
 
-static inline void dmc_requantize4_fast(const int32_t acc[4], int32_t bias, int32_t multiplier, int32_t shift,
-                                        int32_t zero_point, int32_t act_min, int32_t act_max, int8_t *out,
-                                        size_t stride) {
-    using namespace dmc::simd;
+// dmc_requantize4_plain with requantize4: the same bytes.
+inline void requantize4_store(const int32_t acc[4], int32_t bias, int32_t multiplier, int32_t shift,
+                              int32_t zero_point, int32_t act_min, int32_t act_max, int8_t *out, size_t stride) {
     V v;
     std::memcpy(&v, acc, 16);
     v = add32x(v, set32(bias));
     store4_strided(requantize4(v, multiplier, shift, zero_point, act_min, act_max), out, stride);
 }
 
-#define DMC_SIMD_OVERRIDE 1
+} // namespace simd
+} // namespace dmc
 
 #endif // DMC_SIMD128

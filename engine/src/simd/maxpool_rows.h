@@ -1,45 +1,91 @@
 // maxpool_rows.h - integer max pooling a row at a time, for the engine
-// (native and browser). Engine-only: the same bytes as dmc_maxpool2d_s8_run
-// (max is exact whatever the order), which tests compare it with.
+// (native and browser): the table's maxpool2d_s8_simd128 (the compiler
+// vectorizes its loops for SSE4.2 or WebAssembly SIMD128). Engine-only:
+// the same bytes as dmc_maxpool2d_s8_run (max is exact whatever the
+// order), which tests compare it with.
 //
 // dmc_maxpool2d_s8_run visits each output pixel's window, channel by
 // channel: with few channels (LeNet-5's first pooling has 6) the loops are
 // short and nothing vectorizes. Here each output row first takes the
 // maximum over its window's input rows along the whole row (in_w * channels
-// contiguous bytes, which the compiler vectorizes), then each output pixel
-// the maximum over its window's columns of that row. Padded positions are
-// skipped, as in the C kernel.
+// contiguous bytes, into the scratch), then each output pixel the maximum
+// over its window's columns of that row. Padded positions are skipped, as
+// in the C kernel.
+//
+// The buffer plan gives this row no room of its own: where it is the
+// largest step (LeNet-5's first pooling is), a row more would be RAM the
+// microcontroller pays for. So it takes the row from whatever room the plan
+// leaves between input and output, or from the part of the output not yet
+// written, and where neither holds it runs that output row the plain way:
+// a choice made from the shapes and the room (per layer and row), never
+// from the data, and the same bytes either way.
 #pragma once
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "dmc_pool.h"
 
-static inline void dmc_maxpool2d_s8_run_rows(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out) {
+namespace dmc {
+
+// Output row oy, the row-wise way, with m: room for in_w * channels bytes.
+// m may lie in the output itself, at or after row oy's first byte: each
+// pixel is written over columns of m that no later pixel reads (it reads
+// columns from max(ox * stride - padding, 0) >= ox on, given padding <
+// stride), and a pixel's channels are each read before they are written.
+inline void maxpool2d_row(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out, int32_t oy, int8_t *m) {
     const size_t c = size_t(p->channels), row = size_t(p->in_w) * c;
-    thread_local std::vector<int8_t> rows_max;
-    rows_max.resize(row);
-    int8_t *m = rows_max.data();
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        // padding < kernel, so every window holds at least one input row and column
-        const int32_t y0 = oy * p->stride - p->padding;
-        const int32_t y_lo = std::max(y0, 0), y_hi = std::min(y0 + p->kernel, p->in_h);
-        std::memcpy(m, in + size_t(y_lo) * row, row);
-        for (int32_t y = y_lo + 1; y < y_hi; ++y) {
-            const int8_t *r = in + size_t(y) * row;
-            for (size_t i = 0; i < row; ++i) m[i] = std::max(m[i], r[i]);
-        }
-        for (int32_t ox = 0; ox < p->out_w; ++ox) {
-            const int32_t x0 = ox * p->stride - p->padding;
-            const int32_t x_lo = std::max(x0, 0), x_hi = std::min(x0 + p->kernel, p->in_w);
-            int8_t *o = out + (size_t(oy) * size_t(p->out_w) + size_t(ox)) * c;
-            std::memcpy(o, m + size_t(x_lo) * c, c);
-            for (int32_t x = x_lo + 1; x < x_hi; ++x) {
-                const int8_t *v = m + size_t(x) * c;
-                for (size_t ch = 0; ch < c; ++ch) o[ch] = std::max(o[ch], v[ch]);
-            }
+    // padding < kernel, so every window holds at least one input row and column
+    const int32_t y0 = oy * p->stride - p->padding;
+    const int32_t y_lo = std::max(y0, 0), y_hi = std::min(y0 + p->kernel, p->in_h);
+    std::memcpy(m, in + size_t(y_lo) * row, row);
+    for (int32_t y = y_lo + 1; y < y_hi; ++y) {
+        const int8_t *r = in + size_t(y) * row;
+        for (size_t i = 0; i < row; ++i) m[i] = std::max(m[i], r[i]);
+    }
+    for (int32_t ox = 0; ox < p->out_w; ++ox) {
+        const int32_t x0 = ox * p->stride - p->padding;
+        const int32_t x_lo = std::max(x0, 0), x_hi = std::min(x0 + p->kernel, p->in_w);
+        int8_t *o = out + (size_t(oy) * size_t(p->out_w) + size_t(ox)) * c;
+        for (size_t ch = 0; ch < c; ++ch) {
+            int8_t v = m[size_t(x_lo) * c + ch];
+            for (int32_t x = x_lo + 1; x < x_hi; ++x) v = std::max(v, m[size_t(x) * c + ch]);
+            o[ch] = v;
         }
     }
 }
+
+// Output row oy as dmc_maxpool2d_s8_run computes it.
+inline void maxpool2d_plain_row(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out, int32_t oy) {
+    const size_t c = size_t(p->channels);
+    const int32_t y0 = oy * p->stride - p->padding;
+    const int32_t y_lo = std::max(y0, 0), y_hi = std::min(y0 + p->kernel, p->in_h);
+    for (int32_t ox = 0; ox < p->out_w; ++ox) {
+        const int32_t x0 = ox * p->stride - p->padding;
+        const int32_t x_lo = std::max(x0, 0), x_hi = std::min(x0 + p->kernel, p->in_w);
+        int8_t *o = out + (size_t(oy) * size_t(p->out_w) + size_t(ox)) * c;
+        std::memcpy(o, in + (size_t(y_lo) * size_t(p->in_w) + size_t(x_lo)) * c, c);
+        for (int32_t y = y_lo; y < y_hi; ++y)
+            for (int32_t x = y == y_lo ? x_lo + 1 : x_lo; x < x_hi; ++x) {
+                const int8_t *v = in + (size_t(y) * size_t(p->in_w) + size_t(x)) * c;
+                for (size_t ch = 0; ch < c; ++ch) o[ch] = std::max(o[ch], v[ch]);
+            }
+    }
+}
+
+// Needs no scratch; room: the scratch's size. Each output row takes its
+// row of maxima from the scratch if the room holds one, else from the
+// output's rows not yet written (row oy and after), else it runs the plain
+// way (LeNet-5's first pooling: its last row).
+inline void maxpool2d_s8_simd128(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch,
+                                 int64_t room) {
+    const int64_t row = int64_t(p->in_w) * p->channels, out_row = int64_t(p->out_w) * p->channels;
+    const int64_t out_bytes = out_row * p->out_h;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        if (room >= row) maxpool2d_row(p, in, out, oy, scratch);
+        else if (p->padding < p->stride && oy * out_row + row <= out_bytes) maxpool2d_row(p, in, out, oy, out + oy * out_row);
+        else maxpool2d_plain_row(p, in, out, oy);
+    }
+}
+
+} // namespace dmc

@@ -1,0 +1,153 @@
+// kernel_table.cpp - the tables of kernel_table.h: the plain C kernels in
+// the table's signature, the engine's SIMD variants (simd/), and the
+// choice.
+#include "kernel_table.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "simd/avx2.h"
+#include "simd/conv_simd.h"
+#include "simd/maxpool_rows.h"
+
+namespace dmc {
+
+#if !DMC_SIMD128
+// A build without 128-bit SIMD still lists the variants (the plan counts
+// their scratch); isa_available() keeps them from ever running.
+inline void conv2d_s8_simd128(const dmc_conv2d_s8 *, const int8_t *, int8_t *, int8_t *, int64_t) { std::abort(); }
+inline void conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *, const int8_t *, int32_t *, int8_t *, int64_t) {
+    std::abort();
+}
+inline void linear_s8_simd128(const dmc_linear_s8 *, const int8_t *, int8_t *, int8_t *, int64_t) { std::abort(); }
+#endif
+
+namespace {
+
+template <typename Params> int64_t no_scratch(const Params *) { return 0; }
+
+int64_t conv2d_s8_scratch_ref(const dmc_conv2d_s8 *p) { return dmc_conv2d_s8_scratch_bytes(p); }
+
+void conv2d_s8_ref(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t /*room*/) {
+    dmc_conv2d_s8_run(p, in, out, scratch);
+}
+
+// dmc_conv2d_s8_run's blocks of four gathered fields, the sums kept
+// instead of requantized.
+void conv2d_s8_accumulators_ref(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
+                                int64_t /*room*/) {
+    const int32_t depth = p->kernel * p->kernel * p->in_c, stride = dmc_padded_length(depth);
+    const int32_t row_bytes = dmc_row_bytes(depth, p->bits), pixels = p->out_h * p->out_w;
+    const size_t out_c = size_t(p->out_c);
+    for (int32_t k = 0; k < DMC_CONV_BLOCK; ++k) std::memset(scratch + k * stride + depth, 0, size_t(stride - depth));
+    int32_t oy = 0, ox = 0;
+    for (int32_t first = 0; first < pixels; first += DMC_CONV_BLOCK) {
+        const int32_t count = pixels - first < DMC_CONV_BLOCK ? pixels - first : DMC_CONV_BLOCK;
+        for (int32_t k = 0; k < count; ++k) {
+            dmc_conv2d_s8_gather(p, in, oy, ox, scratch + k * stride);
+            if (++ox == p->out_w) {
+                ox = 0;
+                ++oy;
+            }
+        }
+        for (int32_t oc = 0; oc < p->out_c; ++oc) {
+            const uint8_t *w = p->weights + size_t(oc) * size_t(row_bytes);
+            int32_t sums[DMC_CONV_BLOCK];
+            if (count == DMC_CONV_BLOCK) {
+                dmc_dot4(scratch, stride, w, depth, p->bits, sums);
+            } else {
+                for (int32_t k = 0; k < count; ++k) sums[k] = dmc_dot(scratch + k * stride, w, depth, p->bits);
+            }
+            for (int32_t k = 0; k < count; ++k) acc[size_t(first + k) * out_c + size_t(oc)] = p->bias[oc] + sums[k];
+        }
+    }
+}
+
+void linear_s8_ref(const dmc_linear_s8 *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
+    dmc_linear_s8_run(p, in, out);
+}
+
+void maxpool2d_s8_ref(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
+    dmc_maxpool2d_s8_run(p, in, out);
+}
+
+void avgpool2d_s8_ref(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
+    dmc_avgpool2d_s8_run(p, in, out);
+}
+
+void relu_s8_ref(const ReluParams *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
+    dmc_relu_s8_run(in, out, p->size, p->zero_point);
+}
+
+// Per op, the last entry this machine runs (kernel_table.h).
+template <typename K> const K *choose(const std::vector<K> &table) {
+    const K *chosen = &table.front();
+    for (const K &k : table)
+        if (isa_enabled(k.isa)) chosen = &k;
+    return chosen;
+}
+
+} // namespace
+
+bool isa_available(Isa isa) {
+    switch (isa) {
+    case Isa::Plain: return true;
+    case Isa::Simd128: return DMC_SIMD128 != 0;
+    case Isa::Avx2: return avx2_available();
+    }
+    return false;
+}
+
+bool isa_enabled(Isa isa) {
+    return isa_available(isa) && !(isa == Isa::Avx2 && std::getenv("DMC_NO_AVX2") != nullptr);
+}
+
+const std::vector<Conv2dKernel> &conv2d_kernels() {
+    static const std::vector<Conv2dKernel> table = {
+        {"conv2d_s8_ref", Isa::Plain, conv2d_s8_scratch_ref, conv2d_s8_ref, conv2d_s8_accumulators_ref},
+        {"conv2d_s8_simd128", Isa::Simd128, simd_conv2d_scratch_bytes, conv2d_s8_simd128,
+         conv2d_s8_accumulators_simd128},
+        {"conv2d_s8_avx2", Isa::Avx2, simd_conv2d_scratch_bytes, conv2d_s8_avx2, conv2d_s8_accumulators_avx2},
+    };
+    return table;
+}
+
+const std::vector<LinearKernel> &linear_kernels() {
+    static const std::vector<LinearKernel> table = {
+        {"linear_s8_ref", Isa::Plain, no_scratch<dmc_linear_s8>, linear_s8_ref, nullptr},
+        {"linear_s8_simd128", Isa::Simd128, no_scratch<dmc_linear_s8>, linear_s8_simd128, nullptr},
+        {"linear_s8_avx2", Isa::Avx2, no_scratch<dmc_linear_s8>, linear_s8_avx2, nullptr},
+    };
+    return table;
+}
+
+const std::vector<PoolKernel> &maxpool2d_kernels() {
+    static const std::vector<PoolKernel> table = {
+        {"maxpool2d_s8_ref", Isa::Plain, no_scratch<dmc_pool2d_s8>, maxpool2d_s8_ref, nullptr},
+        {"maxpool2d_s8_simd128", Isa::Simd128, no_scratch<dmc_pool2d_s8>, maxpool2d_s8_simd128, nullptr},
+    };
+    return table;
+}
+
+const std::vector<PoolKernel> &avgpool2d_kernels() {
+    static const std::vector<PoolKernel> table = {
+        {"avgpool2d_s8_ref", Isa::Plain, no_scratch<dmc_pool2d_s8>, avgpool2d_s8_ref, nullptr},
+    };
+    return table;
+}
+
+const std::vector<ReluKernel> &relu_kernels() {
+    static const std::vector<ReluKernel> table = {
+        {"relu_s8_ref", Isa::Plain, no_scratch<ReluParams>, relu_s8_ref, nullptr},
+    };
+    return table;
+}
+
+const KernelChoice &chosen_kernels() {
+    static const KernelChoice choice = {choose(conv2d_kernels()), choose(linear_kernels()),
+                                        choose(maxpool2d_kernels()), choose(avgpool2d_kernels()),
+                                        choose(relu_kernels())};
+    return choice;
+}
+
+} // namespace dmc
