@@ -2,8 +2,10 @@
 # The exported header is the engine's twin: for LeNet-5 at 8, 4 and 2 bits
 # with pruning, the header compiled as C99 and as C++11 (-Wall -Wextra
 # -Werror -pedantic) gives, on all 10,000 test images, exactly the int8
-# outputs of `dmc infer`. Also: the header from two translation units, and
-# the --lib folder built with CMake, its example classifying its digit.
+# outputs of `dmc infer`, through its static arena and through two caller
+# arenas in turn (run_header.c). Also: the header from two translation
+# units, and the --lib folder built with CMake, its example classifying its
+# digit.
 # usage: export_test.sh PATH/TO/dmc REPO_ROOT     (MNIST_DIR must be set)
 set -euo pipefail
 dmc=$1
