@@ -50,6 +50,8 @@ struct Gather {
     int32_t word;              // short rows (< 16 bytes): the word they are copied with, 8 or 16
     int32_t word_rows;         // short rows: how many, from the first, are copied as one word
     bool shifted_border;       // border windows by gather_border_short
+    bool rows8;                // every row one 8-byte word, the last one's bytes past the row zeroed (row_mask)
+    uint64_t row_mask;         // the low `row` bytes
     uint64_t pad;              // the input zero point, 8 times
     uint64_t tail[2];          // a field's last 16 bytes before its rows are written: the zero point below depth, 0 above
 };
@@ -90,6 +92,11 @@ static inline Gather gather_geometry(const dmc_conv2d_s8 *p, const int8_t *in) {
 #else
     g.shifted_border = false;
 #endif
+    // Rows of at most 8 bytes whose last word, written last, stays in the
+    // field: that word, masked, leaves the zeros past depth as they were.
+    g.rows8 = g.shifted_border && (p->kernel - 1) * g.row + 8 <= g.field;
+    g.row_mask = g.row >= 8 ? ~uint64_t(0) : (uint64_t(1) << (8 * g.row)) - 1;
+    if (g.rows8) g.word_rows = p->kernel;
     uint8_t bytes[16];
     std::memset(bytes, p->input_zero_point, 8);
     std::memcpy(&g.pad, bytes, 8);
@@ -155,6 +162,7 @@ static inline void gather_border_short(const Gather &g, int32_t y0, int32_t x0, 
             w = d >= 0 ? w >> (8 * d) : w << (-8 * d);
             v = (w & inside) | (g.pad & ~inside);
         }
+        if (g.rows8 && ky == g.kernel - 1) v &= g.row_mask;
         if (ky < g.word_rows) std::memcpy(col + ky * g.row, &v, 8);
         else dmc_copy_bytes(col + ky * g.row, reinterpret_cast<const int8_t *>(&v), g.row);
     }
@@ -180,6 +188,17 @@ template <int Word> static inline void gather_short_rows(const Gather &g, const 
     for (; ky < g.kernel; ++ky) dmc_copy_bytes(col + ky * g.row, src + size_t(ky) * g.line, g.row);
 }
 
+// Rows of at most 8 bytes (g.rows8), inside the image: one word each, the
+// last masked (the caller checked that the reads stay inside the input).
+static inline void gather_rows8(const Gather &g, const int8_t *src, int8_t *col) {
+    const int32_t last = g.kernel - 1;
+    for (int32_t ky = 0; ky < last; ++ky) std::memcpy(col + ky * g.row, src + size_t(ky) * g.line, 8);
+    uint64_t v;
+    std::memcpy(&v, src + size_t(last) * g.line, 8);
+    v &= g.row_mask;
+    std::memcpy(col + last * g.row, &v, 8);
+}
+
 // The receptive field of output pixel (oy, ox) into col, as
 // dmc_conv2d_s8_gather writes it, then zeros up to the field's stride. The
 // tail goes first (one fixed 16-byte store), the rows over it.
@@ -192,7 +211,8 @@ static inline void gather_field(const Gather &g, int32_t oy, int32_t ox, int8_t 
     if (g.row >= 16) return gather_long_rows(g, src, col);
     if (g.word_rows > 0 && size_t(g.in_end - src) < size_t(g.word_rows - 1) * g.line + size_t(g.word))
         return gather_border_field(g, y0, x0, col);
-    if (g.word == 16) gather_short_rows<16>(g, src, col);
+    if (g.rows8) gather_rows8(g, src, col);
+    else if (g.word == 16) gather_short_rows<16>(g, src, col);
     else gather_short_rows<8>(g, src, col);
 }
 
