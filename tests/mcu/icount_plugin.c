@@ -128,7 +128,11 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (i = 0; i < n; ++i) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint16_t opcode = 0;
-        if (qemu_plugin_insn_size(insn) == 2) memcpy(&opcode, qemu_plugin_insn_data(insn), 2);
+        /* The markers are 16-bit, but a marker 4 bytes before a page end is
+         * reported with the next halfword too (QEMU 7.2's Thumb translator),
+         * so its size reads 4: take the first halfword whatever the size. No
+         * 32-bit Thumb instruction starts with a marker's halfword. */
+        if (qemu_plugin_insn_size(insn) >= 2) memcpy(&opcode, qemu_plugin_insn_data(insn), 2);
         if (opcode == OPCODE_BEGIN)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, at_begin, QEMU_PLUGIN_CB_NO_REGS, NULL);
         else if (opcode == OPCODE_END)
