@@ -15,7 +15,7 @@ DEB_PACKAGES := cmake g++ ninja-build pkg-config libgtest-dev nlohmann-json3-dev
                 zlib1g-dev python3-torch python3-numpy python3-pytest \
                 libopenblas0-pthread python3-onnx \
                 gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
-                qemu-system-arm
+                qemu-system-arm clang libclang-rt-14-dev
 
 .PHONY: all deps build test serve bench clean web web-deps web-sources app bench-web
 
