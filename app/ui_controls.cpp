@@ -164,6 +164,73 @@ void downloads_section() {
     }
 }
 
+// A layer's keep-ratio slider. Every new value is evaluated while the
+// slider moves (the worker keeps only the newest request; see worker.h):
+// the figures follow the mouse, and the value under it at the release is
+// often done.
+void keep_slider(AppState &s, const Layer &layer, const LayerCompression &eff, bool is_output, int row) {
+    float keep = float(eff.keep);
+    ImGui::SetNextItemWidth(-1);
+    if (is_output) ImGui::BeginDisabled();
+    char keep_label[32];
+    std::snprintf(keep_label, sizeof keep_label, "keep %.2f", double(keep));
+    if (ImGui::SliderFloat("##keep", &keep, 0.05f, 1.0f, keep_label, ImGuiSliderFlags_AlwaysClamp)) {
+        CompressionConfig c = s.config;
+        c.layers[layer.name].keep = std::round(double(keep) * 100.0) / 100.0;
+        apply_config(c, true);
+    }
+    const bool keep_done = ImGui::IsItemDeactivatedAfterEdit();
+    name_item(layer.name + " keep");
+    if (is_output) {
+        ImGui::EndDisabled();
+        if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+            ImGui::SetTooltip("The output layer is never pruned: its outputs are the classes.");
+    }
+    if (keep_done) {
+        slider_released();
+        s.selected_layer = row;
+    }
+}
+
+// A layer's bit width: a slider with four stops, 2, 4, 8 and 32 (float).
+void bits_slider(AppState &s, const Layer &layer, const LayerCompression &eff, int row) {
+    int bi = bits_index(eff.bits);
+    ImGui::SetNextItemWidth(-1);
+    const char *bits_label = eff.bits == 32 ? "float" : eff.bits == 8 ? "8 bit" : eff.bits == 4 ? "4 bit" : "2 bit";
+    if (ImGui::SliderInt("##bits", &bi, 0, 3, bits_label, ImGuiSliderFlags_AlwaysClamp | ImGuiSliderFlags_NoInput)) {
+        CompressionConfig c = s.config;
+        c.layers[layer.name].bits = supported_bits()[size_t(bi)];
+        apply_config(c, true);
+    }
+    const bool bits_done = ImGui::IsItemDeactivatedAfterEdit();
+    name_item(layer.name + " bits");
+    if (bits_done) {
+        slider_released();
+        s.selected_layer = row;
+    }
+}
+
+// The report's figures for one layer (channels, params, flash, MACs,
+// SQNR); before the first report, the channels the sliders ask for.
+void layer_figures(const LayerReport *rep, const Layer &layer, const LayerCompression &eff, int sqnr_images) {
+    ImGui::TableNextColumn();
+    if (rep) ImGui::Text("%d/%d", rep->channels_kept, rep->channels_total);
+    else ImGui::TextDisabled("%d/%d", kept_channels(eff.keep, layer.out_channels), layer.out_channels);
+    ImGui::TableNextColumn();
+    if (rep) ImGui::Text("%s", with_commas(rep->params).c_str());
+    ImGui::TableNextColumn();
+    if (rep) ImGui::Text("%s", bytes_text(rep->flash_bytes()).c_str());
+    ImGui::TableNextColumn();
+    if (rep) ImGui::Text("%.1fK", double(rep->macs) / 1000.0);
+    ImGui::TableNextColumn();
+    if (!rep) return;
+    ImGui::Text("%s / %s", db_text(rep->weight_sqnr_db, true).c_str(), db_text(rep->output_sqnr_db, true).c_str());
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("Weight SQNR (quantized vs float weights) / output SQNR (this layer's output vs the "
+                          "float model's) on the first %d test images of the evaluation order",
+                          sqnr_images);
+}
+
 void layers_section() {
     AppState &s = state();
     if (!s.model) return;
@@ -196,69 +263,11 @@ void layers_section() {
         if (ImGui::Selectable(layer.name.c_str(), s.selected_layer == row, ImGuiSelectableFlags_None, ImVec2(46, 0)))
             s.selected_layer = row;
         name_item(layer.name + " row");
-
-        // Keep ratio: applied when the slider is released.
         ImGui::TableNextColumn();
-        float keep = float(eff.keep);
-        ImGui::SetNextItemWidth(-1);
-        const bool is_output = int(li) == output;
-        if (is_output) ImGui::BeginDisabled();
-        char keep_label[32];
-        std::snprintf(keep_label, sizeof keep_label, "keep %.2f", double(keep));
-        // Every new value is evaluated while the slider moves (the worker
-        // keeps only the newest request; see worker.h): the figures follow
-        // the mouse, and the value under it at the release is often done.
-        if (ImGui::SliderFloat("##keep", &keep, 0.05f, 1.0f, keep_label, ImGuiSliderFlags_AlwaysClamp)) {
-            CompressionConfig c = s.config;
-            c.layers[layer.name].keep = std::round(double(keep) * 100.0) / 100.0;
-            apply_config(c, true);
-        }
-        const bool keep_done = ImGui::IsItemDeactivatedAfterEdit();
-        name_item(layer.name + " keep");
-        if (is_output) {
-            ImGui::EndDisabled();
-            if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-                ImGui::SetTooltip("The output layer is never pruned: its outputs are the classes.");
-        }
-        if (keep_done) {
-            slider_released();
-            s.selected_layer = row;
-        }
-
-        // Bit width: a slider with four stops, 2, 4, 8 and 32 (float).
+        keep_slider(s, layer, eff, int(li) == output, row);
         ImGui::TableNextColumn();
-        int bi = bits_index(eff.bits);
-        ImGui::SetNextItemWidth(-1);
-        const char *bits_label = eff.bits == 32 ? "float" : eff.bits == 8 ? "8 bit" : eff.bits == 4 ? "4 bit" : "2 bit";
-        if (ImGui::SliderInt("##bits", &bi, 0, 3, bits_label, ImGuiSliderFlags_AlwaysClamp | ImGuiSliderFlags_NoInput)) {
-            CompressionConfig c = s.config;
-            c.layers[layer.name].bits = supported_bits()[size_t(bi)];
-            apply_config(c, true);
-        }
-        const bool bits_done = ImGui::IsItemDeactivatedAfterEdit();
-        name_item(layer.name + " bits");
-        if (bits_done) {
-            slider_released();
-            s.selected_layer = row;
-        }
-
-        ImGui::TableNextColumn();
-        if (rep) ImGui::Text("%d/%d", rep->channels_kept, rep->channels_total);
-        else ImGui::TextDisabled("%d/%d", kept_channels(eff.keep, layer.out_channels), layer.out_channels);
-        ImGui::TableNextColumn();
-        if (rep) ImGui::Text("%s", with_commas(rep->params).c_str());
-        ImGui::TableNextColumn();
-        if (rep) ImGui::Text("%s", bytes_text(rep->flash_bytes()).c_str());
-        ImGui::TableNextColumn();
-        if (rep) ImGui::Text("%.1fK", double(rep->macs) / 1000.0);
-        ImGui::TableNextColumn();
-        if (rep) {
-            ImGui::Text("%s / %s", db_text(rep->weight_sqnr_db, true).c_str(), db_text(rep->output_sqnr_db, true).c_str());
-            if (ImGui::IsItemHovered())
-                ImGui::SetTooltip("Weight SQNR (quantized vs float weights) / output SQNR (this layer's output vs the "
-                                  "float model's) on the first %d test images of the evaluation order",
-                                  n.sqnr_images);
-        }
+        bits_slider(s, layer, eff, row);
+        layer_figures(rep, layer, eff, n.sqnr_images);
         ImGui::PopID();
         ++row;
     }

@@ -89,26 +89,10 @@ void regression_curves(const Snapshot &n) {
     ImGui::TextDisabled("grey: target, blue: float model, orange: compressed model");
 }
 
-} // namespace
-
-void draw_predictions() {
-    AppState &s = state();
-    const Snapshot &n = s.snap;
-    const bool current = n.cm && n.data;
-    const bool regression = s.model && s.model->task == Task::Regression;
-    const bool mnist = s.model && s.model->dataset == "mnist" && s.model->task == Task::Classification;
-    if (current && regression) {
-        regression_curves(n);
-        return;
-    }
-    if (!current || !mnist) {
-        ImGui::TextDisabled(mnist || regression ? "Compressing..." : "Predictions are shown for MNIST classifiers and regression models.");
-        return;
-    }
-    const TestSet &test = n.data->test;
+// Rows are the true digit, columns the prediction; the diagonal in green,
+// the errors in red by how many.
+void confusion_matrix(const Snapshot &n) {
     ImDrawList *dl = ImGui::GetWindowDrawList();
-
-    // Confusion matrix: rows are the true digit, columns the prediction.
     ImGui::BeginGroup();
     ImGui::Text("Confusion matrix (%d images)", n.images);
     const float cell = 26;
@@ -137,9 +121,11 @@ void draw_predictions() {
     }
     ImGui::TextDisabled("rows: true digit, columns: predicted");
     ImGui::EndGroup();
+}
 
-    // The draw-a-digit canvas, beside it.
-    ImGui::SameLine(0, 24);
+// The draw-a-digit canvas, with the float and compressed predictions beside it.
+void digit_canvas(AppState &s, const Snapshot &n) {
+    ImDrawList *dl = ImGui::GetWindowDrawList();
     ImGui::BeginGroup();
     ImGui::Text("Draw a digit");
     const float px = 8;
@@ -169,9 +155,12 @@ void draw_predictions() {
     if (n.reference) prediction_bars("Float", probabilities(*n.reference, s.digit.data()), bars);
     prediction_bars("Compressed", probabilities(*n.cm, s.digit.data()), bars);
     ImGui::EndGroup();
+}
 
-    // Misclassified test digits: true label -> prediction.
-    ImGui::Separator();
+// Misclassified test digits, true label > prediction, three rows at most.
+void misclassified_grid(const Snapshot &n) {
+    const TestSet &test = n.data->test;
+    ImDrawList *dl = ImGui::GetWindowDrawList();
     ImGui::Text("Misclassified by the compressed model (%d of %d so far; label > prediction)", int(n.images - n.correct),
                 n.images);
     const float dp = 2, tile = 28 * dp + 8;
@@ -191,6 +180,29 @@ void draw_predictions() {
         std::snprintf(label, sizeof label, "%d > %d", int(test.labels[size_t(i)]), run.predict_u8(test.pixels.data() + size_t(i) * 784));
         dl->AddText(ImVec2(p.x, p.y + 28 * dp + 1), IM_COL32(230, 120, 110, 255), label);
     }
+}
+
+} // namespace
+
+void draw_predictions() {
+    AppState &s = state();
+    const Snapshot &n = s.snap;
+    const bool current = n.cm && n.data;
+    const bool regression = s.model && s.model->task == Task::Regression;
+    const bool mnist = s.model && s.model->dataset == "mnist" && s.model->task == Task::Classification;
+    if (current && regression) {
+        regression_curves(n);
+        return;
+    }
+    if (!current || !mnist) {
+        ImGui::TextDisabled(mnist || regression ? "Compressing..." : "Predictions are shown for MNIST classifiers and regression models.");
+        return;
+    }
+    confusion_matrix(n);
+    ImGui::SameLine(0, 24);
+    digit_canvas(s, n);
+    ImGui::Separator();
+    misclassified_grid(n);
 }
 
 } // namespace app
