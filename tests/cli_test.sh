@@ -53,6 +53,14 @@ expect_error "bad keep" "outside (0, 1]" "$dmc" eval --model "$model" --config "
 echo '{"layers": {"fc3": {"keep": 0.5}}}' >"$tmp/c4.json"
 expect_error "pruned output layer" "output layer" "$dmc" eval --model "$model" --config "$tmp/c4.json"
 expect_error "bad limit" "not an integer" "$dmc" eval --model "$model" --limit ten
+# Numbers are range-checked before any conversion (1e10 as an int is UB).
+for bad in 1e10 nan inf -2147483649 4.5; do
+    expect_error "--bits $bad" "option --bits: '$bad' is not an integer" "$dmc" sweep --model "$model" --layer conv1 --bits "$bad"
+done
+for bad in nan inf -0.5 1.5 1e400; do
+    expect_error "--keep $bad" "option --keep: '$bad'" "$dmc" sweep --model "$model" --layer conv1 --keep "$bad"
+done
+expect_error "--limit too large" "not an integer in [1, 100000000]" "$dmc" eval --model "$model" --limit 99999999999999999999
 
 # Bad MNIST folders.
 expect_error "missing MNIST folder" "pass --mnist DIR or set MNIST_DIR" "$dmc" eval --model "$model" --mnist "$tmp/nowhere"

@@ -1,29 +1,21 @@
 // dmc - the engine's command-line tool. Each command is a function; the
 // options of each are listed in its help text, and anything else is an error.
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <functional>
 #include <map>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "dmc/dmc.h"
 #include "dmc/export.h"
 
 namespace {
 
 using namespace dmc;
+using namespace dmc::cli;
 
 const char *kUsage =
     "dmc - Deep MicroCompression: prune, quantize and run small neural networks\n"
@@ -126,90 +118,10 @@ const char *kDataHelp =
     "calibration images the engine draws from the training set, in the order\n"
     "it draws them (calibration-images-idx3-ubyte, calibration-labels-idx1-ubyte).\n";
 
-// Options of one command: "--name value" pairs and "--flag"s.
-class Options {
-  public:
-    Options(int argc, char **argv, const std::set<std::string> &valued,
-            const std::set<std::string> &flags) {
-        for (int i = 0; i < argc; ++i) {
-            const std::string arg = argv[i];
-            if (valued.count(arg)) {
-                if (i + 1 >= argc) throw Error("option " + arg + " needs a value");
-                values_[arg] = argv[++i];
-            } else if (flags.count(arg)) {
-                values_[arg] = "1";
-            } else {
-                throw Error("unknown option '" + arg + "' (see --help)");
-            }
-        }
-    }
-    bool has(const std::string &name) const { return values_.count(name) != 0; }
-    std::string get(const std::string &name, const std::string &fallback = "") const {
-        const auto it = values_.find(name);
-        return it == values_.end() ? fallback : it->second;
-    }
-    std::string required(const std::string &name) const {
-        if (!has(name)) throw Error("missing required option " + name + " (see --help)");
-        return get(name);
-    }
-    int integer(const std::string &name, int fallback, int lo, int hi) const {
-        if (!has(name)) return fallback;
-        const std::string text = get(name);
-        char *end = nullptr;
-        const long v = std::strtol(text.c_str(), &end, 10);
-        if (text.empty() || *end != '\0' || v < lo || v > hi)
-            throw Error("option " + name + ": '" + text + "' is not an integer in [" +
-                        std::to_string(lo) + ", " + std::to_string(hi) + "]");
-        return int(v);
-    }
-
-  private:
-    std::map<std::string, std::string> values_;
-};
-
-std::vector<double> number_list(const std::string &text, const std::string &option) {
-    std::vector<double> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-        char *end = nullptr;
-        const double v = std::strtod(item.c_str(), &end);
-        if (item.empty() || *end != '\0') throw Error("option " + option + ": '" + item + "' is not a number");
-        out.push_back(v);
-    }
-    if (out.empty()) throw Error("option " + option + " is empty");
-    return out;
-}
-
-// mkdir -p of the folders above `path`.
-void make_parent_directories(const std::string &path) {
-    for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
-        const std::string dir = path.substr(0, at);
-        if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw Error("cannot create folder '" + dir + "'");
-    }
-}
-
-// Writes a whole file or throws.
-void write_file(const std::string &path, const std::string &text, const std::string &what) {
-    std::unique_ptr<FILE, int (*)(FILE *)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
-    if (!file || std::fwrite(text.data(), 1, text.size(), file.get()) != text.size())
-        throw Error("cannot write " + what + " '" + path + "'");
-}
-
 bool wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; ++i)
         if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return true;
     return false;
-}
-
-// A progress line on stderr, only when stderr is a terminal (so logs and
-// pipes stay clean).
-Progress terminal_progress(const std::string &what) {
-    if (!isatty(2)) return nullptr;
-    return [what](int done, int total) {
-        std::fprintf(stderr, "\r%s %d/%d%s", what.c_str(), done, total, done == total ? "\r\033[K" : "");
-        std::fflush(stderr);
-    };
 }
 
 int cmd_info(int argc, char **argv) {
@@ -257,15 +169,12 @@ int cmd_sweep(int argc, char **argv) {
                     {"--json"});
     const Model model = load_model(o.required("--model"));
     const std::string layer = o.required("--layer");
-    std::vector<int> bits;
-    for (double b : number_list(o.get("--bits", "8,4,2"), "--bits")) {
-        if (b != double(int(b)) || !is_supported_bits(int(b)))
-            throw Error("option --bits: " + std::to_string(b) + " is not one of 2, 4, 8, 32");
-        bits.push_back(int(b));
-    }
-    const std::vector<double> keeps = number_list(o.get("--keep", "1,0.75,0.5,0.25,0.1"), "--keep");
+    const std::vector<int> bits = integer_list(o.get("--bits", "8,4,2"), "--bits", 2, 32);
+    for (int b : bits)
+        if (!is_supported_bits(b)) throw Error("option --bits: " + std::to_string(b) + " is not one of 2, 4, 8, 32");
+    const std::vector<double> keeps = number_list(o.get("--keep", "1,0.75,0.5,0.25,0.1"), "--keep", 0.0, 1.0);
     for (double k : keeps)
-        if (!(k > 0.0 && k <= 1.0)) throw Error("option --keep: " + std::to_string(k) + " is outside (0, 1]");
+        if (k == 0.0) throw Error("option --keep: 0 is outside (0, 1]");
     if (model.find_layer(layer) == model.output_layer())
         for (double k : keeps)
             if (k < 1.0) throw Error("layer '" + layer + "' is the output layer; it cannot be pruned");
@@ -406,14 +315,10 @@ int cmd_data(int argc, char **argv) {
     return 0;
 }
 
-struct Command {
-    const char *help;
-    std::function<int(int, char **)> run;
-};
-
 } // namespace
 
 int main(int argc, char **argv) {
+    // Commands with files of their own are declared in cli.h.
     const std::map<std::string, Command> commands = {
         {"info", {kInfoHelp, cmd_info}},
         {"eval", {kEvalHelp, cmd_eval}},
