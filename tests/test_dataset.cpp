@@ -70,3 +70,51 @@ TEST(Dataset, RefusesATaskWithTheWrongDataset) {
     c.dataset = "imagenet";
     EXPECT_THROW(validate_model(c), Error);
 }
+
+namespace {
+
+// Expects check_model_fits to refuse, with a message holding `needle`.
+void expect_misfit(const Model &m, const TestSet &test, const std::string &needle) {
+    try {
+        check_model_fits(m, test);
+        FAIL() << "accepted; expected an error mentioning '" << needle << "'";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+// A labelled set of `count` blank images of rows x cols.
+TestSet blank_images(int count, int rows, int cols) {
+    ImageSet images;
+    images.count = count;
+    images.rows = rows;
+    images.cols = cols;
+    images.pixels.assign(size_t(count * rows * cols), 0);
+    images.labels.assign(size_t(count), 0);
+    return mnist_test_set(images);
+}
+
+} // namespace
+
+// What issue 11 found accepted silently: images of another shape with the
+// same pixel count, an empty set, a raw range MNIST does not have, and a
+// classifier with other than 10 outputs.
+TEST(Dataset, RefusesAModelThatDoesNotFitMnist) {
+    Model m = dmc_test::small_cnn(); // 1x12x12 in, 10 out
+    check_model_fits(m, blank_images(3, 12, 12));
+    expect_misfit(m, blank_images(3, 6, 24), "takes 1x12x12 inputs; mnist (test set) holds 1x6x24");
+    expect_misfit(m, blank_images(3, 144, 1), "holds 1x144x1");
+    expect_misfit(m, blank_images(0, 12, 12), "the mnist test set holds no inputs");
+
+    Model wide = m;
+    wide.input.max = 255.0f;
+    expect_misfit(wide, blank_images(3, 12, 12), "input range [0, 255] is not MNIST's [0, 1]");
+
+    for (int outputs : {2, 11}) {
+        Model other = dmc_test::small_cnn();
+        other.layers.back() = dmc_test::linear("fc2", 9, outputs);
+        other = dmc_test::finish(other, 3);
+        expect_misfit(other, blank_images(3, 12, 12),
+                      "has " + std::to_string(outputs) + " outputs; MNIST has 10 classes");
+    }
+}

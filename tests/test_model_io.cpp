@@ -150,7 +150,7 @@ TEST(ModelIo, RefusesBadFilesWithAClearMessage) {
 
     j = model_json();
     j["layers"][0]["stride"] = 0;
-    expect_refused(j.dump(), "'stride' is 0");
+    expect_refused(j.dump(), "'stride' is 0, outside [1, 64]");
 
     j = model_json();
     j["layers"][0]["kernel"] = 2.5;
@@ -158,11 +158,70 @@ TEST(ModelIo, RefusesBadFilesWithAClearMessage) {
 
     j = model_json();
     j["input"]["std"] = 0;
-    expect_refused(j.dump(), "std a positive number");
+    expect_refused(j.dump(), "std 0 is outside [1e-06, 1e+06]");
 
     j = model_json();
     j["name"] = "has space";
     expect_refused(j.dump(), "C identifier");
+}
+
+// The cases of issue 11 that used to pass, crash or mislead.
+TEST(ModelIo, RefusesWhatTheHostileInputCampaignFound) {
+    json j = model_json();
+    j["version"] = 1.0; // one rule with python/: integers are written as integers
+    expect_refused(j.dump(), "field 'version' must be an integer (written without '.' or 'e'), not '1.0'");
+
+    // A float32 std of 1e-50 is 0, of 1e-45 a denormal whose inverse is inf.
+    for (const char *std : {"1e-50", "1e-45", "1e-07"}) {
+        j = model_json();
+        j["input"]["std"] = std::stod(std);
+        expect_refused(j.dump(), "std " + std::string(std) + " is outside [1e-06, 1e+06]");
+    }
+    j = model_json();
+    j["input"]["mean"] = 1e7;
+    expect_refused(j.dump(), "mean 1e+07 is outside [-1e+06, 1e+06]");
+
+    // base64 one character too long, and one float short: exact counts.
+    j = model_json();
+    j["layers"][9]["weight"] = j["layers"][9]["weight"].get<std::string>() + "A";
+    expect_refused(j.dump(), "481 characters of base64 (not a whole number of 4-character groups), but the shape "
+                             "needs 90 floats: 360 bytes, 480 characters of base64");
+    j = model_json();
+    j["layers"][9]["weight"] = base64_floats(std::vector<float>(89, 0.5f));
+    expect_refused(j.dump(), "476 characters of base64 (356 bytes), but the shape needs 90 floats");
+
+    // A newline or NUL in a name is shown escaped; a long one is cut.
+    j = model_json();
+    j["name"] = std::string("a\nb\0c", 5);
+    expect_refused(j.dump(), "model 'a\\nb\\x00c'");
+    j = model_json();
+    j["layers"][0]["type"] = std::string(1 << 20, 'x');
+    try {
+        parse_model(j.dump(), "test model");
+        FAIL() << "accepted a 1 MB layer type";
+    } catch (const Error &e) {
+        EXPECT_LT(std::string(e.what()).size(), 300u) << e.what();
+        EXPECT_NE(std::string(e.what()).find("... (1048576 characters)"), std::string::npos) << e.what();
+    }
+}
+
+// The model that hung `dmc eval`: padding 63 grows a 28x28 image to 91x91
+// under a 64x64 kernel, 2.2 G MACs in one layer. Refused from its shapes.
+TEST(ModelIo, RefusesTooMuchWorkPerInference) {
+    Model m;
+    m.name = "heavy";
+    m.input.shape = Shape{1, 28, 28};
+    m.layers = {dmc_test::conv("c1", 1, 64, 64, 1, 63)};
+    m.layers[0].weight.assign(size_t(64 * 64 * 64), 0.01f);
+    try {
+        validate_model(m);
+        FAIL() << "accepted 2.2 G MACs per inference";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("2,170,814,464 MACs per inference by layer 'c1' (conv2d) exceed the "
+                                             "limit of 268,435,456"),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(ModelIo, RefusesAbsurdSizesBeforeAllocating) {

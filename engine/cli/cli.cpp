@@ -10,13 +10,13 @@
 #include <memory>
 #include <sstream>
 
+#include "dmc/text.h"
+
 namespace dmc::cli {
 namespace {
 
 // A message quotes at most this much of what the user typed.
-std::string quoted(const std::string &text) {
-    return "'" + (text.size() <= 40 ? text : text.substr(0, 40) + "...") + "'";
-}
+std::string quoted(const std::string &text) { return in_quotes(text, 40); }
 
 std::string range_text(double lo, double hi) {
     std::ostringstream s;

@@ -130,6 +130,9 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
             *hi = std::max(*hi, double(v[k]));
         }
     }
+    if (!std::isfinite(*lo) || !std::isfinite(*hi))
+        throw Error("calibration: a float layer's output is not finite; the model's weights or biases overflow "
+                    "float32 arithmetic");
 }
 
 // Scratch for a kernel run by calibration, which owns its buffers: 64
@@ -183,6 +186,32 @@ void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
     }
 }
 
+// Channel c's bias in accumulator units, with the input zero point's share
+// of the dot product folded in.
+double folded_bias(const Step &s, int c) {
+    const Layer &l = s.source;
+    const double step = s.in_q.scale * s.weights.scales[size_t(c)];
+    const double b = l.bias.empty() ? 0.0 : round_half_up(double(l.bias[size_t(c)]) / step);
+    return b - double(s.in_q.zero_point) * s.weights.row_sums[size_t(c)];
+}
+
+// Whether channel c's accumulator stays within int32 for every input.
+bool bias_fits(const Step &s, int bits, int c) {
+    const double worst_dot = double(s.source.fan_in()) * weight_qmax(bits) * 128.0;
+    return std::fabs(folded_bias(s, c)) + worst_dot <= double(std::numeric_limits<int32_t>::max());
+}
+
+// Sets s.bias from the quantized weights; false (s.bias unset) when a
+// channel's bias does not fit.
+bool fold_biases(Step &s, int bits) {
+    const int channels = s.source.out_channels;
+    for (int c = 0; c < channels; ++c)
+        if (!bias_fits(s, bits, c)) return false;
+    s.bias.resize(size_t(channels));
+    for (int c = 0; c < channels; ++c) s.bias[size_t(c)] = int32_t(folded_bias(s, c));
+    return true;
+}
+
 // Quantizes the weights and bias of an integer conv2d/linear step whose
 // input quantization (s.in_q) is known, then sets its output quantization
 // from the accumulator ranges over the calibration batch. With `keep`, the
@@ -193,19 +222,23 @@ void quantize_weight_step(Step &s, int bits, const Batch &in, std::vector<int32_
     const std::string where = "layer '" + l.name + "'";
     if (in.count < 1) throw Error(where + ": quantizing it needs calibration inputs, none given");
     s.weights = quantize_weights(l.weight, l.out_channels, l.fan_in(), bits);
-    const int channels = l.out_channels;
-    const double limit = double(std::numeric_limits<int32_t>::max());
-    const double worst_dot = double(l.fan_in()) * weight_qmax(bits) * 128.0;
-    s.bias.resize(size_t(channels));
-    for (int c = 0; c < channels; ++c) {
-        const double step = s.in_q.scale * s.weights.scales[size_t(c)];
-        const double b = l.bias.empty() ? 0.0 : round_half_up(double(l.bias[size_t(c)]) / step);
-        const double folded = b - double(s.in_q.zero_point) * s.weights.row_sums[size_t(c)];
-        if (std::fabs(folded) + worst_dot > limit)
-            throw Error(where + ": its bias " + std::to_string(l.bias[size_t(c)]) +
-                        " is too large for an int32 accumulator at this input scale");
-        s.bias[size_t(c)] = int32_t(folded);
+    if (!fold_biases(s, bits)) {
+        // A row far smaller than the layer's others (max|w| of 3e-8 beside
+        // 0.5) would put its bias beyond int32 at its own scale: it is
+        // scaled as the layer's largest row instead, its weights then
+        // quantizing to about zero, which is what they contribute.
+        const double wide = layer_weight_scale(l.weight, bits);
+        std::vector<double> scales = s.weights.scales;
+        for (size_t c = 0; c < scales.size(); ++c)
+            if (!bias_fits(s, bits, int(c))) scales[c] = std::max(scales[c], wide);
+        s.weights = quantize_weights(l.weight, l.out_channels, l.fan_in(), bits, scales);
+        for (int c = 0; c < l.out_channels; ++c)
+            if (!bias_fits(s, bits, c))
+                throw Error(where + ": its bias " + std::to_string(l.bias[size_t(c)]) +
+                            " is too large for an int32 accumulator at this input scale");
+        fold_biases(s, bits);
     }
+    const int channels = l.out_channels;
 
     std::vector<int32_t> acc_lo(size_t(channels), std::numeric_limits<int32_t>::max());
     std::vector<int32_t> acc_hi(size_t(channels), std::numeric_limits<int32_t>::min());

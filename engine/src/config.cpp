@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dmc/error.h"
+#include "dmc/text.h"
 #include "io_util.h"
 #include "json_reader.h"
 
@@ -77,12 +78,12 @@ CompressionConfig parse_config(const std::string &json_text, const std::string &
     if (r.has("layers")) {
         const json &layers = r.object("layers");
         for (auto it = layers.begin(); it != layers.end(); ++it)
-            config.layers[it.key()] = parse_setting(it.value(), origin + " layer '" + it.key() + "'");
+            config.layers[it.key()] = parse_setting(it.value(), origin + " layer " + in_quotes(it.key()));
     }
     const std::string norm = r.string_or("prune_norm", "l1");
     if (norm == "l1") config.prune_norm = PruneNorm::L1;
     else if (norm == "l2") config.prune_norm = PruneNorm::L2;
-    else throw Error(origin + ": prune_norm '" + norm + "' is not supported (use l1 or l2)");
+    else throw Error(origin + ": prune_norm " + in_quotes(norm) + " is not supported (use l1 or l2)");
     return config;
 }
 
@@ -98,8 +99,8 @@ void validate_config(const CompressionConfig &config, const Model &model) {
             std::string names;
             for (const Layer &l : model.layers)
                 if (l.has_weights()) names += (names.empty() ? "" : ", ") + l.name;
-            throw Error("config: model '" + model.name + "' has no layer '" + entry.first +
-                        "' (its conv2d/linear layers: " + names + ")");
+            throw Error("config: model '" + model.name + "' has no layer " + in_quotes(entry.first) +
+                        " (its conv2d/linear layers: " + names + ")");
         }
         const Layer &layer = model.layers[size_t(index)];
         if (!layer.has_weights())

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "dmc/error.h"
@@ -58,22 +59,41 @@ CalibrationSet sine_calibration_set() {
 }
 
 TestSet load_test_set(const Model &model, const std::string &mnist_option) {
-    if (model.dataset == "sine") return sine_test_set();
-    return mnist_test_set(load_mnist(mnist_dir(mnist_option), "t10k"));
+    TestSet test = model.dataset == "sine" ? sine_test_set()
+                                           : mnist_test_set(load_mnist(mnist_dir(mnist_option), "t10k"));
+    check_model_fits(model, test);
+    return test;
 }
 
 CalibrationSet load_calibration_set(const Model &model, const std::string &mnist_option) {
     if (model.dataset == "sine") return sine_calibration_set();
     const ImageSet train = load_mnist(mnist_dir(mnist_option), "train");
+    // Checked here too, so that a model that does not fit is refused before
+    // anything is compressed, whichever set a command loads first.
+    if (train.count < 1) throw Error("the MNIST training set holds no images; calibration needs some");
+    check_input_fits(model, Shape{1, train.rows, train.cols}, "the MNIST training set");
     return calibration_set(train, calibration_indices(train.count, kCalibrationImages));
 }
 
+void check_input_fits(const Model &model, const Shape &shape, const std::string &set) {
+    if (model.input.shape != shape)
+        throw Error("model '" + model.name + "' takes " + model.input.shape.str() + " inputs; " + set +
+                    " holds " + shape.str());
+    // MNIST's raw values are pixel / 255: the input spec's range must be
+    // theirs, or the input quantization clips them or wastes its levels.
+    if (model.dataset == "mnist" && (model.input.min != 0.0f || model.input.max != 1.0f)) {
+        char range[64];
+        std::snprintf(range, sizeof range, "[%g, %g]", double(model.input.min), double(model.input.max));
+        throw Error("model '" + model.name + "': input range " + range +
+                    " is not MNIST's [0, 1] (raw values are pixel / 255)");
+    }
+}
+
 void check_model_fits(const Model &model, const TestSet &test) {
-    if (model.input.shape != test.shape)
-        throw Error("model '" + model.name + "' takes " + model.input.shape.str() + " inputs; " + test.name +
-                    " has " + test.shape.str());
+    check_input_fits(model, test.shape, test.name + " (test set)");
+    if (test.count < 1) throw Error("the " + test.name + " test set holds no inputs; there is nothing to evaluate");
     const int64_t outputs = model.output_shape().size();
-    if (model.task == Task::Classification && outputs < 10 && test.name == "mnist")
+    if (model.task == Task::Classification && outputs != 10 && test.name == "mnist")
         throw Error("model '" + model.name + "' has " + std::to_string(outputs) + " outputs; MNIST has 10 classes");
     if (model.task == Task::Regression && int64_t(test.targets.size()) != outputs * test.count)
         throw Error("model '" + model.name + "' has " + std::to_string(outputs) + " outputs; " + test.name +

@@ -2,13 +2,16 @@
 // that name the field and where it is (internal).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "dmc/error.h"
+#include "dmc/text.h"
 
 namespace dmc {
 
@@ -34,6 +37,11 @@ inline nlohmann::json parse_json(const std::string &text, const std::string &ori
             throw Error(origin + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
         return true;
     };
+    // nlohmann stops at a NUL and accepts what came before; Python's json
+    // refuses it. JSON text never holds one (a string escapes it as \u0000).
+    const size_t nul = text.find('\0');
+    if (nul != std::string::npos)
+        throw Error(origin + ": not valid JSON (a NUL byte at offset " + std::to_string(nul) + ")");
     try {
         return nlohmann::json::parse(text, limit_depth);
     } catch (const nlohmann::json::exception &e) {
@@ -49,6 +57,7 @@ class JsonReader {
     }
 
     void set_context(std::string context) { context_ = std::move(context); }
+    const std::string &context() const { return context_; }
 
     // Refuses fields other than these (so a typo is an error, not ignored).
     void allow_only(std::initializer_list<const char *> keys) const {
@@ -58,7 +67,7 @@ class JsonReader {
             if (!known) {
                 std::string list;
                 for (const char *k : keys) list += std::string(list.empty() ? "" : ", ") + k;
-                throw Error(context_ + ": unknown field '" + it.key() + "' (expected: " + list + ")");
+                throw Error(context_ + ": unknown field " + in_quotes(it.key()) + " (expected: " + list + ")");
             }
         }
     }
@@ -87,18 +96,19 @@ class JsonReader {
     }
 
     int64_t integer(const char *key, int64_t lo, int64_t hi) const {
+        // Written as an integer (1, not 1.0 or 1e0), as python/ requires too:
+        // one rule for both readers (MODEL_FORMAT.md, "Validity rules").
         const nlohmann::json &v = value(key);
-        bool whole = v.is_number_integer();
-        if (!whole && v.is_number_float()) {
-            const double d = v.get<double>();
-            whole = std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15;
-        }
-        if (!whole) throw Error(context_ + ": field '" + key + "' must be an integer");
-        const double d = v.get<double>();
-        if (d < double(lo) || d > double(hi))
+        if (!v.is_number_integer())
+            throw Error(context_ + ": field '" + key + "' must be an integer (written without '.' or 'e'), not " +
+                        in_quotes(v.dump(), 40));
+        const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(std::max<int64_t>(hi, 0)) &&
+                                                           int64_t(v.get<uint64_t>()) >= lo
+                                                     : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+        if (!in_range)
             throw Error(context_ + ": field '" + key + "' is " + v.dump() + ", outside [" +
                         std::to_string(lo) + ", " + std::to_string(hi) + "]");
-        return int64_t(d);
+        return v.get<int64_t>();
     }
 
     int64_t integer_or(const char *key, int64_t fallback, int64_t lo, int64_t hi) const {

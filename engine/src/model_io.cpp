@@ -2,6 +2,7 @@
 // (engine/MODEL_FORMAT.md). Every check happens before the data is used,
 // and sizes are checked before anything is allocated.
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -9,6 +10,7 @@
 
 #include "dmc/error.h"
 #include "dmc/model.h"
+#include "dmc/text.h"
 #include "io_util.h"
 #include "json_reader.h"
 
@@ -60,6 +62,13 @@ int64_t Model::parameters() const {
     return n;
 }
 
+// 1e-06 -> "1e-06", 1000000 -> "1e+06": short and exact for the limits.
+static std::string number_text(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
 static bool is_identifier(const std::string &s) {
     if (s.empty() || s.size() > 64) return false;
     if (!std::isalpha(static_cast<unsigned char>(s[0]))) return false;
@@ -79,6 +88,16 @@ static bool layer_type_from_name(const std::string &name, LayerType *type) {
     return false;
 }
 
+// "1 fewer than ..." is no help when a file is off by one: says exactly
+// what a base64 string holds.
+static std::string base64_size_text(const std::string &text) {
+    const std::string chars = std::to_string(text.size()) + " characters of base64";
+    if (text.size() % 4 != 0) return chars + " (not a whole number of 4-character groups)";
+    size_t padding = 0;
+    while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
+    return chars + " (" + std::to_string(text.size() / 4 * 3 - padding) + " bytes)";
+}
+
 // Reads a float tensor of exactly `count` values: a base64 string of
 // little-endian float32, or an array of numbers. The size is checked before
 // decoding, so a wrong shape never allocates more than the shape implies.
@@ -88,9 +107,9 @@ static std::vector<float> read_tensor(const json &value, int64_t count, const st
         const std::string &text = value.get_ref<const std::string &>();
         const int64_t expected_chars = (count * 4 + 2) / 3 * 4;
         if (int64_t(text.size()) != expected_chars)
-            throw Error(where + ": holds " + std::to_string(text.size() / 4 * 3) +
-                        " bytes of base64 (about " + std::to_string(text.size() / 4 * 3 / 4) +
-                        " floats) but the shape needs " + std::to_string(count) + " floats");
+            throw Error(where + ": " + base64_size_text(text) + ", but the shape needs " + std::to_string(count) +
+                        " floats: " + std::to_string(count * 4) + " bytes, " + std::to_string(expected_chars) +
+                        " characters of base64");
         const std::string bytes = base64_decode(text, where);
         if (int64_t(bytes.size()) != count * 4)
             throw Error(where + ": decodes to " + std::to_string(bytes.size()) +
@@ -131,12 +150,12 @@ static Layer parse_layer(const json &j, size_t index, int64_t *parameter_budget)
     Layer layer;
     const std::string type_name = r.string("type");
     if (!layer_type_from_name(type_name, &layer.type))
-        throw Error(where0 + ": unknown layer type '" + type_name +
-                    "' (known: conv2d, linear, relu, maxpool2d, avgpool2d, flatten)");
+        throw Error(where0 + ": unknown layer type " + in_quotes(type_name) +
+                    " (known: conv2d, linear, relu, maxpool2d, avgpool2d, flatten)");
     layer.name = r.string("name");
     if (!is_identifier(layer.name))
-        throw Error(where0 + ": name '" + layer.name +
-                    "' must be letters, digits and '_', starting with a letter (at most 64)");
+        throw Error(where0 + ": name " + in_quotes(layer.name) +
+                    " must be letters, digits and '_', starting with a letter (at most 64)");
     const std::string where = "layer '" + layer.name + "' (" + type_name + ")";
     r.set_context(where);
 
@@ -185,14 +204,21 @@ static Layer parse_layer(const json &j, size_t index, int64_t *parameter_budget)
     return layer;
 }
 
+static float input_number(const JsonReader &in, const char *key, double fallback, double lo, double hi) {
+    const double v = in.number_or(key, fallback);
+    if (!(v >= lo && v <= hi))
+        throw Error(in.context() + ": " + key + " " + number_text(v) + " is outside [" +
+                    number_text(lo) + ", " + number_text(hi) + "]");
+    return float(v);
+}
+
 Model parse_model(const std::string &json_text, const std::string &origin) {
     const json j = parse_json(json_text, origin);
     if (!j.is_object()) throw Error(origin + ": the top level must be a JSON object");
     JsonReader r(j, origin);
     r.allow_only({"format", "version", "name", "task", "dataset", "input", "layers", "metadata"});
     if (r.string("format") != "dmc-model")
-        throw Error(origin + ": 'format' is '" + j["format"].get<std::string>() +
-                    "', expected 'dmc-model'");
+        throw Error(origin + ": 'format' is " + in_quotes(j["format"].get<std::string>()) + ", expected 'dmc-model'");
     const int64_t version = r.integer("version", 0, 1000000);
     if (version != 1)
         throw Error(origin + ": model file version " + std::to_string(version) +
@@ -203,7 +229,7 @@ Model parse_model(const std::string &json_text, const std::string &origin) {
     const std::string task = r.string_or("task", "classification");
     if (task == "classification") model.task = Task::Classification;
     else if (task == "regression") model.task = Task::Regression;
-    else throw Error(origin + ": unknown task '" + task + "' (known: classification, regression)");
+    else throw Error(origin + ": unknown task " + in_quotes(task) + " (known: classification, regression)");
     model.dataset = r.string_or("dataset", model.task == Task::Classification ? "mnist" : "sine");
 
     JsonReader in(r.object("input"), origin + " input");
@@ -211,10 +237,12 @@ Model parse_model(const std::string &json_text, const std::string &origin) {
     model.input.shape.channels = int(in.integer("channels", 1, limits::kMaxDimension));
     model.input.shape.height = int(in.integer("height", 1, limits::kMaxDimension));
     model.input.shape.width = int(in.integer("width", 1, limits::kMaxDimension));
-    model.input.min = float(in.number_or("min", 0.0));
-    model.input.max = float(in.number_or("max", 1.0));
-    model.input.mean = float(in.number_or("mean", 0.0));
-    model.input.std = float(in.number_or("std", 1.0));
+    // Range-checked as written, before the conversion to float could turn
+    // a std of 1e-50 into 0 or 1e39 into infinity.
+    model.input.min = input_number(in, "min", 0.0, -limits::kMaxInputValue, limits::kMaxInputValue);
+    model.input.max = input_number(in, "max", 1.0, -limits::kMaxInputValue, limits::kMaxInputValue);
+    model.input.mean = input_number(in, "mean", 0.0, -limits::kMaxInputValue, limits::kMaxInputValue);
+    model.input.std = input_number(in, "std", 1.0, limits::kMinInputStd, limits::kMaxInputValue);
 
     const json &layers = r.value("layers");
     if (!layers.is_array()) throw Error(origin + ": 'layers' must be an array");
@@ -258,10 +286,15 @@ static void validate_input(const Model &model, const std::string &where) {
     if (in.shape.size() > limits::kMaxActivationElements)
         throw Error(where + ": input " + in.shape.str() + " has more than " +
                     std::to_string(limits::kMaxActivationElements) + " values");
-    if (!std::isfinite(in.min) || !std::isfinite(in.max) || !(in.min < in.max))
-        throw Error(where + ": input range [min, max] must be finite with min < max");
-    if (!std::isfinite(in.mean) || !std::isfinite(in.std) || !(in.std > 0))
-        throw Error(where + ": input mean must be finite and std a positive number");
+    const float big = float(limits::kMaxInputValue);
+    for (float v : {in.min, in.max, in.mean})
+        if (!(std::fabs(v) <= big))
+            throw Error(where + ": input min, max and mean must be finite, at most " + number_text(big) +
+                        " in magnitude");
+    if (!(in.min < in.max)) throw Error(where + ": input range [min, max] must have min < max");
+    if (!(in.std >= float(limits::kMinInputStd) && in.std <= big))
+        throw Error(where + ": input std must be in [" + number_text(limits::kMinInputStd) + ", " + number_text(big) +
+                    "]");
     if (model.layers.empty()) throw Error(where + ": has no layers");
     if (model.layers.size() > size_t(limits::kMaxLayers))
         throw Error(where + ": more than " + std::to_string(limits::kMaxLayers) + " layers");
@@ -323,6 +356,7 @@ static void validate_weights(const Layer &l, const std::string &lw) {
 static Shape validate_layers(Model &model) {
     std::set<std::string> names;
     Shape shape = model.input.shape;
+    int64_t macs = 0;
     for (Layer &l : model.layers) {
         const std::string lw = "layer '" + l.name + "' (" + layer_type_name(l.type) + ")";
         if (!is_identifier(l.name)) throw Error(lw + ": invalid name");
@@ -334,6 +368,10 @@ static Shape validate_layers(Model &model) {
             throw Error(lw + ": output " + shape.str() + " has more than " +
                         std::to_string(limits::kMaxActivationElements) + " values");
         l.output = shape;
+        macs += l.macs();
+        if (macs > limits::kMaxMacs)
+            throw Error("model " + in_quotes(model.name) + ": " + with_commas(macs) + " MACs per inference by " + lw +
+                        " exceed the limit of " + with_commas(limits::kMaxMacs));
     }
     return shape;
 }
@@ -347,14 +385,14 @@ static void validate_task(const Model &model, const Shape &output, const std::st
     const bool known = (model.task == Task::Classification && model.dataset == "mnist") ||
                        (model.task == Task::Regression && model.dataset == "sine");
     if (!known)
-        throw Error(where + ": dataset '" + model.dataset + "' is not known for this task "
+        throw Error(where + ": dataset " + in_quotes(model.dataset) + " is not known for this task "
                             "(classification: mnist; regression: sine)");
     if (model.parameters() > limits::kMaxParameters)
         throw Error(where + ": more than " + std::to_string(limits::kMaxParameters) + " parameters");
 }
 
 void validate_model(Model &model) {
-    const std::string where = "model '" + model.name + "'";
+    const std::string where = "model " + in_quotes(model.name);
     validate_input(model, where);
     const Shape output = validate_layers(model);
     validate_task(model, output, where);

@@ -32,4 +32,26 @@ std::string percent_text(double fraction) {
     return buf;
 }
 
+
+std::string in_quotes(const std::string &text, size_t max_chars) {
+    std::string out = "'";
+    const size_t n = text.size() < max_chars ? text.size() : max_chars;
+    for (size_t i = 0; i < n; ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c == '\n') out += "\\n";
+        else if (c == '\t') out += "\\t";
+        else if (c == '\\' || c == '\'') out += std::string("\\") + char(c);
+        else if (c < 0x20 || c >= 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        } else {
+            out += char(c);
+        }
+    }
+    out += "'";
+    if (n < text.size()) out += "... (" + std::to_string(text.size()) + " characters)";
+    return out;
+}
+
 } // namespace dmc

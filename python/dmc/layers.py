@@ -135,20 +135,32 @@ class _WeightLayer:
         out_c = self.weight.shape[0]
         rows = self.weight.detach().reshape(out_c, -1).cpu().numpy()
         q_w, scales, row_sums = quant.quantize_weights(rows, self.q_bits)
-        step = in_q.scale * scales
-        if self.bias is not None:
-            b = self.bias.detach().cpu().numpy().astype(np.float32).astype(np.float64)
-            b_q = quant.round_half_up(b / step)
-        else:
-            b_q = np.zeros(out_c)
-        folded = b_q - float(in_q.zero_point) * row_sums.astype(np.float64)
-        worst_dot = float(rows.shape[1]) * quant.weight_qmax(self.q_bits) * 128.0
-        bad = np.flatnonzero(np.abs(folded) + worst_dot > INT32_MAX)
+        step, b_q, folded, bad = self._fold_bias(in_q, scales, row_sums, rows.shape[1])
+        if bad.size:
+            # As the engine does: a row too small to carry its bias at its
+            # own scale is scaled as the layer's largest row.
+            scales = scales.copy()
+            scales[bad] = np.maximum(scales[bad], quant.layer_weight_scale(rows, self.q_bits))
+            q_w, scales, row_sums = quant.quantize_weights(rows, self.q_bits, scales)
+            step, b_q, folded, bad = self._fold_bias(in_q, scales, row_sums, rows.shape[1])
         if bad.size:
             c = int(bad[0])
             raise QuantError(f"layer '{self._name}': its bias {float(self.bias[c])} is too "
                              f"large for an int32 accumulator at this input scale")
         return q_w, scales, step, b_q, folded.astype(np.int64)
+
+    def _fold_bias(self, in_q, scales, row_sums, fan_in):
+        """Each row's step, quantized bias and folded bias, and the rows
+        whose accumulator could leave int32."""
+        step = in_q.scale * scales
+        if self.bias is not None:
+            b = self.bias.detach().cpu().numpy().astype(np.float32).astype(np.float64)
+            b_q = quant.round_half_up(b / step)
+        else:
+            b_q = np.zeros(len(scales))
+        folded = b_q - float(in_q.zero_point) * row_sums.astype(np.float64)
+        worst_dot = float(fan_in) * quant.weight_qmax(self.q_bits) * 128.0
+        return step, b_q, folded, np.flatnonzero(np.abs(folded) + worst_dot > INT32_MAX)
 
     def _integer(self, x):
         in_q = x.qp

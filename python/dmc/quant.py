@@ -69,19 +69,26 @@ def weight_qmax(bits):
     return (1 << (bits - 1)) - 1
 
 
-def quantize_weights(rows, bits):
+def layer_weight_scale(rows, bits):
+    """max|w| / qmax over the whole matrix, 1.0 when it is all zero (the
+    engine's layer_weight_scale)."""
+    w = np.asarray(rows, dtype=np.float32).astype(np.float64)
+    layer_max = float(np.abs(w).max()) if w.size else 0.0
+    return layer_max / float(weight_qmax(bits)) if layer_max > 0.0 else 1.0
+
+
+def quantize_weights(rows, bits, scales=None):
     """Per-row symmetric quantization of a (rows, fan_in) float32 array.
 
     Returns (q int64 (rows, fan_in), scales float64 (rows,), row_sums int64).
-    An all-zero row borrows the layer's largest max|w| / qmax (1.0 if the
-    whole layer is zero), as the engine does.
+    Without `scales`, a row's scale is its max|w| / qmax, and an all-zero row
+    borrows layer_weight_scale(), as the engine does.
     """
     w = np.asarray(rows, dtype=np.float32).astype(np.float64)
     qmax = float(weight_qmax(bits))
-    max_abs = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(len(w))
-    layer_max = float(max_abs.max()) if len(max_abs) else 0.0
-    fallback = layer_max / qmax if layer_max > 0.0 else 1.0
-    scales = np.where(max_abs > 0.0, max_abs / qmax, fallback)
+    if scales is None:
+        max_abs = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(len(w))
+        scales = np.where(max_abs > 0.0, max_abs / qmax, layer_weight_scale(rows, bits))
     q = np.clip(round_half_up(w / scales[:, None]), -qmax, qmax).astype(np.int64)
     return q, scales, q.sum(axis=1)
 

@@ -111,3 +111,21 @@ def test_parity_cli(tmp_path, mnist_dir, dmc_bin):
     assert "0 mismatches in 100 images" in result.stdout
     (report,) = json.loads((tmp_path / "r.json").read_text())
     assert report["mismatches"] == 0
+
+
+def test_row_too_small_for_its_bias(tmp_path, mnist_dir, dmc_bin):
+    """One conv2 row scaled down to max|w| 3e-8 (issue 11): at its own scale
+    its bias would leave int32, so both sides scale it as the layer's
+    largest row, and still agree on every integer."""
+    from dmc.modelfile import load_model_file
+    model = load_model_file(LENET5)
+    with torch.no_grad():
+        row = model.conv2.weight[3]
+        row.mul_(3e-8 / float(row.abs().max()))
+    path = str(tmp_path / "tiny_row.json")
+    save_model_file(model, path)
+    for bits in (8, 2):
+        config = write_config(tmp_path, f"b{bits}", {"default": {"bits": bits}})
+        report = parity.check(path, config, mnist_dir, limit=200, binary=dmc_bin,
+                              log=lambda line: None)
+        assert_identical(report)

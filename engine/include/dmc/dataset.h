@@ -37,8 +37,12 @@ CalibrationSet sine_calibration_set();
 TestSet load_test_set(const Model &model, const std::string &mnist_option);
 CalibrationSet load_calibration_set(const Model &model, const std::string &mnist_option);
 
-// Checks that the model's input and output fit the set; throws dmc::Error.
+// Checks that the model's input and output fit the set, and that the set
+// is not empty; throws dmc::Error. load_test_set() has called it.
 void check_model_fits(const Model &model, const TestSet &test);
+// The input part of it: the model takes inputs of `shape` (from `set`, as
+// messages name it) and, on MNIST, raw values in [0, 1].
+void check_input_fits(const Model &model, const Shape &shape, const std::string &set);
 
 // The test inputs in an order whose every prefix has the classes in the
 // proportions of the whole set, so a score on the first few hundred is

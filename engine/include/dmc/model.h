@@ -81,8 +81,17 @@ constexpr int64_t kMaxDimension = 1 << 16;          // any channel count, height
 constexpr int64_t kMaxActivationElements = 1 << 22; // one activation tensor
 constexpr int64_t kMaxParameters = 1 << 26;         // all weights and biases
 constexpr int64_t kMaxFanIn = 100000;               // keeps int32 accumulators exact
+// Work per inference. The largest microcontroller vision models run tens of
+// millions of MACs; past this bound evaluating 10,000 test images would take
+// hours, and a hostile file could freeze the CLI or the browser's worker.
+constexpr int64_t kMaxMacs = int64_t(1) << 28; // 268,435,456
 constexpr int kMaxKernel = 64, kMaxStride = 64;
 constexpr int64_t kMaxFileBytes = int64_t(1) << 30;
+// The input spec: |min|, |max|, |mean| and std at most this...
+constexpr double kMaxInputValue = 1e6;
+// ...and std at least this: the engine scales inputs by 1 / std, and the
+// exported header writes that as a float literal.
+constexpr double kMinInputStd = 1e-6;
 } // namespace limits
 
 // Reads and validates a model file; throws dmc::Error naming the problem.

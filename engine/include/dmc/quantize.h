@@ -46,6 +46,12 @@ struct QuantizedWeights {
 constexpr int64_t kWeightSlackBytes = 16;
 QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, int64_t row_length,
                                   int bits);
+// The same with one given scale per row (values beyond +-qmax clamp).
+QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, int64_t row_length, int bits,
+                                  const std::vector<double> &scales);
+// max|w| / qmax over the whole matrix (1 when it is all zero): the scale of
+// an all-zero row, and of a row too small to carry its bias (compress.cpp).
+double layer_weight_scale(const std::vector<float> &weights, int bits);
 // The real value of weight i of row r: scales[r] * q.
 std::vector<float> dequantize_weights(const QuantizedWeights &q);
 

@@ -55,37 +55,47 @@ void unpack_row(const uint8_t *packed, int64_t n, int bits, int8_t *values) {
     for (int64_t i = 0; i < n; ++i) values[i] = int8_t(dmc_packed_get(packed, int32_t(i), bits));
 }
 
-QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, int64_t row_length,
-                                  int bits) {
+double layer_weight_scale(const std::vector<float> &weights, int bits) {
+    double layer_max = 0.0;
+    for (float w : weights) layer_max = std::max(layer_max, std::fabs(double(w)));
+    return layer_max > 0.0 ? layer_max / weight_qmax(bits) : 1.0;
+}
+
+QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, int64_t row_length, int bits) {
+    // An all-zero row has no scale of its own; it borrows the layer's largest
+    // so that its bias is still represented finely enough.
+    const double fallback_scale = layer_weight_scale(weights, bits);
+    const double qmax = weight_qmax(bits);
+    std::vector<double> scales(size_t(rows), fallback_scale);
+    for (int r = 0; r < rows; ++r) {
+        const float *w = weights.data() + size_t(r) * size_t(row_length);
+        double max_abs = 0.0;
+        for (int64_t i = 0; i < row_length; ++i) max_abs = std::max(max_abs, std::fabs(double(w[i])));
+        if (max_abs > 0.0) scales[size_t(r)] = max_abs / qmax;
+    }
+    return quantize_weights(weights, rows, row_length, bits, scales);
+}
+
+QuantizedWeights quantize_weights(const std::vector<float> &weights, int rows, int64_t row_length, int bits,
+                                  const std::vector<double> &scales) {
     QuantizedWeights q;
     q.bits = bits;
     q.rows = rows;
     q.row_length = row_length;
     q.row_bytes = packed_row_bytes(row_length, bits);
     q.packed.assign(size_t(rows * q.row_bytes + kWeightSlackBytes), 0);
-    q.scales.assign(size_t(rows), 0.0);
+    q.scales = scales;
     q.row_sums.assign(size_t(rows), 0);
     const double qmax = weight_qmax(bits);
-
-    // An all-zero row has no scale of its own; it borrows the layer's largest
-    // so that its bias is still represented finely enough.
-    double layer_max = 0.0;
-    for (float w : weights) layer_max = std::max(layer_max, std::fabs(double(w)));
-    const double fallback_scale = layer_max > 0.0 ? layer_max / qmax : 1.0;
-
     std::vector<int8_t> row_q(static_cast<size_t>(row_length));
     for (int r = 0; r < rows; ++r) {
         const float *w = weights.data() + size_t(r) * size_t(row_length);
-        double max_abs = 0.0;
-        for (int64_t i = 0; i < row_length; ++i) max_abs = std::max(max_abs, std::fabs(double(w[i])));
-        const double scale = max_abs > 0.0 ? max_abs / qmax : fallback_scale;
         int32_t sum = 0;
         for (int64_t i = 0; i < row_length; ++i) {
-            const double v = std::max(-qmax, std::min(qmax, round_half_up(double(w[i]) / scale)));
+            const double v = std::max(-qmax, std::min(qmax, round_half_up(double(w[i]) / scales[size_t(r)])));
             row_q[size_t(i)] = int8_t(v);
             sum += int32_t(v);
         }
-        q.scales[size_t(r)] = scale;
         q.row_sums[size_t(r)] = sum;
         pack_row(row_q.data(), row_length, bits, q.packed.data() + size_t(r) * size_t(q.row_bytes));
     }
