@@ -158,7 +158,9 @@ void MessageReader::append_int64s(const Field &f, const char *name, std::vector<
         out->push_back(int64_t(f.scalar));
         return;
     }
-    expect(f, WireType::Len, name);
+    if (f.type != WireType::Len)
+        fail(std::string(name) + " (field " + std::to_string(f.number) + ") has wire type " + wire_type_name(f.type) +
+             ", expected varint or length-delimited (packed)");
     const char *at = f.data, *end = f.data + f.size;
     while (at < end) {
         uint64_t v = 0;
@@ -178,7 +180,9 @@ void MessageReader::append_floats(const Field &f, const char *name, std::vector<
         out->push_back(float32(f, name));
         return;
     }
-    expect(f, WireType::Len, name);
+    if (f.type != WireType::Len)
+        fail(std::string(name) + " (field " + std::to_string(f.number) + ") has wire type " + wire_type_name(f.type) +
+             ", expected 32-bit or length-delimited (packed)");
     if (f.size % 4 != 0)
         fail(std::string(name) + ": " + std::to_string(f.size) + " bytes of packed floats is not a multiple of 4");
     if (out->size() + f.size / 4 > max_count) fail(too_many);
