@@ -53,6 +53,7 @@ struct Command {
 Progress terminal_progress(const std::string &what);
 
 // Commands with files of their own.
+extern const Command search_command;
 extern const Command import_command;
 
 // --model FILE: a model file or an ONNX file (by content). For ONNX the

@@ -28,6 +28,8 @@ const char *kUsage =
     "  eval    compress a model with a config and report accuracy on MNIST, size,\n"
     "          memory and per-layer errors\n"
     "  sweep   accuracy of one layer compressed alone, against bits and keep ratio\n"
+    "  search  the most accurate config within a flash / RAM / MAC budget, and\n"
+    "          the front of accuracy against it\n"
     "  bench   inference speed: float reference and integer models at 8, 4, 2 bits\n"
     "  infer   write the compressed model's raw outputs (and parameters) to files\n"
     "  export  write the microcontroller library: one C/C++ header, or a folder\n"
@@ -331,6 +333,7 @@ int main(int argc, char **argv) {
         {"infer", {kInferHelp, cmd_infer}},
         {"export", {kExportHelp, cmd_export}},
         {"data", {kDataHelp, cmd_data}},
+        {"search", search_command},
         {"import", import_command},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
