@@ -121,4 +121,45 @@ Progress terminal_progress(const std::string &what) {
     };
 }
 
+std::set<std::string> with_model_options(std::set<std::string> valued) {
+    valued.insert({"--mean", "--std", "--range", "--task", "--dataset"});
+    return valued;
+}
+
+ImportOptions import_options(const Options &o) {
+    ImportOptions options;
+    if (o.has("--mean")) options.mean = float(o.number("--mean", 0.0, -1e6, 1e6));
+    if (o.has("--std")) options.std = float(o.number("--std", 1.0, 1e-12, 1e6));
+    if (o.has("--range")) {
+        const std::vector<double> range = number_list(o.get("--range"), "--range", -1e6, 1e6);
+        if (range.size() != 2 || !(range[0] < range[1]))
+            throw Error("option --range: give MIN,MAX with MIN < MAX, such as 0,1");
+        options.min = float(range[0]);
+        options.max = float(range[1]);
+    }
+    const std::string task = o.get("--task", "classification");
+    if (task != "classification" && task != "regression")
+        throw Error("option --task: " + quoted(task) + " is not classification or regression");
+    options.task = task == "classification" ? Task::Classification : Task::Regression;
+    options.dataset = o.get("--dataset");
+    if (!options.dataset.empty() && options.dataset != "mnist" && options.dataset != "sine")
+        throw Error("option --dataset: " + quoted(options.dataset) + " is not mnist or sine");
+    return options;
+}
+
+Model load_model_option(const Options &o) {
+    const std::string path = o.required("--model");
+    std::vector<std::string> notes;
+    bool was_onnx = false;
+    Model model = load_model_file(path, import_options(o), &notes, &was_onnx);
+    if (!was_onnx)
+        for (const char *name : {"--mean", "--std", "--range", "--task", "--dataset"})
+            if (o.has(name))
+                throw Error("option " + std::string(name) + " is for ONNX files; model file '" + path +
+                            "' has its input spec and task inside");
+    for (const std::string &line : notes) std::fprintf(stderr, "dmc: import: %s\n", line.c_str());
+    return model;
+}
+
+
 } // namespace dmc::cli

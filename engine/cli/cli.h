@@ -52,4 +52,17 @@ struct Command {
 // pipes stay clean); nullptr otherwise.
 Progress terminal_progress(const std::string &what);
 
+// Commands with files of their own.
+extern const Command search_command;
+extern const Command import_command;
+
+// --model FILE: a model file or an ONNX file (by content). For ONNX the
+// options --mean --std --range --task --dataset describe what the file does
+// not say; with_model_options() adds them to a command's valued options.
+std::set<std::string> with_model_options(std::set<std::string> valued);
+ImportOptions import_options(const Options &o);
+// Loads --model; an import's notes go to stderr. Refuses the ONNX options
+// for a model file, whose input spec is inside it.
+Model load_model_option(const Options &o);
+
 } // namespace dmc::cli

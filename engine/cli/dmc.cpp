@@ -28,13 +28,19 @@ const char *kUsage =
     "  eval    compress a model with a config and report accuracy on MNIST, size,\n"
     "          memory and per-layer errors\n"
     "  sweep   accuracy of one layer compressed alone, against bits and keep ratio\n"
+    "  search  the most accurate config within a flash / RAM / MAC budget, and\n"
+    "          the front of accuracy against it\n"
     "  bench   inference speed: float reference and integer models at 8, 4, 2 bits\n"
     "  infer   write the compressed model's raw outputs (and parameters) to files\n"
     "  export  write the microcontroller library: one C/C++ header, or a folder\n"
     "  data    write the MNIST files the browser workbench loads (uncompressed)\n"
+    "  import  convert an ONNX model (torch.onnx.export) into a model file\n"
     "\n"
     "MNIST is read from --mnist DIR or the MNIST_DIR environment variable (the\n"
-    "folder with the four IDX files, .gz or decompressed).\n";
+    "folder with the four IDX files, .gz or decompressed).\n"
+    "\n"
+    "--model takes a model file or an ONNX file; for ONNX, --mean M --std S\n"
+    "--range MIN,MAX --task T --dataset D say what the file does not (dmc import --help).\n";
 
 const char *kInfoHelp =
     "usage: dmc info --model FILE\n"
@@ -125,8 +131,8 @@ bool wants_help(int argc, char **argv) {
 }
 
 int cmd_info(int argc, char **argv) {
-    const Options o(argc, argv, {"--model"}, {});
-    const Model m = load_model(o.required("--model"));
+    const Options o(argc, argv, with_model_options({"--model"}), {});
+    const Model m = load_model_option(o);
     std::printf("model %s: input %s (raw in [%g, %g], normalised (x - %g) / %g)\n", m.name.c_str(),
                 m.input.shape.str().c_str(), double(m.input.min), double(m.input.max),
                 double(m.input.mean), double(m.input.std));
@@ -146,8 +152,8 @@ int cmd_info(int argc, char **argv) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const Options o(argc, argv, {"--model", "--config", "--mnist", "--limit"}, {"--json"});
-    const Model model = load_model(o.required("--model"));
+    const Options o(argc, argv, with_model_options({"--model", "--config", "--mnist", "--limit"}), {"--json"});
+    const Model model = load_model_option(o);
     const CompressionConfig config =
         o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
     validate_config(config, model);
@@ -165,9 +171,9 @@ int cmd_eval(int argc, char **argv) {
 }
 
 int cmd_sweep(int argc, char **argv) {
-    const Options o(argc, argv, {"--model", "--layer", "--bits", "--keep", "--mnist", "--limit"},
+    const Options o(argc, argv, with_model_options({"--model", "--layer", "--bits", "--keep", "--mnist", "--limit"}),
                     {"--json"});
-    const Model model = load_model(o.required("--model"));
+    const Model model = load_model_option(o);
     const std::string layer = o.required("--layer");
     const std::vector<int> bits = integer_list(o.get("--bits", "8,4,2"), "--bits", 2, 32);
     for (int b : bits)
@@ -186,8 +192,8 @@ int cmd_sweep(int argc, char **argv) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    const Options o(argc, argv, {"--model", "--mnist", "--limit", "--repeat"}, {"--json"});
-    const Model model = load_model(o.required("--model"));
+    const Options o(argc, argv, with_model_options({"--model", "--mnist", "--limit", "--repeat"}), {"--json"});
+    const Model model = load_model_option(o);
     const int limit = o.integer("--limit", 0, 1, 100000000);
     const int repeat = o.integer("--repeat", 3, 1, 1000);
     const TestSet test = load_test_set(model, o.get("--mnist"));
@@ -241,8 +247,8 @@ int cmd_bench(int argc, char **argv) {
 }
 
 int cmd_infer(int argc, char **argv) {
-    const Options o(argc, argv, {"--model", "--config", "--mnist", "--limit", "-o", "--params"}, {});
-    const Model model = load_model(o.required("--model"));
+    const Options o(argc, argv, with_model_options({"--model", "--config", "--mnist", "--limit", "-o", "--params"}), {});
+    const Model model = load_model_option(o);
     const CompressionConfig config =
         o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
     validate_config(config, model);
@@ -279,9 +285,9 @@ int cmd_infer(int argc, char **argv) {
 }
 
 int cmd_export(int argc, char **argv) {
-    const Options o(argc, argv, {"--model", "--config", "--mnist", "--prefix", "-o", "--lib"}, {});
+    const Options o(argc, argv, with_model_options({"--model", "--config", "--mnist", "--prefix", "-o", "--lib"}), {});
     if (!o.has("-o") && !o.has("--lib")) throw Error("give -o OUT.h or --lib DIR (see --help)");
-    const Model model = load_model(o.required("--model"));
+    const Model model = load_model_option(o);
     const CompressionConfig config =
         o.has("--config") ? load_config(o.get("--config")) : CompressionConfig{};
     validate_config(config, model);
@@ -327,6 +333,8 @@ int main(int argc, char **argv) {
         {"infer", {kInferHelp, cmd_infer}},
         {"export", {kExportHelp, cmd_export}},
         {"data", {kDataHelp, cmd_data}},
+        {"search", search_command},
+        {"import", import_command},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
         std::string(argv[1]) == "help") {

@@ -16,6 +16,7 @@
 #include "dmc/export.h"
 #include "dmc/mnist.h"
 #include "dmc/model.h"
+#include "dmc/onnx.h"
 #include "dmc/prune.h"
 #include "dmc/quantize.h"
 #include "dmc/search.h"

@@ -4,8 +4,12 @@
 #include "dmc/export.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "dmc/error.h"
 #include "export/kernel_sources.h"
@@ -76,7 +80,7 @@ std::string comment_block(const std::string &text) {
     return out;
 }
 
-// A C float literal that reads back as exactly v.
+// A C float literal that reads back as exactly v (finite).
 std::string float_literal(float v) {
     char buf[48];
     std::snprintf(buf, sizeof buf, "%.9g", double(v));
@@ -94,6 +98,117 @@ struct Header {
     int64_t input_size, output_size;
     int64_t input_offset, output_offset; // of the model's input and output in the arena
 };
+
+// float_literal(v), refusing an inf or NaN: no C float literal holds one
+// ("inff" would not compile). `what` names v in the message; a tiny input
+// std is the usual cause, so the message shows it.
+std::string finite_literal(const Header &h, float v, const std::string &what) {
+    if (!std::isfinite(v)) {
+        std::ostringstream m;
+        m << "export: " << what << " is " << (std::isnan(v) ? "NaN" : "infinite")
+          << ", which no C float literal can hold (the model's input std is " << h.cm.model.input.std << ")";
+        throw Error(m.str());
+    }
+    return float_literal(v);
+}
+
+// ---- the names the header defines ----
+//
+// Every identifier the header defines, checked once before any text is
+// written. Two definitions of one name do not compile, and a macro of ours
+// equal to a kernel's include guard would silently drop that kernel, so
+// such a model is refused here with the name to change. These lists must
+// name what the write_* functions below define.
+
+// Why `id` is not the header's to define, completing "would define id,
+// which ..."; "" where it is free.
+std::string reserved_by(const std::string &id) {
+    const auto starts = [&](const char *s) { return id.rfind(s, 0) == 0; };
+    const auto ends = [&](const std::string &s) {
+        return id.size() >= s.size() && id.compare(id.size() - s.size(), s.size(), s) == 0;
+    };
+    if (starts("dmc_") || starts("DMC_"))
+        return "the embedded kernels reserve (every name beginning dmc_ or DMC_ is theirs)";
+    if (starts("_")) return "C reserves (names beginning with _ belong to the compiler and C library)";
+    if (ends("_t")) return "POSIX reserves for types (int8_t, size_t: names ending in _t)";
+    if ((starts("INT") || starts("UINT")) && (ends("_MIN") || ends("_MAX") || ends("_WIDTH") || ends("_C")))
+        return "<stdint.h> reserves (INT and UINT names ending in _MIN, _MAX, _WIDTH or _C)";
+    // The rest of what <stddef.h>, <stdint.h> and <string.h> declare with an
+    // '_' (every name the header defines has one), glibc's and newlib's
+    // extensions included.
+    static const std::set<std::string> library = {
+        "PTRDIFF_MIN", "PTRDIFF_MAX", "PTRDIFF_WIDTH", "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX", "SIG_ATOMIC_WIDTH",
+        "SIZE_MAX", "SIZE_WIDTH", "WCHAR_MIN", "WCHAR_MAX", "WCHAR_WIDTH", "WINT_MIN", "WINT_MAX", "WINT_WIDTH",
+        "explicit_bzero", "sigabbrev_np", "sigdescr_np", "strcasecmp_l", "strcoll_l", "strerror_l",
+        "strerror_r", "strerrordesc_np", "strerrorname_np", "strncasecmp_l", "strtok_r", "strxfrm_l"};
+    if (library.count(id)) return "<stdint.h> or <string.h> declares";
+    static const std::set<std::string> keywords = {
+        "and_eq", "not_eq", "or_eq", "xor_eq", "static_assert", "thread_local", "const_cast", "static_cast",
+        "dynamic_cast", "reinterpret_cast", "co_await", "co_return", "co_yield"};
+    if (keywords.count(id)) return "is a C++ keyword";
+    return "";
+}
+
+// The names the header defines for itself, from the prefix: the functions
+// first, so that a clash is reported on the name a user would recognise.
+std::vector<std::string> own_names(const Header &h) {
+    const std::string &p = h.p;
+    std::vector<std::string> names = {p + "_quantize_input", p + "_infer",  p + "_infer_arena",
+                                      p + "_dequantize_output", p + "_run", p + "_arena"};
+    if (h.image) {
+        names.push_back(p + "_quantize_input_u8");
+        names.push_back(p + "_input_lut");
+    }
+    if (h.classifier) names.push_back(p + "_predict");
+    for (const char *macro : {"_H", "_INPUT_SIZE", "_OUTPUT_SIZE", "_FLASH_BYTES", "_ARENA_BYTES", "_MACS",
+                              "_IMPLEMENTATION", "_IMPLEMENTED", "_ALIGNED"})
+        names.push_back(h.P + macro);
+    return names;
+}
+
+// The identifier of a step's constants: <prefix>_<layer name>.
+std::string step_id(const Header &h, const Step &s) { return h.p + "_" + s.name; }
+
+// The names step `s` defines: a conv2d or linear step its arrays and
+// parameter struct, a pooling step its parameter struct, others nothing.
+std::vector<std::string> step_names(const Header &h, const Step &s) {
+    const std::string id = step_id(h, s);
+    switch (s.op) {
+    case Op::Conv2d:
+    case Op::Linear: return {id, id + "_weights", id + "_bias", id + "_multiplier", id + "_shift"};
+    case Op::MaxPool2d:
+    case Op::AvgPool2d: return {id};
+    default: return {};
+    }
+}
+
+// Refuses a header that would define a name twice or a name that is not
+// its own to define. `default_prefix`: the prefix is the model's name.
+void check_names(const Header &h, bool default_prefix) {
+    std::map<std::string, std::string> definer; // name -> the layer defining it, "" for the header
+    for (const std::string &id : own_names(h)) {
+        const std::string why = reserved_by(id);
+        if (!why.empty())
+            throw Error("export: prefix '" + h.p + "' would define " + id + ", which " + why +
+                        "; choose another prefix" +
+                        (default_prefix ? " (it is the model's name in lower case)" : ""));
+        definer[id] = "";
+    }
+    for (size_t k = 1; k < h.cm.steps.size(); ++k) {
+        const std::string &layer = h.cm.steps[k].name;
+        const std::string what = "export: layer '" + layer + "' would define ";
+        for (const std::string &id : step_names(h, h.cm.steps[k])) {
+            const std::string why = reserved_by(id);
+            if (!why.empty()) throw Error(what + id + ", which " + why + "; rename the layer");
+            const auto found = definer.find(id);
+            if (found != definer.end() && found->second.empty())
+                throw Error(what + id + ", which the header itself defines; rename the layer");
+            if (found != definer.end())
+                throw Error(what + id + ", which layer '" + found->second + "' also defines; rename one of them");
+            definer[id] = layer;
+        }
+    }
+}
 
 // ---- the opening comment: what it is, how to use it, what it costs ----
 
@@ -234,7 +349,7 @@ void write_pool_layer(std::ostringstream &o, const Step &s, const std::string &i
 std::string write_step(std::ostringstream &o, const Header &h, size_t k) {
     const Step &s = h.cm.steps[k];
     const BufferPlan::Entry &e = h.cm.plan.steps[k];
-    const std::string id = h.p + "_" + s.name;
+    const std::string id = step_id(h, s);
     const std::string in = "arena + " + std::to_string(e.input_offset);
     const std::string out = "arena + " + std::to_string(e.output_offset);
     const std::string scratch = "arena + " + std::to_string(e.scratch_offset);
@@ -290,10 +405,13 @@ void write_model(std::ostringstream &o, const Header &h) {
 void write_functions(std::ostringstream &o, const Header &h) {
     const std::string &p = h.p, &P = h.P;
     const Step &quantize = h.cm.steps[0];
+    const std::string mean = finite_literal(h, quantize.input_mean, "the input mean");
+    const std::string inv_scale =
+        finite_literal(h, quantize.input_inv_scale, "the input's quantization factor 1 / (std * scale)");
     o << "void " << p << "_quantize_input(const float *x, int8_t *q)\n{\n    int i;\n"
       << "    for (i = 0; i < " << P << "_INPUT_SIZE; ++i)\n"
-      << "        q[i] = dmc_quantize_input(x[i], " << float_literal(quantize.input_mean) << ", "
-      << float_literal(quantize.input_inv_scale) << ", " << quantize.out_q.zero_point << ");\n}\n\n";
+      << "        q[i] = dmc_quantize_input(x[i], " << mean << ", " << inv_scale << ", "
+      << quantize.out_q.zero_point << ");\n}\n\n";
     if (h.image)
         o << "void " << p << "_quantize_input_u8(const uint8_t *pixels, int8_t *q)\n{\n    int i;\n"
           << "    for (i = 0; i < " << P << "_INPUT_SIZE; ++i) q[i] = " << p << "_input_lut[pixels[i]];\n}\n\n";
@@ -305,8 +423,9 @@ void write_functions(std::ostringstream &o, const Header &h) {
       << "void " << p << "_infer(const int8_t *q_in, int8_t *q_out)\n{\n"
       << "    " << p << "_infer_arena(q_in, q_out, " << p << "_arena);\n}\n\n";
     const QuantParams oq = h.cm.output_q();
+    const std::string scale = finite_literal(h, float(oq.scale), "the output scale");
     o << "float " << p << "_dequantize_output(int8_t q, int index)\n{\n    (void)index; /* one scale for all outputs */\n"
-      << "    return dmc_dequantize(q, " << float_literal(float(oq.scale)) << ", " << oq.zero_point << ");\n}\n\n";
+      << "    return dmc_dequantize(q, " << scale << ", " << oq.zero_point << ");\n}\n\n";
     if (h.classifier)
         o << "int " << p << "_predict(const float *x)\n{\n"
           << "    /* quantize straight into the arena's input slot: no extra buffer */\n"
@@ -344,6 +463,7 @@ std::string export_header(const CompressedModel &cm, const Report &report, const
                    cm.output_shape().size(),
                    cm.plan.steps[0].output_offset,
                    cm.plan.steps.back().output_offset};
+    check_names(h, prefix_in.empty());
     std::ostringstream o;
     write_usage(o, h);
     write_figures(o, h);
