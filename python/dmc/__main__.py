@@ -305,14 +305,18 @@ def _float_score(model, evalset):
     import torch
 
     from .datasets import normalize_raw
-    from .train import evaluate, mean_squared_error
+    from .train import finite_outputs
 
     x = torch.from_numpy(normalize_raw(evalset.raw, model.input_spec))
+    # One forward pass, checked: a model that overflows float32 has no score.
+    out = finite_outputs(model, x)
     if evalset.labels is not None:
-        correct = evaluate(model, x, torch.from_numpy(evalset.labels))
+        correct = int((out.argmax(1) == torch.from_numpy(evalset.labels)).sum())
         return {"correct": correct, "count": len(evalset), "accuracy": correct / len(evalset)}
-    return {"count": len(evalset),
-            "mse": mean_squared_error(model, x, torch.from_numpy(evalset.targets))}
+    # Mean over inputs of the summed squared error, in double (the engine's
+    # definition, as train.mean_squared_error).
+    err = out.double() - torch.from_numpy(evalset.targets).double()
+    return {"count": len(evalset), "mse": float((err * err).sum(1).mean())}
 
 
 def _describe(score):
@@ -333,8 +337,11 @@ def cmd_evaluate(args, argv):
     torch.set_num_threads(args.threads)
     model = load_model_file(args.model_file)
     config = load_config(args.config) if args.config else None
+    # The model must fit its data set before anything is compressed: its
+    # shapes first, the data itself once loaded.
+    datasets.check_model_fits(model)
     cm = CompressedModel(model, config) if config is not None else None  # checks the config
-    test = datasets.test_set(model.dataset, args.mnist)
+    test = datasets.model_test_set(model, args.mnist)
     print(f"{args.model_file}: float test {_describe(_float_score(model, test))}")
     if cm is not None:
         cm.calibrate(datasets.calibration_inputs(model.dataset, args.mnist))
@@ -371,9 +378,11 @@ def cmd_finetune(args, argv):
                           lr=args.lr, weight_decay=args.weight_decay, shift=args.shift,
                           recalibrate_every=args.recalibrate_every, distill=args.distill,
                           threads=args.threads)
-    # Fail on a config that does not fit, or missing data, before training.
+    # Fail on a model that does not fit its data set, a config that does not
+    # fit the model, or missing data, before training.
+    datasets.check_model_fits(model)
     CompressedModel(model, config)
-    test = datasets.test_set(model.dataset, args.mnist)
+    test = datasets.model_test_set(model, args.mnist)
     float_before = _float_score(model, test)
     print(f"fine-tuning {args.model_file} ({model.model_name}, float test "
           f"{_describe(float_before)}) for {args.config}: {fcfg.epochs} epochs, "

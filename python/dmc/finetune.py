@@ -70,7 +70,7 @@ def finetune(model, config, fcfg, mnist=None, log=print):
     torch.set_num_threads(fcfg.threads)
     seed_everything(fcfg.seed)
     cm = CompressedModel(model, config)
-    test = datasets.test_set(model.dataset, mnist)
+    test = datasets.model_test_set(model, mnist)
     calibration = datasets.calibration_inputs(model.dataset, mnist)
     regression = model.task == "regression"
 

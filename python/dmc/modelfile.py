@@ -21,20 +21,31 @@ a model that silently computes something else.
 import base64
 import binascii
 import json
+import math
 import os
+import re
 import tempfile
 
 import numpy as np
 import torch
 
-from .errors import ModelFileError, ModelSpecError
-from .models import DEFAULT_DATASET, TASKS, DmcNet
+from .errors import ModelFileError, ModelSpecError, quoted
+from .models import DEFAULT_DATASET, TASKS, DmcNet, check_integer
 
 FORMAT = "dmc-model"
 VERSION = 1
 TOP_LEVEL_FIELDS = ("format", "version", "name", "task", "dataset", "input", "layers",
                     "metadata")
 TENSOR_FIELDS = ("weight", "bias")
+
+# The engine's JSON limits (engine/src/json_reader.h, engine/MODEL_FORMAT.md):
+# no value deeper than 64 (the top-level object is at depth 0, a number in a
+# tensor array at 4: the engine's parser refuses a value its callback sees
+# at a depth over 64), and no file over 1 GiB.
+MAX_JSON_DEPTH = 64
+MAX_FILE_BYTES = 1 << 30
+# How much of the JSON parser's own message an error quotes.
+MAX_PARSER_MESSAGE = 200
 
 
 # ---------------------------------------------------------------- layouts
@@ -159,16 +170,33 @@ def save_model_file(model, path, metadata=None):
 
 # ----------------------------------------------------------------- import
 
+def _base64_size_text(text):
+    """What a base64 string holds, exactly: '60 characters of base64 (44 bytes)'."""
+    chars = f"{len(text)} characters of base64"
+    if len(text) % 4:
+        return chars + " (not a whole number of 4-character groups)"
+    padding = len(text) - len(text.rstrip("=")) if text else 0
+    return chars + f" ({len(text) // 4 * 3 - min(padding, 2)} bytes)"
+
+
 def decode_tensor(value, count, where):
     """A float32 numpy vector of `count` values from base64 or a JSON array."""
     if isinstance(value, str):
+        # The length is checked before decoding (as the engine does), so a
+        # wrong shape never decodes more than the shape implies, and the
+        # message gives exact sizes rather than "about N floats".
+        expected_chars = (count * 4 + 2) // 3 * 4
+        if len(value) != expected_chars:
+            raise ModelFileError(f"{where}: {_base64_size_text(value)}, but the shape needs "
+                                 f"{count} float32 values: {count * 4} bytes, {expected_chars} "
+                                 f"characters of base64")
         try:
             data = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as e:
             raise ModelFileError(f"{where}: not valid base64: {e}") from None
-        if len(data) % 4:
-            raise ModelFileError(f"{where}: {len(data)} bytes is not a whole number "
-                                 f"of float32 values")
+        if len(data) != count * 4:
+            raise ModelFileError(f"{where}: decodes to {len(data)} bytes but the shape "
+                                 f"needs {count * 4} (a whole number of float32 values)")
         array = np.frombuffer(data, dtype="<f4").astype(np.float32)
     elif isinstance(value, list):
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
@@ -188,30 +216,98 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _number_overflow(text):
+    # The engine's parser (nlohmann) says "number overflow parsing '1e999'".
+    return ValueError(f"number overflow parsing {quoted(text, 40)}: it is beyond what a "
+                      f"double holds")
+
+
+def _parse_float(text):
+    """Python's json turns 1e999 into inf; the engine refuses it."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise _number_overflow(text)
+    return value
+
+
+def _parse_int(text):
+    """An integer past what a double holds (a 400-digit number) is refused
+    too: the engine reads integers past 64 bits as doubles."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _number_overflow(text) from None
+    return value
+
+
+def check_json_tree(doc):
+    """Refuse what the engine's JSON parser refuses in a parsed document: a
+    value deeper than 64 (the top-level object is at 0, so 64 nested empty
+    arrays in `metadata` pass and 65 do not, nor 64 holding a number), and
+    a lone UTF-16 surrogate ("\\ud800") in a string. Iterative, so a deep
+    document cannot exhaust Python's stack. Raises ValueError."""
+    stack = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_string(key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_string(value)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_string(text):
+    # json.loads joins a valid surrogate pair into one character, so any
+    # surrogate left is a lone one, which is not Unicode text.
+    if isinstance(text, str) and _SURROGATE.search(text):
+        raise ValueError("invalid string: a lone UTF-16 surrogate (\\ud800-\\udfff)")
+
+
 def model_from_dict(doc, source="<model file>"):
-    """Build a DmcNet from a parsed model file. Its "metadata" (or None) is
-    kept as `model.metadata`."""
+    """Build a DmcNet from a parsed model file, checking it by the rules of
+    engine/MODEL_FORMAT.md ("Validity rules"). Its "metadata" (or None) is
+    kept as `model.metadata`. Raises ModelFileError."""
     def fail(message):
         raise ModelFileError(f"{source}: {message}")
 
+    try:
+        check_json_tree(doc)
+    except ValueError as e:
+        fail(str(e))
     if not isinstance(doc, dict):
         fail("the top level must be a JSON object")
     unknown = set(doc) - set(TOP_LEVEL_FIELDS)
     if unknown:
-        fail(f"unknown top-level field(s) {sorted(unknown)}")
+        fail(f"unknown top-level field(s) {', '.join(quoted(k) for k in sorted(unknown))}")
     if doc.get("format") != FORMAT:
-        fail(f"format must be {FORMAT!r}, got {doc.get('format')!r}")
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
-        fail(f"unsupported version {version!r} (this reader knows {VERSION})")
+        fail(f"format must be {FORMAT!r}, got {quoted(doc.get('format'))}")
+    try:
+        if "version" not in doc:
+            raise ModelSpecError("missing field 'version'")
+        version = check_integer(doc["version"], "model file", "version", 0, 1000000)
+    except ModelSpecError as e:
+        fail(str(e))
+    if version != VERSION:
+        fail(f"model file version {version} is not supported (this reader reads version "
+             f"{VERSION})")
     # Both are optional in the format: a file without them is an MNIST
     # classifier, a regression model without a dataset is evaluated on sine.
     task = doc.get("task", "classification")
     if task not in TASKS:
-        fail(f"task must be one of {', '.join(repr(t) for t in TASKS)}, got {task!r}")
+        fail(f"task must be one of {', '.join(repr(t) for t in TASKS)}, "
+             f"got {quoted(task)}")
     dataset = doc.get("dataset", DEFAULT_DATASET[task])
     if dataset != DEFAULT_DATASET[task]:
-        fail(f"dataset {dataset!r} is not known for task {task!r} "
+        fail(f"dataset {quoted(dataset)} is not known for task {task!r} "
              f"(classification: 'mnist'; regression: 'sine')")
     for field in ("name", "input", "layers"):
         if field not in doc:
@@ -227,7 +323,7 @@ def model_from_dict(doc, source="<model file>"):
         spec = {k: v for k, v in layer.items() if k not in TENSOR_FIELDS}
         if layer.get("type") in ("conv2d", "linear"):
             if "weight" not in layer:
-                fail(f"layer {i} ({layer.get('name')!r}): missing weight")
+                fail(f"layer {i} ({quoted(layer.get('name'))}): missing weight")
             spec["bias"] = "bias" in layer
         else:
             # Leave tensors in so the spec check reports them as unexpected.
@@ -246,7 +342,7 @@ def model_from_dict(doc, source="<model file>"):
             if spec["type"] not in ("conv2d", "linear"):
                 continue
             module = getattr(model, spec["name"])
-            where = f"{source}: layer {spec['name']!r}"
+            where = f"{source}: layer {quoted(spec['name'])}"
             shape = tuple(module.weight.shape)
             weight = decode_tensor(found["weight"], int(np.prod(shape)), f"{where} weight")
             if spec["type"] == "conv2d":
@@ -264,17 +360,52 @@ def model_from_dict(doc, source="<model file>"):
     return model
 
 
+def parse_model_text(data, source):
+    """The parsed JSON document of a model file's bytes, refusing what the
+    engine's parser refuses: a NUL byte anywhere (the engine's parser would
+    stop there and accept what came before), text that is not UTF-8 (a
+    leading byte-order mark is skipped, as the engine does), JSON that is not
+    valid, numbers beyond a double (1e999, which Python alone would read as
+    inf), NaN and Infinity, and nesting deeper than 64 levels. Raises
+    ModelFileError naming `source`."""
+    def fail(message):
+        raise ModelFileError(f"{source}: {message}")
+
+    nul = data.find(b"\0")
+    if nul >= 0:
+        fail(f"not valid JSON (a NUL byte at offset {nul})")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        fail(f"not UTF-8 text: {e}")
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float,
+                         parse_int=_parse_int)
+    except RecursionError:
+        # Only nesting makes the parser recurse this deep (about 1,000 levels).
+        fail(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError as e:  # json.JSONDecodeError is a ValueError
+        message = str(e)
+        if len(message) > MAX_PARSER_MESSAGE:
+            message = message[:MAX_PARSER_MESSAGE] + f"... ({len(message)} characters)"
+        fail(f"not valid JSON ({message})")
+    try:
+        check_json_tree(doc)
+    except ValueError as e:
+        fail(str(e))
+    return doc
+
+
 def load_model_file(path):
     """Read and check a model file; return the DmcNet (see model_from_dict)."""
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            doc = json.load(f, parse_constant=_reject_constant)
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            raise ModelFileError(f"{path}: larger than the limit of {MAX_FILE_BYTES:,} bytes "
+                                 f"for a model file")
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{path}: not UTF-8 text: {e}") from None
-    except ValueError as e:  # json.JSONDecodeError is a ValueError
-        raise ModelFileError(f"{path}: not valid JSON: {e}") from None
-    return model_from_dict(doc, source=path)
+    return model_from_dict(parse_model_text(data, path), source=path)

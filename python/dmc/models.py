@@ -15,17 +15,67 @@ engine's integer arithmetic.
 """
 
 import copy
+import json
 import math
 import re
 from collections import OrderedDict
 
+import numpy as np
 from torch import nn
 
 from . import layers as layers_module
-from .errors import ModelSpecError
+from .errors import ModelSpecError, quoted
 from .mnist import MNIST_INPUT
 
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# fullmatch, not match with "$": "$" also matches before a trailing newline,
+# which let a name "conv1\n" through.
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_NAME = 64
+
+# The engine's limits (engine/include/dmc/model.h, namespace limits; the
+# table "Validity rules" in engine/MODEL_FORMAT.md). Both readers refuse
+# the same files.
+MAX_LAYERS = 256
+MAX_DIMENSION = 1 << 16          # any channel count, height or width
+MAX_ACTIVATION = 1 << 22         # values in one activation tensor
+MAX_PARAMETERS = 1 << 26         # all weights and biases
+MAX_FAN_IN = 100000              # weights per output: int32 accumulators stay exact
+MAX_MACS = 1 << 28               # work per inference
+MAX_KERNEL = 64
+MAX_STRIDE = 64
+MAX_INPUT_VALUE = 1e6            # |min|, |max|, |mean|, std
+MIN_INPUT_STD = 1e-6
+
+
+def valid_name(name):
+    """Letters, digits and _, starting with a letter, at most 64 characters
+    (names become C identifiers in the engine's exported header)."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and NAME_RE.fullmatch(name) is not None
+
+
+def json_text(value):
+    """How a value reads in the file, for messages ('1.0', 'true')."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def check_integer(value, where, field, low, high):
+    """An integer field as the engine reads it: a JSON integer (not 1.0, not
+    true) in [low, high]. Raises ModelSpecError naming the field."""
+    # bool is an int subclass; reject it so `true` is not a kernel of 1.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ModelSpecError(f"{where}: field {field!r} must be an integer (written without "
+                             f"'.' or 'e'), not {quoted(json_text(value), 40)}")
+    if not low <= value <= high:
+        raise ModelSpecError(f"{where}: field {field!r} is {value}, outside [{low}, {high}]")
+    return value
+
+
+def shape_text(shape):
+    """(C, H, W) or (N,) as the engine writes shapes: CxHxW, a vector Nx1x1."""
+    return "x".join(str(d) for d in (tuple(shape) + (1, 1))[:3])
 
 # Hyperparameter fields of each layer type (tensors excluded), and defaults
 # for the optional ones. Pool stride defaults to the kernel, filled in below.
@@ -142,36 +192,57 @@ MODELS = {
 }
 
 
+def _field_range(kind, field, spec):
+    """[low, high] of an integer field, as the engine bounds it."""
+    if field in ("in_channels", "out_channels", "in_features", "out_features"):
+        return 1, MAX_DIMENSION
+    if field == "kernel":
+        return 1, MAX_KERNEL
+    if field == "stride":
+        return 1, MAX_STRIDE
+    # padding: a conv's must be smaller than its kernel; a pool's at most
+    # half its window (PyTorch's pooling refuses more, and a window that is
+    # mostly padding makes little sense anyway).
+    if kind == "conv2d":
+        return 0, spec["kernel"] - 1
+    return 0, spec["kernel"] // 2
+
+
 def normalize_specs(layers):
     """Return a deep copy of `layers` with defaults filled in and fields checked.
 
-    Checks names (valid, unique), types and that every field is a positive
-    (or, for padding, non-negative) integer. Shapes are checked by
-    infer_shapes(). Raises ModelSpecError.
+    Checks the number of layers, names (valid, unique), types, that every
+    field is an integer in the engine's range, and the fan-in and parameter
+    limits. Shapes are checked by infer_shapes(). Raises ModelSpecError.
     """
     if not isinstance(layers, list) or not layers:
-        raise ModelSpecError("a model needs a non-empty list of layers")
+        raise ModelSpecError("a model needs a non-empty list of layers ('layers' is empty "
+                             "or not a list)")
+    if len(layers) > MAX_LAYERS:
+        raise ModelSpecError(f"{len(layers)} layers exceed the limit of {MAX_LAYERS}")
     out, seen = [], set()
+    parameters = 0
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict):
             raise ModelSpecError(f"layer {i} is not an object")
         name = layer.get("name")
-        where = f"layer {i} ({name!r})" if isinstance(name, str) else f"layer {i}"
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise ModelSpecError(f"{where}: name must be letters, digits and _, "
-                                 f"starting with a letter")
+        if not valid_name(name):
+            raise ModelSpecError(f"layer {i}: name {quoted(name)} must be letters, digits and "
+                                 f"_, starting with a letter (at most {MAX_NAME})")
+        where = f"layer {quoted(name)}"
         if name in seen:
-            raise ModelSpecError(f"{where}: duplicate layer name")
+            raise ModelSpecError(f"{where}: duplicate layer name (the name is used twice)")
         seen.add(name)
         kind = layer.get("type")
         if not isinstance(kind, str) or kind not in LAYER_FIELDS:
-            raise ModelSpecError(f"{where}: unknown type {kind!r} "
+            raise ModelSpecError(f"{where}: unknown type {quoted(kind)} "
                                  f"(known: {', '.join(LAYER_FIELDS)})")
+        where = f"layer {quoted(name)} ({kind})"
         fields = LAYER_FIELDS[kind]
         unknown = set(layer) - {"name", "type"} - set(fields)
         if unknown:
-            raise ModelSpecError(f"{where}: unknown field(s) {sorted(unknown)} "
-                                 f"for a {kind} layer")
+            raise ModelSpecError(f"{where}: unknown field(s) "
+                                 f"{', '.join(quoted(str(k)) for k in sorted(map(str, unknown)))}")
         defaults = dict(_DEFAULTS.get(kind, {}))
         if kind in ("maxpool2d", "avgpool2d") and "kernel" in layer:
             defaults["stride"] = layer["kernel"]
@@ -186,48 +257,71 @@ def normalize_specs(layers):
         for field in fields:
             if field not in spec:
                 raise ModelSpecError(f"{where}: missing field {field!r}")
-            value = spec[field]
             if field == "bias":
-                if not isinstance(value, bool):
+                if not isinstance(spec[field], bool):
                     raise ModelSpecError(f"{where}: bias must be true or false")
                 continue
-            # bool is an int subclass; reject it so `true` is not a kernel of 1.
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ModelSpecError(f"{where}: {field} must be an integer, got {value!r}")
-            low = 0 if field == "padding" else 1
-            if value < low:
-                raise ModelSpecError(f"{where}: {field} must be >= {low}, got {value}")
+            low, high = _field_range(kind, field, spec)
+            check_integer(spec[field], where, field, low, high)
+        if kind in ("conv2d", "linear"):
+            fan_in = (spec["kernel"] * spec["kernel"] * spec["in_channels"]
+                      if kind == "conv2d" else spec["in_features"])
+            if fan_in > MAX_FAN_IN:
+                raise ModelSpecError(f"{where}: {fan_in} weights per output exceed the limit of "
+                                     f"{MAX_FAN_IN} (int32 accumulators must stay exact)")
+            outputs = spec["out_channels"] if kind == "conv2d" else spec["out_features"]
+            parameters += outputs * fan_in + (outputs if spec["bias"] else 0)
+            if parameters > MAX_PARAMETERS:
+                raise ModelSpecError(f"{where}: the model has more than {MAX_PARAMETERS} "
+                                     f"parameters")
         out.append(spec)
     return out
 
 
+# What the engine assumes for a field the "input" object leaves out.
+INPUT_DEFAULTS = {"min": 0.0, "max": 1.0, "mean": 0.0, "std": 1.0}
+
+
 def check_input_spec(input_spec):
-    """Check the "input" object: positive integer dimensions, sane ranges.
+    """Check the "input" object as the engine does: integer dimensions in
+    [1, 65536] and at most 2^22 values; min, max and mean within 1e6 in
+    magnitude, std in [1e-6, 1e6], each range-checked as written (a float32
+    std of 1e-50 would be 0); min < max as float32 values. A missing min,
+    max, mean or std takes the engine's default (0, 1, 0, 1).
 
     Returns a copy holding just the known fields, min/max/mean/std as floats.
     Raises ModelSpecError.
     """
     if not isinstance(input_spec, dict):
         raise ModelSpecError("input must be an object")
+    unknown = set(input_spec) - {"channels", "height", "width"} - set(INPUT_DEFAULTS)
+    if unknown:
+        raise ModelSpecError(f"input: unknown field(s) "
+                             f"{', '.join(quoted(str(k)) for k in sorted(map(str, unknown)))}")
     out = {}
     for field in ("channels", "height", "width"):
-        value = input_spec.get(field)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ModelSpecError(f"input.{field} must be a positive integer, got {value!r}")
-        out[field] = value
+        if field not in input_spec:
+            raise ModelSpecError(f"input: missing field {field!r}")
+        out[field] = check_integer(input_spec[field], "input", field, 1, MAX_DIMENSION)
     for field in ("min", "max", "mean", "std"):
-        value = input_spec.get(field)
+        value = input_spec.get(field, INPUT_DEFAULTS[field])
         if (not isinstance(value, (int, float)) or isinstance(value, bool)
                 or not math.isfinite(value)):
-            raise ModelSpecError(f"input.{field} must be a finite number, got {value!r}")
+            raise ModelSpecError(f"input: field {field!r} must be a finite number, "
+                                 f"not {quoted(json_text(value), 40)}")
+        low, high = ((MIN_INPUT_STD, MAX_INPUT_VALUE) if field == "std"
+                     else (-MAX_INPUT_VALUE, MAX_INPUT_VALUE))
+        if not low <= value <= high:
+            raise ModelSpecError(f"input: {field} {value:g} is outside [{low:g}, {high:g}]")
         out[field] = float(value)
-    if not out["min"] < out["max"]:
-        raise ModelSpecError(f"input.min ({out['min']}) must be below input.max ({out['max']})")
-    if not out["std"] > 0:
-        raise ModelSpecError(f"input.std must be positive, got {out['std']}")
-    unknown = set(input_spec) - set(out)
-    if unknown:
-        raise ModelSpecError(f"input: unknown field(s) {sorted(unknown)}")
+    size = out["channels"] * out["height"] * out["width"]
+    if size > MAX_ACTIVATION:
+        raise ModelSpecError(f"input {shape_text((out['channels'], out['height'], out['width']))} "
+                             f"has more than {MAX_ACTIVATION} values")
+    # The engine keeps float32 values: 0.1 and 0.1000000001 are one value.
+    if not np.float32(out["min"]) < np.float32(out["max"]):
+        raise ModelSpecError(f"input range [min, max] must have min < max, got "
+                             f"[{out['min']:g}, {out['max']:g}]")
     return out
 
 
@@ -235,29 +329,30 @@ def infer_shapes(input_spec, layers):
     """Output shape of every layer: (C, H, W) for images, (N,) for vectors.
 
     `layers` must already be normalized. Raises ModelSpecError naming the
-    layer whose input does not fit.
+    layer whose input does not fit, whose output is larger than the engine
+    allows (2^22 values, or a vector of more than 65,536), or that takes
+    the multiply-accumulates per inference past 2^28 (counted as the engine
+    does: a conv's output values x kernel x kernel x in_channels, a linear
+    layer's in x out).
     """
     shape = (input_spec["channels"], input_spec["height"], input_spec["width"])
     shapes = []
+    macs = 0
     for layer in layers:
-        kind, where = layer["type"], f"layer {layer['name']!r}"
+        kind, where = layer["type"], f"layer {quoted(layer['name'])} ({layer['type']})"
         if kind in ("conv2d", "maxpool2d", "avgpool2d"):
             if len(shape) != 3:
                 raise ModelSpecError(f"{where}: {kind} needs an image input, got a vector of {shape[0]}")
             c, h, w = shape
             k, s, p = layer["kernel"], layer["stride"], layer["padding"]
-            if kind == "conv2d":
-                if layer["in_channels"] != c:
-                    raise ModelSpecError(f"{where}: in_channels is {layer['in_channels']} "
-                                         f"but its input has {c} channels")
-                c = layer["out_channels"]
-            elif 2 * p > k:
-                # PyTorch's pooling refuses this, and a window that is more
-                # than half padding makes little sense anyway.
-                raise ModelSpecError(f"{where}: padding {p} is more than half the kernel {k}")
+            if kind == "conv2d" and layer["in_channels"] != c:
+                raise ModelSpecError(f"{where}: in_channels is {layer['in_channels']} "
+                                     f"but its input has {c} channels")
             if h + 2 * p < k or w + 2 * p < k:
                 raise ModelSpecError(f"{where}: kernel {k} is larger than its "
                                      f"padded {h}x{w} input")
+            if kind == "conv2d":
+                c = layer["out_channels"]
             shape = (c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
         elif kind == "linear":
             # A 1x1 image counts as a vector: CHW and HWC orders agree there.
@@ -274,7 +369,23 @@ def infer_shapes(input_spec, layers):
             for d in shape:
                 n *= d
             shape = (n,)
-        shapes.append(shape)  # relu keeps the shape
+        # relu keeps the shape. The engine holds a vector as N x 1 x 1: a
+        # vector longer than the largest channel count is refused too.
+        size = 1
+        for d in shape:
+            size *= d
+        if size > MAX_ACTIVATION or shape[0] > MAX_DIMENSION:
+            raise ModelSpecError(f"{where}: output {shape_text(shape)} has more than "
+                                 f"{MAX_ACTIVATION} values (or more than {MAX_DIMENSION} "
+                                 f"channels)")
+        if kind == "conv2d":
+            macs += size * layer["kernel"] * layer["kernel"] * layer["in_channels"]
+        elif kind == "linear":
+            macs += layer["in_features"] * layer["out_features"]
+        if macs > MAX_MACS:
+            raise ModelSpecError(f"{macs:,} MACs per inference by {where} exceed the limit "
+                                 f"of {MAX_MACS:,}")
+        shapes.append(shape)
     return shapes
 
 
@@ -288,9 +399,10 @@ class DmcNet(nn.Sequential):
     """
 
     def __init__(self, model_name, input_spec, layers, task="classification", dataset=None):
-        if not isinstance(model_name, str) or not NAME_RE.match(model_name):
-            raise ModelSpecError(f"model name {model_name!r} must be letters, digits "
-                                 f"and _, starting with a letter")
+        if not valid_name(model_name):
+            raise ModelSpecError(f"model name {quoted(model_name)} must be letters, digits "
+                                 f"and _, starting with a letter (at most {MAX_NAME}; it "
+                                 f"becomes a C identifier)")
         if task not in TASKS:
             raise ModelSpecError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         dataset = DEFAULT_DATASET[task] if dataset is None else dataset
@@ -300,6 +412,13 @@ class DmcNet(nn.Sequential):
         input_spec = check_input_spec(input_spec)
         specs = normalize_specs(layers)
         shapes = infer_shapes(input_spec, specs)
+        if not any(spec["type"] in ("conv2d", "linear") for spec in specs):
+            raise ModelSpecError(f"model {quoted(model_name)} has no conv2d or linear layer; "
+                                 f"there is nothing to compress")
+        outputs = int(np.prod(shapes[-1]))
+        if task == "classification" and outputs < 2:
+            raise ModelSpecError(f"model {quoted(model_name)}: a classifier needs at least 2 "
+                                 f"outputs, the model gives {outputs}")
         super().__init__(OrderedDict((s["name"], layers_module.build(s)) for s in specs))
         self.model_name = model_name
         self.task = task

@@ -7,6 +7,7 @@ dimension; output "output", the logits. Opset 13.
 
 import torch
 
+from .datasets import check_model_fits
 from .errors import DmcError
 from .modelfile import load_model_file
 
@@ -17,6 +18,9 @@ def export_onnx(model_file, out_path):
     """Write `out_path` from `model_file`, check it with onnx.checker and
     return a short description of the graph."""
     model = load_model_file(model_file)
+    # The graph is for the benchmark that feeds it the model's data set: a
+    # model that does not fit it is refused here as everywhere else.
+    check_model_fits(model)
     model.eval()
     spec = model.input_spec
     dummy = torch.zeros(1, spec["channels"], spec["height"], spec["width"])

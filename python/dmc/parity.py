@@ -54,8 +54,9 @@ def check(model_path, config_path=None, mnist=None, limit=0, binary=None, log=pr
     binary = engine.find_engine(binary)
     model = load_model_file(model_path)
     config = load_config(config_path) if config_path else CompressionConfig()
-    cm = CompressedModel(model, config)   # validates the config against the model
-    test = datasets.test_set(model.dataset, mnist).limit(limit)
+    datasets.check_model_fits(model)      # the model must fit its data set...
+    cm = CompressedModel(model, config)   # ...and the config the model
+    test = datasets.model_test_set(model, mnist).limit(limit)
     label = os.path.basename(config_path) if config_path else "default config (8-bit)"
 
     with tempfile.TemporaryDirectory(prefix="dmc-parity-") as tmp:

@@ -116,6 +116,27 @@ def evaluate(model, x, labels, batch_size=1000):
 
 
 @torch.no_grad()
+def finite_outputs(model, x, batch_size=1000):
+    """The float model's outputs on normalized inputs, refusing any that is
+    not finite: weights of 1e38 are finite but overflow float32 arithmetic,
+    and the argmax of inf and NaN would be noise, not an accuracy."""
+    from .errors import DmcError, quoted
+
+    model.eval()
+    outputs = torch.cat([model(x[start:start + batch_size])
+                         for start in range(0, len(x), batch_size)]) if len(x) else None
+    if outputs is None:
+        raise DmcError("no inputs to evaluate the model on")
+    bad = (~torch.isfinite(outputs)).nonzero()
+    if len(bad):
+        i, k = (int(v) for v in bad[0])
+        raise DmcError(f"model {quoted(getattr(model, 'model_name', '?'))}: the float model's "
+                       f"output {k} on test input {i} is not finite; its weights or biases "
+                       f"overflow float32 arithmetic")
+    return outputs
+
+
+@torch.no_grad()
 def mean_squared_error(model, x, targets):
     """Mean over inputs of the summed squared error of the outputs, in
     double (the engine's definition)."""
