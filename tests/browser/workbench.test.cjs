@@ -152,6 +152,20 @@ test('a malformed model file shows an error and the app keeps working', async ()
   await page.setInputFiles('#model-file', { name: 'not-a-model.json', mimeType: 'application/json',
                                             buffer: Buffer.from('{"hello": 1}') });
   await h.waitState(page, (st) => /not-a-model\.json/.test(st.error), 30000, 'the second error');
+  // Issue 11: a valid-looking model of 2.2 G MACs per inference is refused
+  // at load, as dmc refuses it, instead of freezing the worker.
+  const heavy = { format: 'dmc-model', version: 1, name: 'heavy',
+                  input: { channels: 1, height: 28, width: 28 },
+                  layers: [{ name: 'c1', type: 'conv2d', in_channels: 1, out_channels: 64, kernel: 64,
+                             padding: 63, weight: Buffer.alloc(4 * 64 * 64 * 64).toString('base64') },
+                           { name: 'p', type: 'maxpool2d', kernel: 64 }, { name: 'f', type: 'flatten' },
+                           { name: 'l', type: 'linear', in_features: 64, out_features: 10,
+                             weight: Buffer.alloc(4 * 640).toString('base64') }] };
+  await page.setInputFiles('#model-file', { name: 'heavy.json', mimeType: 'application/json',
+                                            buffer: Buffer.from(JSON.stringify(heavy)) });
+  const refused = await h.waitState(page, (st) => /heavy\.json/.test(st.error), 30000, 'the MAC limit');
+  assert.match(refused.error, /2,170,814,464 MACs per inference by layer 'c1' \(conv2d\) exceed the limit of 268,435,456/);
+  assert.equal(refused.model, 'lenet5', 'the loaded model stays');
 });
 
 test('the URL fragment keeps the state: a reload or a shared link restores it', async () => {
