@@ -17,19 +17,6 @@ using namespace dmc;
 
 namespace {
 
-TestSet random_test_set(int n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
-    TestSet t;
-    t.name = "random";
-    t.count = n;
-    t.shape = Shape{1, 12, 12};
-    t.pixels.resize(size_t(n) * 144);
-    for (uint8_t &p : t.pixels) p = uint8_t(pixel(rng));
-    for (int i = 0; i < n; ++i) t.labels.push_back(uint8_t(label(rng)));
-    return t;
-}
-
 const char *const kConfigs[] = {
     R"({})",
     R"({"default": {"bits": 4}})",
@@ -103,7 +90,7 @@ TEST(Budget, FootprintIsDescribesFigures) {
 TEST(Budget, IncrementalScorerCountsWhatScoreDoes) {
     const Model m = dmc_test::small_cnn(7);
     const CalibrationSet calibration = dmc_test::random_images(m, 30, 8);
-    const TestSet test = random_test_set(120, 9);
+    const TestSet test = dmc_test::random_test_set(120, 9);
     Compressor compressor(m, calibration);
     IncrementalScorer scorer(test);
     for (const char *text : {R"({})", R"({"layers": {"fc2": {"bits": 2}}})", R"({"layers": {"fc1": {"bits": 2}}})",
@@ -115,7 +102,7 @@ TEST(Budget, IncrementalScorerCountsWhatScoreDoes) {
 }
 
 TEST(Budget, StratifiedSubsetIsTheOrdersPrefix) {
-    const TestSet test = random_test_set(50, 3);
+    const TestSet test = dmc_test::random_test_set(50, 3);
     const TestSet sub = stratified_subset(test, 20, 4);
     const std::vector<int> order = stratified_order(test, 4);
     ASSERT_EQ(sub.count, 20);
@@ -132,7 +119,7 @@ TEST(Budget, StratifiedSubsetIsTheOrdersPrefix) {
 TEST(Budget, UnmeetableAndExactBudgets) {
     const Model m = dmc_test::small_cnn(2);
     const CalibrationSet calibration = dmc_test::random_images(m, 30, 3);
-    const TestSet test = random_test_set(60, 4);
+    const TestSet test = dmc_test::random_test_set(60, 4);
     const BudgetChoices choices{{8, 4}, {1.0, 0.5}};
     const CompressionConfig smallest =
         parse_config(R"({"default": {"bits": 4, "keep": 0.5}, "layers": {"fc2": {"keep": 1}}})");
@@ -177,7 +164,7 @@ TEST(Budget, UnmeetableAndExactBudgets) {
 TEST(Budget, SolverAgainstExhaustiveSearchOnASmallSpace) {
     const Model m = dmc_test::small_cnn(4);
     const CalibrationSet calibration = dmc_test::random_images(m, 40, 5);
-    TestSet test = random_test_set(300, 6);
+    TestSet test = dmc_test::random_test_set(300, 6);
     {
         const CompressedModel reference = float_reference(m);
         Executor run(reference);

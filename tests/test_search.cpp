@@ -17,29 +17,10 @@
 
 using namespace dmc;
 
-namespace {
-
-// Random 12x12 "images" with random labels for small_cnn: enough for the
-// arithmetic to be checked exactly, whatever the accuracy.
-TestSet random_test_set(int n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
-    TestSet t;
-    t.name = "random";
-    t.count = n;
-    t.shape = Shape{1, 12, 12};
-    t.pixels.resize(size_t(n) * 144);
-    for (uint8_t &p : t.pixels) p = uint8_t(pixel(rng));
-    for (int i = 0; i < n; ++i) t.labels.push_back(uint8_t(label(rng)));
-    return t;
-}
-
-} // namespace
-
 TEST(Search, SweepPointIsSweepLayersPoint) {
     const Model m = dmc_test::small_cnn(3);
     const CalibrationSet calibration = dmc_test::random_images(m, 50, 4);
-    const TestSet test = random_test_set(200, 5);
+    const TestSet test = dmc_test::random_test_set(200, 5);
     const Sweep sweep = sweep_layer(m, "conv2", {8, 4, 2}, {0.5}, calibration, test, 150);
     Compressor compressor(m, calibration);
     ASSERT_EQ(sweep.by_bits.size(), 3u);
@@ -153,7 +134,7 @@ TEST(Dataset, StratifiedOrderOfAnUnlabelledSetIsASeededShuffle) {
 TEST(Evaluate, SqnrSumsGiveEvaluatesOutputSqnr) {
     const Model m = dmc_test::small_cnn(11);
     const CalibrationSet calibration = dmc_test::random_images(m, 40, 12);
-    const TestSet test = random_test_set(60, 13);
+    const TestSet test = dmc_test::random_test_set(60, 13);
     const CompressedModel cm =
         compress_model(m, parse_config(R"({"default": {"bits": 4}, "layers": {"conv1": {"keep": 0.6}, "fc1": {"bits": 32}}})"),
                        calibration);

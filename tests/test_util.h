@@ -92,4 +92,19 @@ inline dmc::CalibrationSet random_images(const dmc::Model &m, int n, unsigned se
     return set;
 }
 
+// n random 12x12 "images" with random labels, for small_cnn: enough for
+// the arithmetic to be checked exactly, whatever the accuracy.
+inline dmc::TestSet random_test_set(int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pixel(0, 255), label(0, 9);
+    dmc::TestSet t;
+    t.name = "random";
+    t.count = n;
+    t.shape = dmc::Shape{1, 12, 12};
+    t.pixels.resize(size_t(n) * 144);
+    for (uint8_t &p : t.pixels) p = uint8_t(pixel(rng));
+    for (int i = 0; i < n; ++i) t.labels.push_back(uint8_t(label(rng)));
+    return t;
+}
+
 } // namespace dmc_test
