@@ -278,6 +278,14 @@ def normalize_specs(layers):
     return out
 
 
+def _number_text(value):
+    """A number as the engine writes it in messages (C's %g: 1e-50, 1e+07)."""
+    try:
+        return f"{value:g}"
+    except OverflowError:     # an integer too large for a double, from code
+        return quoted(str(value), 40)
+
+
 # What the engine assumes for a field the "input" object leaves out.
 INPUT_DEFAULTS = {"min": 0.0, "max": 1.0, "mean": 0.0, "std": 1.0}
 
@@ -305,14 +313,16 @@ def check_input_spec(input_spec):
         out[field] = check_integer(input_spec[field], "input", field, 1, MAX_DIMENSION)
     for field in ("min", "max", "mean", "std"):
         value = input_spec.get(field, INPUT_DEFAULTS[field])
-        if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                or not math.isfinite(value)):
-            raise ModelSpecError(f"input: field {field!r} must be a finite number, "
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ModelSpecError(f"input: field {field!r} must be a number, "
                                  f"not {quoted(json_text(value), 40)}")
         low, high = ((MIN_INPUT_STD, MAX_INPUT_VALUE) if field == "std"
                      else (-MAX_INPUT_VALUE, MAX_INPUT_VALUE))
+        # Also refuses NaN and the infinities (every comparison with NaN is
+        # false), without converting a huge integer to float.
         if not low <= value <= high:
-            raise ModelSpecError(f"input: {field} {value:g} is outside [{low:g}, {high:g}]")
+            raise ModelSpecError(f"input: {field} {_number_text(value)} is outside "
+                                 f"[{low:g}, {high:g}]")
         out[field] = float(value)
     size = out["channels"] * out["height"] * out["width"]
     if size > MAX_ACTIVATION:
