@@ -102,14 +102,14 @@ namespace {
 int count_of(const TestSet &test, int limit) { return limit > 0 && limit < test.count ? limit : test.count; }
 
 // A float model whose weights are finite can still overflow float32 (1e38
-// weights); its argmax would then be noise, not an accuracy.
-void require_finite(const CompressedModel &reference, const void *out, int i) {
+// weights); its argmax would then be noise, not an accuracy. Checked at
+// every step: a ReLU turns NaN into 0, which hides it from the output.
+void require_finite(const Step &s, const void *out, int i) {
     const float *v = static_cast<const float *>(out);
-    for (int64_t k = 0; k < reference.output_shape().size(); ++k)
+    for (int64_t k = 0; k < s.output.size(); ++k)
         if (!std::isfinite(v[k]))
-            throw Error("model '" + reference.model.name + "': the float model's output " + std::to_string(k) +
-                        " on test input " + std::to_string(i) +
-                        " is not finite; its weights or biases overflow float32 arithmetic");
+            throw Error("the float model's step '" + s.name + "' gives a value that is not finite on test input " +
+                        std::to_string(i) + "; its weights or biases overflow float32 arithmetic");
 }
 
 } // namespace
@@ -168,6 +168,7 @@ Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOption
     for (int i = 0; i < n; ++i) {
         const void *fo = test.run(run_float, i, [&](int k, const void *out) {
             const Step &s = reference.steps[size_t(k)];
+            require_finite(s, out, i);
             if (options.output_sqnr && s.layer >= 0 && report_index.count(s.layer)) {
                 const float *v = static_cast<const float *>(out);
                 float_outputs[s.layer].assign(v, v + s.output.size());
@@ -178,7 +179,6 @@ Report evaluate(const CompressedModel &cm, const TestSet &test, const EvalOption
             if (!options.output_sqnr || s.layer < 0 || !report_index.count(s.layer)) return;
             sqnr[report_index[s.layer]].add(cm, k, out, float_outputs[s.layer].data());
         });
-        require_finite(reference, fo, i);
         if (cm.model.task == Task::Classification) {
             const int label = test.labels[size_t(i)];
             const int pf = predicted_class(reference, fo), pc = predicted_class(cm, co);
