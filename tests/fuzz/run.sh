@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets with clang (ASan + UBSan + libFuzzer) and runs
 # each on its seed corpus (corpus/, plus IDX files made here) and what
-# earlier runs found (kept in the build folder).
+# earlier runs found (kept in the build folder). The ONNX seeds are written
+# by corpus/onnx/make_seeds.py (torch.onnx.export; run it to regenerate).
 #
 #   tests/fuzz/run.sh [--runs N | --seconds S] [BUILD_DIR]
 #
@@ -29,7 +30,7 @@ if [ ! -f "$build/build.ninja" ]; then
     CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DDMC_SANITIZE=ON -DDMC_FUZZ=ON -DDMC_BUILD_TESTS=OFF -DDMC_BUILD_APP=OFF > /dev/null
 fi
-cmake --build "$build" --target fuzz_model fuzz_config fuzz_idx > "$build/fuzz-build.log" 2>&1 ||
+cmake --build "$build" --target fuzz_model fuzz_config fuzz_idx fuzz_onnx > "$build/fuzz-build.log" 2>&1 ||
     { tail -30 "$build/fuzz-build.log"; exit 1; }
 
 # IDX seeds: two 3x3 images and their labels, plain and gzip-compressed.
@@ -41,7 +42,7 @@ gzip -c -n "$idx/images" > "$idx/images.gz"
 gzip -c -n "$idx/labels" > "$idx/labels.gz"
 
 status=0
-for target in model config idx; do
+for target in model config idx onnx; do
     found="$build/corpus/found-$target"
     mkdir -p "$found"
     seeds="$here/corpus/$target"

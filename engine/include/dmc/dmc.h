@@ -8,6 +8,7 @@
 //   Report r = evaluate(cm, mnist_test_set(load_mnist(dir, "t10k")));  // dataset.h, evaluate.h
 #pragma once
 
+#include "dmc/budget.h"
 #include "dmc/compressed_model.h"
 #include "dmc/config.h"
 #include "dmc/dataset.h"

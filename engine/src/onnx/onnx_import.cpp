@@ -822,6 +822,13 @@ Model Importer::run() {
     if (known && declared != shape_.size())
         throw Error("ONNX model: the graph declares an output of " + std::to_string(declared) +
                     " values, the imported layers give " + shape_.str());
+    // Folding can overflow float (a batch norm's scale of 1e30): a model
+    // file holds finite numbers only.
+    for (const Layer &l : model_.layers)
+        for (const std::vector<float> *v : {&l.weight, &l.bias})
+            for (float x : *v)
+                if (!std::isfinite(x))
+                    throw Error("ONNX model: layer " + l.name + " has a weight that is not finite after folding");
     finish_input_spec();
     model_.metadata_json = metadata();
     validate_model(model_);

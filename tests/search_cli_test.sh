@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# dmc search: help, a met budget whose -o config dmc eval --config reads
+# with the figures search printed, an unmeetable budget, bad numbers.
+# usage: search_cli_test.sh PATH/TO/dmc REPO_ROOT     (MNIST_DIR must be set)
+set -u
+dmc=$1
+root=$2
+model=$root/assets/lenet5.json
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error "what" "message fragment" cmd...: non-zero exit below 128
+# (no crash), the message on stderr.
+expect_error() {
+    local what=$1 needle=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local status=$?
+    if [ $status -eq 0 ]; then fail "$what: exit status 0"; return; fi
+    if [ $status -ge 128 ]; then fail "$what: crashed (status $status)"; return; fi
+    grep -qF -- "$needle" "$tmp/err" || fail "$what: stderr lacks '$needle': $(cat "$tmp/err")"
+}
+
+"$dmc" search --help >"$tmp/out" 2>&1 || fail "dmc search --help exits non-zero"
+grep -q "usage: dmc search" "$tmp/out" || fail "dmc search --help prints no usage"
+"$dmc" --help | grep -q "  search " || fail "dmc --help does not list search"
+
+# A met budget, small and quick: bits 8,4 and keep 1,0.5, 300 subset images.
+if "$dmc" search --model "$model" --flash 20000 --bits 8,4 --keep 1,0.5 --subset 300 --json \
+    -o "$tmp/best.json" >"$tmp/search.json" 2>"$tmp/err"; then
+    python3 - "$tmp/search.json" "$tmp/best.json" <<'PY' || fail "dmc search --json: bad output"
+import json, sys
+out = json.load(open(sys.argv[1]))
+best = json.load(open(sys.argv[2]))
+assert out["best"]["flash_bytes"] <= 20000, out["best"]
+assert out["best"]["config"] == best, (out["best"]["config"], best)
+assert out["budget"]["flash_bytes"] == 20000 and out["budget"]["peak_ram_bytes"] is None
+assert out["subset_images"] == 300 and out["test_images"] == 10000
+assert out["evaluated"] > 0 and 0 < out["confirmed"] <= out["evaluated"]
+assert out["front_resource"] == "flash_bytes" and out["front"], out["front"]
+flashes = [p["flash_bytes"] for p in out["front"]]
+assert flashes == sorted(flashes) and max(flashes) <= 20000
+print(out["best"]["flash_bytes"], out["best"]["peak_ram_bytes"], out["best"]["macs"], out["best"]["accuracy"])
+PY
+    # dmc eval reads the config and reports the figures search gave.
+    if "$dmc" eval --model "$model" --config "$tmp/best.json" --json >"$tmp/eval.json" 2>"$tmp/err"; then
+        python3 - "$tmp/search.json" "$tmp/eval.json" <<'PY' || fail "dmc eval of the search's config disagrees"
+import json, sys
+s = json.load(open(sys.argv[1]))["best"]
+e = json.load(open(sys.argv[2]))
+for k in ("flash_bytes", "peak_ram_bytes", "macs", "accuracy"):
+    assert s[k] == e[k], (k, s[k], e[k])
+PY
+    else
+        fail "dmc eval --config of the search's config: $(cat "$tmp/err")"
+    fi
+else
+    fail "dmc search --flash 20000: $(cat "$tmp/err")"
+fi
+
+# The table: the chosen config, its figures, the front.
+"$dmc" search --model "$model" --macs 400000 --bits 8,4 --keep 1,0.5 --subset 300 >"$tmp/out" 2>"$tmp/err" ||
+    fail "dmc search --macs: $(cat "$tmp/err")"
+for needle in "best: " "accuracy" "flash" "peak RAM" "MACs" "configurations scored" "front: MACs"; do
+    grep -qF "$needle" "$tmp/out" || fail "dmc search table lacks '$needle'"
+done
+
+# Unmeetable: the smallest reachable figures, named.
+expect_error "unmeetable flash" "smallest reachable are flash 1,647 bytes" "$dmc" search --model "$model" --flash 1000
+expect_error "unmeetable RAM" "no configuration meets peak RAM <= 100 bytes" "$dmc" search --model "$model" --ram 100
+
+# Bad numbers and options, refused before any work.
+expect_error "no budget" "give a budget" "$dmc" search --model "$model"
+for bad in 0 -5 1e10 nan 12.5 99999999999; do
+    expect_error "--flash $bad" "option --flash: '$bad' is not an integer" "$dmc" search --model "$model" --flash "$bad"
+done
+expect_error "--ram x" "option --ram: 'x' is not an integer" "$dmc" search --model "$model" --ram x
+expect_error "--macs -1" "option --macs: '-1' is not an integer" "$dmc" search --model "$model" --macs -1
+for bad in nan -1 101 inf; do
+    expect_error "--max-drop $bad" "option --max-drop: '$bad'" "$dmc" search --model "$model" --max-drop "$bad"
+done
+expect_error "--bits 3" "option --bits: 3 is not one of 8, 4, 2" "$dmc" search --model "$model" --flash 9000 --bits 8,3
+expect_error "--bits 32" "option --bits: '32'" "$dmc" search --model "$model" --flash 9000 --bits 32
+expect_error "--keep 0" "option --keep: 0 is outside (0, 1]" "$dmc" search --model "$model" --flash 9000 --keep 1,0
+expect_error "--keep 1.5" "option --keep: '1.5' is outside" "$dmc" search --model "$model" --flash 9000 --keep 1.5
+expect_error "--subset 0" "option --subset: '0' is not an integer" "$dmc" search --model "$model" --flash 9000 --subset 0
+
+if [ $failures -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "search cli: all passed"
