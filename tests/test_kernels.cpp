@@ -170,6 +170,8 @@ class LinearKernels : public testing::TestWithParam<LinearKernel> {};
 class MaxPoolKernels : public testing::TestWithParam<PoolKernel> {};
 class AvgPoolKernels : public testing::TestWithParam<PoolKernel> {};
 class ReluKernels : public testing::TestWithParam<ReluKernel> {};
+class DepthwiseKernels : public testing::TestWithParam<DepthwiseKernel> {};
+class GlobalPoolKernels : public testing::TestWithParam<GlobalPoolKernel> {};
 
 TEST_P(Conv2dKernels, MatchReferenceExactly) {
     const Conv2dKernel &kernel = GetParam();
@@ -350,9 +352,158 @@ TEST_P(ReluKernels, ClampsAtTheZeroPointInPlace) {
     std::mt19937 rng(14);
     std::vector<int8_t> v = random_tensor(rng, 257), want(v.size());
     for (size_t i = 0; i < v.size(); ++i) want[i] = std::max<int8_t>(v[i], -7);
-    const ReluParams p{int32_t(v.size()), -7};
+    const ReluParams p{int32_t(v.size()), -7, 127};
     GetParam().run(&p, v.data(), v.data(), nullptr, 0);
     EXPECT_EQ(v, want);
+}
+
+// ReLU6 after pooling: [zero point, act_max].
+TEST_P(ReluKernels, ClampsToTheQuantizedMax) {
+    SKIP_UNLESS_AVAILABLE(GetParam());
+    std::mt19937 rng(15);
+    const std::vector<int8_t> in = random_tensor(rng, 131);
+    std::vector<int8_t> got(in.size()), want(in.size());
+    for (size_t i = 0; i < in.size(); ++i) want[i] = int8_t(std::min(40, std::max<int>(in[i], -7)));
+    const ReluParams p{int32_t(in.size()), -7, 40};
+    GetParam().run(&p, in.data(), got.data(), nullptr, 0);
+    EXPECT_EQ(got, want) << first_mismatch(got, want);
+}
+
+struct DepthwiseCase {
+    int c, h, w, kernel, stride, padding;
+    int out_h() const { return (h + 2 * padding - kernel) / stride + 1; }
+    int out_w() const { return (w + 2 * padding - kernel) / stride + 1; }
+};
+
+const DepthwiseCase kDepthwiseCases[] = {{1, 5, 5, 3, 1, 0},  {3, 7, 9, 3, 2, 1},  {7, 9, 7, 3, 1, 1},
+                                         {7, 11, 5, 5, 2, 2}, {3, 6, 6, 1, 1, 0},  {1, 13, 11, 5, 2, 0},
+                                         {16, 14, 14, 3, 2, 1}, {3, 4, 4, 4, 3, 3}, {5, 1, 1, 1, 1, 0}};
+
+// By the definition: channel c's k x k filter on channel c, padded
+// positions holding the input zero point, int64 sums.
+std::vector<int64_t> reference_depthwise_accumulators(const DepthwiseCase &c, const RandomLayer &l,
+                                                      const std::vector<int8_t> &in) {
+    const int oh = c.out_h(), ow = c.out_w(), k = c.kernel;
+    std::vector<int64_t> acc(size_t(oh * ow * c.c));
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox)
+            for (int ch = 0; ch < c.c; ++ch) {
+                int64_t a = l.bias[size_t(ch)];
+                for (int ky = 0; ky < k; ++ky)
+                    for (int kx = 0; kx < k; ++kx) {
+                        const int iy = oy * c.stride - c.padding + ky, ix = ox * c.stride - c.padding + kx;
+                        const bool inside = iy >= 0 && iy < c.h && ix >= 0 && ix < c.w;
+                        const int x = inside ? in[size_t((iy * c.w + ix) * c.c + ch)] : l.zp_in;
+                        a += int64_t(x) * l.q[size_t(ch * k * k + ky * k + kx)];
+                    }
+                acc[size_t((oy * ow + ox) * c.c + ch)] = a;
+            }
+    return acc;
+}
+
+dmc_depthwise_conv2d_s8 depthwise_params(const DepthwiseCase &c, const RandomLayer &l) {
+    dmc_depthwise_conv2d_s8 p;
+    p.in_h = c.h; p.in_w = c.w; p.channels = c.c;
+    p.out_h = c.out_h(); p.out_w = c.out_w();
+    p.kernel = c.kernel; p.stride = c.stride; p.padding = c.padding;
+    p.bits = l.bits;
+    p.weights = l.packed.data();
+    p.bias = l.bias.data();
+    p.multiplier = l.multiplier.data();
+    p.shift = l.shift.data();
+    p.input_zero_point = l.zp_in;
+    p.output_zero_point = l.zp_out;
+    p.act_min = l.act_min;
+    p.act_max = l.act_max;
+    return p;
+}
+
+// Every bit width, without a ReLU, with one, and with a ReLU6-style upper
+// clamp; the outputs and (what calibration reads) the accumulators.
+TEST_P(DepthwiseKernels, MatchReferenceExactly) {
+    const DepthwiseKernel &kernel = GetParam();
+    SKIP_UNLESS_AVAILABLE(kernel);
+    ASSERT_NE(kernel.accumulators, nullptr);
+    std::mt19937 rng(21);
+    for (int bits : {8, 4, 2}) {
+        for (const DepthwiseCase &c : kDepthwiseCases) {
+            for (int act : {0, 1, 2}) {
+                RandomLayer l = random_layer(rng, bits, c.c, int64_t(c.kernel) * c.kernel, act > 0);
+                if (act == 2) l.act_max = std::uniform_int_distribution<int>(l.act_min, 127)(rng);
+                const std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.c));
+                const std::vector<int64_t> acc = reference_depthwise_accumulators(c, l, in);
+                std::vector<int8_t> want(acc.size());
+                for (size_t e = 0; e < acc.size(); ++e) {
+                    const size_t ch = e % size_t(c.c);
+                    want[e] = reference_requantize(acc[e], l.multiplier[ch], l.shift[ch], l.zp_out, l.act_min, l.act_max);
+                }
+                const dmc_depthwise_conv2d_s8 p = depthwise_params(c, l);
+                const int64_t room = kernel.scratch_bytes(&p);
+                std::vector<int8_t> got(want.size()), scratch(static_cast<size_t>(room));
+                kernel.run(&p, in.data(), got.data(), scratch.data(), room);
+                const std::string what = "depthwise c" + std::to_string(c.c) + " " + std::to_string(c.h) + "x" +
+                                         std::to_string(c.w) + " k" + std::to_string(c.kernel) + " s" +
+                                         std::to_string(c.stride) + " p" + std::to_string(c.padding) + " bits " +
+                                         std::to_string(bits) + " act " + std::to_string(act);
+                ASSERT_EQ(got, want) << what << ": " << first_mismatch(got, want);
+                std::vector<int32_t> got_acc(acc.size(), 12345);
+                kernel.accumulators(&p, in.data(), got_acc.data(), scratch.data(), room);
+                ASSERT_EQ(got_acc, std::vector<int32_t>(acc.begin(), acc.end())) << what;
+            }
+        }
+    }
+}
+
+// Shapes from 1x1 to 28x28 (odd, non-square), and the extremes: every
+// input at the far end from the zero point, where the sum is largest.
+TEST_P(GlobalPoolKernels, MatchReferenceExactly) {
+    const GlobalPoolKernel &kernel = GetParam();
+    SKIP_UNLESS_AVAILABLE(kernel);
+    std::mt19937 rng(22);
+    struct Case { int c, h, w; };
+    const Case cases[] = {{1, 1, 1}, {3, 7, 7}, {7, 5, 3}, {1, 9, 11}, {16, 4, 4}, {3, 28, 28}, {5, 1, 13}, {7, 3, 1}};
+    for (const Case &c : cases) {
+        for (int fill : {0, 1, 2}) { // random, all 127 over zero point -128, all -128 over zero point 127
+            std::vector<int8_t> in = random_tensor(rng, size_t(c.h * c.w * c.c));
+            int32_t zp = std::uniform_int_distribution<int>(-128, 127)(rng);
+            if (fill > 0) {
+                zp = fill == 1 ? -128 : 127;
+                std::fill(in.begin(), in.end(), int8_t(fill == 1 ? 127 : -128));
+            }
+            const FixedPointMultiplier div = quantize_multiplier(1.0 / (c.h * c.w));
+            std::vector<int8_t> want(size_t(c.c)), got(size_t(c.c));
+            for (int ch = 0; ch < c.c; ++ch) {
+                int64_t sum = 0;
+                for (int i = 0; i < c.h * c.w; ++i) sum += in[size_t(i * c.c + ch)] - zp;
+                want[size_t(ch)] = reference_requantize(sum, div.multiplier, div.shift, zp, -128, 127);
+            }
+            dmc_global_avgpool2d_s8 p;
+            p.in_h = c.h; p.in_w = c.w; p.channels = c.c;
+            p.zero_point = zp;
+            p.multiplier = div.multiplier;
+            p.shift = div.shift;
+            std::vector<int8_t> scratch(static_cast<size_t>(kernel.scratch_bytes(&p)));
+            kernel.run(&p, in.data(), got.data(), scratch.data(), int64_t(scratch.size()));
+            ASSERT_EQ(got, want) << "global avgpool " << c.c << "x" << c.h << "x" << c.w << " fill " << fill << ": "
+                                 << first_mismatch(got, want);
+            if (fill > 0) {
+                EXPECT_EQ(got[0], fill == 1 ? 127 : -128);
+            }
+        }
+    }
+}
+
+// The contract's worked example (dmc_arith.h rule 8): 49 positions, sum -100.
+TEST(GlobalPoolContract, WorkedExample) {
+    const FixedPointMultiplier div = quantize_multiplier(1.0 / 49);
+    EXPECT_EQ(div.multiplier, 1402438301);
+    EXPECT_EQ(div.shift, 36);
+    std::vector<int8_t> in(49, 10);
+    in[0] = int8_t(10 - 100); // sum of (q - z) = -100 with z = 10
+    const dmc_global_avgpool2d_s8 p{7, 7, 1, 10, div.multiplier, div.shift};
+    int8_t out = 0;
+    dmc_global_avgpool2d_s8_run(&p, in.data(), &out);
+    EXPECT_EQ(out, 10 - 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, Conv2dKernels, testing::ValuesIn(conv2d_kernels()), variant_name<Conv2dKernel>);
@@ -360,6 +511,10 @@ INSTANTIATE_TEST_SUITE_P(Variants, LinearKernels, testing::ValuesIn(linear_kerne
 INSTANTIATE_TEST_SUITE_P(Variants, MaxPoolKernels, testing::ValuesIn(maxpool2d_kernels()), variant_name<PoolKernel>);
 INSTANTIATE_TEST_SUITE_P(Variants, AvgPoolKernels, testing::ValuesIn(avgpool2d_kernels()), variant_name<PoolKernel>);
 INSTANTIATE_TEST_SUITE_P(Variants, ReluKernels, testing::ValuesIn(relu_kernels()), variant_name<ReluKernel>);
+INSTANTIATE_TEST_SUITE_P(Variants, DepthwiseKernels, testing::ValuesIn(depthwise_conv2d_kernels()),
+                         variant_name<DepthwiseKernel>);
+INSTANTIATE_TEST_SUITE_P(Variants, GlobalPoolKernels, testing::ValuesIn(global_avgpool2d_kernels()),
+                         variant_name<GlobalPoolKernel>);
 
 } // namespace
 
@@ -384,6 +539,8 @@ TEST(KernelTable, EveryOpStartsWithThePlainKernelAndChoosesAnAvailableOne) {
     check(maxpool2d_kernels(), c.maxpool2d, "maxpool2d");
     check(avgpool2d_kernels(), c.avgpool2d, "avgpool2d");
     check(relu_kernels(), c.relu, "relu");
+    check(depthwise_conv2d_kernels(), c.depthwise_conv2d, "depthwise_conv2d");
+    check(global_avgpool2d_kernels(), c.global_avgpool2d, "global_avgpool2d");
 }
 
 TEST(Kernels, ArgmaxTieGoesToLowestIndex) {

@@ -87,8 +87,8 @@ TEST(ModelIo, RefusesBadFilesWithAClearMessage) {
     expect_refused("[]", "JSON object");
 
     json j = model_json();
-    j["version"] = 2;
-    expect_refused(j.dump(), "version 2 is not supported");
+    j["version"] = 3;
+    expect_refused(j.dump(), "version 3 is not supported (this engine reads versions 1 and 2)");
 
     j = model_json();
     j["format"] = "onnx";

@@ -16,6 +16,15 @@ static inline void dmc_relu_s8_run(const int8_t *in, int8_t *out, int32_t n, int
     for (i = 0; i < n; ++i) out[i] = (int8_t)dmc_max_i32(in[i], zero_point);
 }
 
+/* ReLU with an upper bound (ReLU6): clamps to [zero_point, act_max], where
+ * act_max is the quantized max (dmc_arith.h, rule 5). Works in place. */
+static inline void dmc_clamp_s8_run(const int8_t *in, int8_t *out, int32_t n, int32_t zero_point,
+                                    int32_t act_max)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) out[i] = (int8_t)dmc_clamp_i32(in[i], zero_point, act_max);
+}
+
 /* Quantizes one raw input value x (before normalisation) to int8:
  *     q = clamp(zero_point + floor((x - mean) * inv_scale + 0.5), -128, 127)
  * where inv_scale = 1 / (std * s_in). The product is stored through a

@@ -40,10 +40,33 @@
  *    computed in int64 with an arithmetic shift: one rounding rule, round
  *    half up (towards +infinity). A ReLU that follows the layer is fused as
  *    act_min = z_out. No float, no division, no data-dependent branch.
+ *    A ReLU with an upper bound M (ReLU6: M = 6) is fused the same way with
+ *        act_max = min(127, z_out + round_half_up(M / s_out))
+ *    computed once at compression time in double; calibration measures the
+ *    output range clipped to [0, M], so usually s_out = M / 255, z_out =
+ *    -128 and act_max = 127, and the clamp bites only when the range seen
+ *    is wider than M. Example: s_out = 0.05, z_out = -128, M = 6:
+ *    act_max = min(127, -128 + round(120.0)) = -8. A stand-alone ReLU6
+ *    (after pooling) keeps its input's s and z and clamps to [z, act_max].
  *
  * 6. Average pooling divides by the window size the same way: the window
  *    sum of (q - z) is requantized with the multiplier and shift of
  *    1 / (k * k), then z is added back (input and output share s and z).
+ *
+ * 7. Depthwise convolution (dmc_depthwise.h) is rules 2 to 5 with one
+ *    filter per channel: channel c's row holds its kernel * kernel weights
+ *    (row-major ky, kx), with its own scale s_w[c], bias, multiplier and
+ *    shift; the accumulator sums in that order, padding reads z_in.
+ *
+ * 8. Global average pooling (dmc_pool.h) keeps the input's s and z. Each
+ *    channel's sum S of (q - z) over all N = H * W positions is
+ *    requantized with the multiplier and shift of 1 / N (as rule 6):
+ *        q_out = clamp(z + ((S * m + 2^(shift-1)) >> shift), -128, 127)
+ *    so it rounds half up like everything else, without a division at run
+ *    time. m approximates 1 / N to 31 bits; for N a power of two it is
+ *    exact. Example: N = 7 * 7 = 49, 1/49 = 0.65306 * 2^-5 -> m =
+ *    1402438301, shift = 36; S = -100 gives (-100 * m + 2^35) >> 36 =
+ *    floor(-2.0408 + 0.5) = -2, so q_out = z - 2.
  *
  * Worked example (a 4-bit linear layer, one output channel):
  *    input  s_in = 0.02,  z_in = -128  (real 0 .. 5.1)

@@ -69,4 +69,25 @@ static inline void dmc_avgpool2d_s8_run(const dmc_pool2d_s8 *p, const int8_t *in
     }
 }
 
+/* Global average pooling: H x W x C -> 1 x 1 x C (dmc_arith.h, rule 8). */
+typedef struct dmc_global_avgpool2d_s8 {
+    int32_t in_h, in_w, channels;
+    int32_t zero_point;        /* the tensor's, input and output alike */
+    int32_t multiplier, shift; /* 1 / (in_h * in_w) */
+} dmc_global_avgpool2d_s8;
+
+/* Sums each channel's (q - z) over every position (at most 2^22 * 255 in
+ * magnitude: no int32 overflow), then requantizes once. No scratch. */
+static inline void dmc_global_avgpool2d_s8_run(const dmc_global_avgpool2d_s8 *p, const int8_t *in,
+                                               int8_t *out)
+{
+    const int32_t positions = p->in_h * p->in_w, c_n = p->channels;
+    int32_t c, i;
+    for (c = 0; c < c_n; ++c) {
+        int32_t sum = 0;
+        for (i = 0; i < positions; ++i) sum += in[(size_t)i * (size_t)c_n + (size_t)c] - p->zero_point;
+        out[c] = dmc_requantize(sum, p->multiplier, p->shift, p->zero_point, DMC_ACT_MIN, DMC_ACT_MAX);
+    }
+}
+
 #endif /* DMC_POOL_H */

@@ -26,13 +26,15 @@ const char *op_name(Op op) {
     case Op::AvgPool2d: return "avgpool2d";
     case Op::ReLU: return "relu";
     case Op::Flatten: return "flatten";
+    case Op::DepthwiseConv2d: return "depthwise_conv2d";
+    case Op::GlobalAvgPool2d: return "global_avgpool2d";
     }
     return "?";
 }
 
 bool CompressedModel::integer_only() const {
     for (const Step &s : steps)
-        if ((s.op == Op::Conv2d || s.op == Op::Linear) && !s.integer) return false;
+        if (is_weight_op(s.op) && !s.integer) return false;
     return true;
 }
 
@@ -46,6 +48,8 @@ Op op_for(LayerType type) {
     case LayerType::AvgPool2d: return Op::AvgPool2d;
     case LayerType::ReLU: return Op::ReLU;
     case LayerType::Flatten: return Op::Flatten;
+    case LayerType::DepthwiseConv2d: return Op::DepthwiseConv2d;
+    case LayerType::GlobalAvgPool2d: return Op::GlobalAvgPool2d;
     }
     return Op::Flatten;
 }
@@ -75,6 +79,7 @@ std::vector<Step> lay_out_steps(const Model &m, const std::vector<LayerCompressi
         const Layer &layer = m.layers[li];
         if (layer.type == LayerType::ReLU && li > 0 && m.layers[li - 1].has_weights()) {
             steps.back().fused_relu = true;
+            steps.back().relu_max = layer.relu_max;
             continue;
         }
         if (layer.has_weights() && (settings[li].bits != kFloatBits) != integer) {
@@ -156,6 +161,23 @@ dmc_conv2d_s8 linear_as_conv(const Step &s, int count) {
     return p;
 }
 
+// visit_accumulators for a depthwise step: its own kernel table's
+// accumulators, image by image.
+template <typename Visit>
+void visit_depthwise_accumulators(const Step &s, const Batch &in, Visit visit) {
+    const DepthwiseKernel &kernel = *chosen_kernels().depthwise_conv2d;
+    const dmc_depthwise_conv2d_s8 p = depthwise_conv2d_params(s);
+    std::vector<int8_t> scratch(size_t(planned_scratch(depthwise_conv2d_kernels(), p)) + 16);
+    std::vector<int32_t> acc(size_t(s.output.size()));
+    const int channels = s.output.channels;
+    for (int i = 0; i < in.count; ++i) {
+        kernel.accumulators(&p, in.q(i), acc.data(), scratch.data(), int64_t(scratch.size()));
+        int64_t element = 0;
+        for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos)
+            for (int c = 0; c < channels; ++c, ++element) visit(i, element, c, acc[size_t(element)]);
+    }
+}
+
 // Calls visit(image, element, channel, acc) for every int32 accumulator
 // (bias included) an integer conv2d/linear step produces over the batch,
 // `element` indexing the step's output tensor (HWC). They come from the
@@ -163,6 +185,7 @@ dmc_conv2d_s8 linear_as_conv(const Step &s, int count) {
 // the same from every variant.
 template <typename Visit>
 void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
+    if (s.op == Op::DepthwiseConv2d) return visit_depthwise_accumulators(s, in, visit);
     const Conv2dKernel &kernel = *chosen_kernels().conv2d;
     const int channels = s.output.channels;
     const dmc_conv2d_s8 p = s.op == Op::Linear ? linear_as_conv(s, in.count) : conv2d_params(s);
@@ -184,6 +207,14 @@ void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
         for (int32_t pos = 0; pos < p.out_h * p.out_w; ++pos)
             for (int c = 0; c < channels; ++c, ++element) visit(i, element, c, acc[size_t(element)]);
     }
+}
+
+// The largest int8 a ReLU with this max lets through (dmc_arith.h rule 5):
+// min(127, z + round_half_up(max / scale)); 127 when there is no max.
+int32_t quantized_relu_max(float max, const QuantParams &q) {
+    if (!std::isfinite(max)) return DMC_ACT_MAX;
+    const double top = double(q.zero_point) + round_half_up(double(max) / q.scale);
+    return int32_t(std::min(double(DMC_ACT_MAX), top));
 }
 
 // Channel c's bias in accumulator units, with the input zero point's share
@@ -212,7 +243,7 @@ bool fold_biases(Step &s, int bits) {
     return true;
 }
 
-// Quantizes the weights and bias of an integer conv2d/linear step whose
+// Quantizes the weights and bias of an integer weight step whose
 // input quantization (s.in_q) is known, then sets its output quantization
 // from the accumulator ranges over the calibration batch. With `keep`, the
 // accumulators are also kept (image after image, in output order), so that
@@ -255,10 +286,13 @@ void quantize_weight_step(Step &s, int bits, const Batch &in, std::vector<int32_
         lo = std::min(lo, double(acc_lo[size_t(c)]) * step);
         hi = std::max(hi, double(acc_hi[size_t(c)]) * step);
     }
-    if (s.fused_relu) lo = 0.0; // negative outputs become 0: the range starts there
+    if (s.fused_relu) { // outputs are clamped to [0, relu_max]: so is the range
+        lo = 0.0;
+        hi = std::min(hi, double(s.relu_max));
+    }
     s.out_q = activation_params(lo, hi);
     s.act_min = s.fused_relu ? s.out_q.zero_point : DMC_ACT_MIN;
-    s.act_max = DMC_ACT_MAX;
+    s.act_max = s.fused_relu ? quantized_relu_max(s.relu_max, s.out_q) : DMC_ACT_MAX;
 
     s.multiplier.resize(size_t(channels));
     s.shift.resize(size_t(channels));
@@ -305,6 +339,7 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
     case Op::Dequantize: break;
     case Op::Conv2d:
     case Op::Linear:
+    case Op::DepthwiseConv2d:
         if (s.integer) quantize_weight_step(s, bits, in, keep);
         else s.float_weight_t = ops::transpose_weights(s.source);
         break;
@@ -313,11 +348,18 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
         if (s.integer)
             s.pool_divisor = quantize_multiplier(1.0 / double(s.source.kernel * s.source.kernel));
         break;
+    case Op::GlobalAvgPool2d:
+        s.out_q = in_q;
+        if (s.integer) s.pool_divisor = quantize_multiplier(1.0 / double(s.input.height * s.input.width));
+        break;
     case Op::MaxPool2d:
     case Op::ReLU:
     case Op::Flatten:
         s.out_q = in_q;
-        if (s.op == Op::ReLU) s.act_min = in_q.zero_point;
+        if (s.op == Op::ReLU) {
+            s.act_min = in_q.zero_point;
+            s.act_max = quantized_relu_max(s.source.relu_max, in_q);
+        }
         break;
     }
 }
@@ -328,7 +370,13 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
 std::string step_key(const Step &s, const CompressedModel &cm) {
     std::string key = std::string(op_name(s.op)) + (s.integer ? "/i" : "/f") + std::to_string(s.layer) + ":" +
                       s.input.str() + ">" + s.output.str() + (s.fused_relu ? "+relu" : "");
-    if (s.op == Op::Conv2d || s.op == Op::Linear) {
+    const float relu_max = s.op == Op::ReLU ? s.source.relu_max : s.relu_max;
+    if ((s.fused_relu || s.op == Op::ReLU) && std::isfinite(relu_max)) {
+        char max[32];
+        std::snprintf(max, sizeof max, "<=%a", double(relu_max)); // exact: two maxes never share a key
+        key += max;
+    }
+    if (is_weight_op(s.op)) {
         key += " bits " + std::to_string(cm.settings[size_t(s.layer)].bits) + " kept";
         for (int c : cm.pruned.kept[size_t(s.layer)]) key += " " + std::to_string(c);
     }
@@ -431,7 +479,7 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
         // An integer conv2d/linear step's outputs are its kept accumulators,
         // requantized; the rest (and a step whose accumulators would take
         // more than 256 MiB) runs its kernel.
-        const bool weights = s.integer && (s.op == Op::Conv2d || s.op == Op::Linear);
+        const bool weights = s.integer && is_weight_op(s.op);
         const bool keep = weights && int64_t(n) * s.output.size() * 4 <= (int64_t(256) << 20);
         set_step_params(s, model_, in_q, in, bits, keep ? &accumulators : nullptr);
         Batch out(n, s.output_bytes());

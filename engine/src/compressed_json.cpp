@@ -1,5 +1,7 @@
 // compressed_json.cpp - every integer parameter of a compressed model as
 // JSON: for python/'s parity check and for reading what calibration chose.
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "dmc/compressed_model.h"
@@ -22,9 +24,11 @@ std::string compressed_model_to_json(const CompressedModel &cm) {
                             {"layer", s.layer},
                             {"input", shape_json(s.input)},
                             {"output", shape_json(s.output)}};
-        if (s.op == Op::Conv2d || s.op == Op::AvgPool2d || s.op == Op::MaxPool2d)
+        if (s.op == Op::Conv2d || s.op == Op::DepthwiseConv2d || s.op == Op::AvgPool2d || s.op == Op::MaxPool2d)
             j["geometry"] = {{"kernel", s.source.kernel}, {"stride", s.source.stride}, {"padding", s.source.padding}};
-        if (s.op == Op::Conv2d || s.op == Op::Linear) j["fused_relu"] = s.fused_relu;
+        if (is_weight_op(s.op)) j["fused_relu"] = s.fused_relu;
+        if (is_weight_op(s.op) && s.fused_relu && std::isfinite(s.relu_max)) j["relu_max"] = s.relu_max;
+        if (s.op == Op::ReLU && std::isfinite(s.source.relu_max)) j["relu_max"] = s.source.relu_max;
         if (s.integer || s.op == Op::Dequantize) {
             j["in_q"] = q_json(s.in_q);
             j["out_q"] = q_json(s.out_q);
@@ -37,7 +41,7 @@ std::string compressed_model_to_json(const CompressedModel &cm) {
             j["input_std"] = s.input_std;
             j["input_inv_scale"] = s.input_inv_scale;
         }
-        if (s.integer && (s.op == Op::Conv2d || s.op == Op::Linear)) {
+        if (s.integer && is_weight_op(s.op)) {
             const QuantizedWeights &w = s.weights;
             std::vector<int8_t> values(size_t(w.rows * w.row_length));
             for (int r = 0; r < w.rows; ++r)
@@ -50,7 +54,7 @@ std::string compressed_model_to_json(const CompressedModel &cm) {
             std::vector<int> shift(s.shift.begin(), s.shift.end());
             j["shift"] = shift;
         }
-        if (s.integer && s.op == Op::AvgPool2d)
+        if (s.integer && (s.op == Op::AvgPool2d || s.op == Op::GlobalAvgPool2d))
             j["pool_divisor"] = {{"multiplier", s.pool_divisor.multiplier}, {"shift", s.pool_divisor.shift}};
         steps.push_back(std::move(j));
     }

@@ -106,6 +106,10 @@ void validate_config(const CompressionConfig &config, const Model &model) {
         if (!layer.has_weights())
             throw Error("config: layer '" + entry.first + "' is a " + layer_type_name(layer.type) +
                         " layer; only conv2d and linear layers can be compressed");
+        if (!layer.prunable() && entry.second.keep && *entry.second.keep < 1.0)
+            throw Error("config: layer '" + entry.first + "' is a " + layer_type_name(layer.type) +
+                        " layer; it has no keep ratio of its own (it keeps the channels of the layer "
+                        "before it): give it bits only");
         if (index == output && entry.second.keep && *entry.second.keep < 1.0)
             throw Error("config: layer '" + entry.first +
                         "' is the output layer; its outputs are the model's, so it cannot be "
@@ -115,8 +119,9 @@ void validate_config(const CompressionConfig &config, const Model &model) {
 
 LayerCompression CompressionConfig::resolve(const Model &model, int index) const {
     LayerCompression c = defaults;
-    if (index == model.output_layer()) c.keep = 1.0;
-    const auto it = layers.find(model.layers[size_t(index)].name);
+    const Layer &layer = model.layers[size_t(index)];
+    if (index == model.output_layer() || !layer.prunable()) c.keep = 1.0;
+    const auto it = layers.find(layer.name);
     if (it != layers.end()) {
         if (it->second.keep) c.keep = *it->second.keep;
         if (it->second.bits) c.bits = *it->second.bits;

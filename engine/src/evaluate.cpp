@@ -46,7 +46,7 @@ Report describe(const CompressedModel &cm) {
     r.model = cm.model.name;
     r.config_json = config_to_json(cm.config);
     for (const Step &s : cm.steps) {
-        if (s.op != Op::Conv2d && s.op != Op::Linear) continue;
+        if (!is_weight_op(s.op)) continue;
         const Layer &original = cm.model.layers[size_t(s.layer)];
         LayerReport l;
         l.name = s.name;
@@ -297,11 +297,12 @@ Sweep sweep_layer(const Model &model, const std::string &layer, const std::vecto
                   const TestSet &test, int limit, const Progress &progress) {
     const int index = model.find_layer(layer);
     if (index < 0 || !model.layers[size_t(index)].has_weights())
-        throw Error("sweep: model '" + model.name + "' has no conv2d/linear layer '" + layer + "'");
+        throw Error("sweep: model '" + model.name + "' has no conv2d/depthwise_conv2d/linear layer '" + layer + "'");
     Sweep sweep;
     sweep.layer = layer;
     sweep.metric = model.task == Task::Classification ? "accuracy" : "mse";
-    const int total = 1 + int(bits.size() + keeps.size());
+    const bool prunable = model.layers[size_t(index)].prunable();
+    const int total = 1 + int(bits.size() + (prunable ? keeps.size() : 0));
     int done = 0;
     sweep.float_score = score(float_reference(model), test, limit);
     if (progress) progress(++done, total);
@@ -315,7 +316,9 @@ Sweep sweep_layer(const Model &model, const std::string &layer, const std::vecto
         return p;
     };
     for (int b : bits) sweep.by_bits.push_back(point(b, 1.0));
-    for (double k : keeps) sweep.by_keep.push_back(point(kFloatBits, k));
+    // A depthwise layer has no keep ratio (its channels are its input's).
+    if (prunable)
+        for (double k : keeps) sweep.by_keep.push_back(point(kFloatBits, k));
     return sweep;
 }
 

@@ -33,6 +33,14 @@ void run_integer_step(const Step &s, const int8_t *in, int8_t *out, int8_t *scra
         const dmc_pool2d_s8 p = pool2d_params(s);
         return (s.op == Op::MaxPool2d ? k.maxpool2d : k.avgpool2d)->run(&p, in, out, scratch, room);
     }
+    case Op::DepthwiseConv2d: {
+        const dmc_depthwise_conv2d_s8 p = depthwise_conv2d_params(s);
+        return k.depthwise_conv2d->run(&p, in, out, scratch, room);
+    }
+    case Op::GlobalAvgPool2d: {
+        const dmc_global_avgpool2d_s8 p = global_avgpool2d_params(s);
+        return k.global_avgpool2d->run(&p, in, out, scratch, room);
+    }
     default: {
         const ReluParams p = relu_params(s);
         return k.relu->run(&p, in, out, scratch, room);
@@ -44,12 +52,14 @@ void run_float_step(const Step &s, const float *in, float *out) {
     switch (s.op) {
     case Op::Conv2d:
     case Op::Linear:
+    case Op::DepthwiseConv2d:
         ops::run_layer_f32(s.source, s.float_weight_t.data(), in, out);
-        if (s.fused_relu) ops::relu_f32(out, out, s.output.size());
+        if (s.fused_relu) ops::relu_f32(out, out, s.output.size(), s.relu_max);
         return;
     case Op::MaxPool2d: return ops::maxpool2d_f32(s.source, in, out);
     case Op::AvgPool2d: return ops::avgpool2d_f32(s.source, in, out);
-    default: return ops::relu_f32(in, out, s.input.size());
+    case Op::GlobalAvgPool2d: return ops::global_avgpool2d_f32(s.source, in, out);
+    default: return ops::relu_f32(in, out, s.input.size(), s.source.relu_max);
     }
 }
 

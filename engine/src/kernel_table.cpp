@@ -76,7 +76,23 @@ void avgpool2d_s8_ref(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out, int
 }
 
 void relu_s8_ref(const ReluParams *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
-    dmc_relu_s8_run(in, out, p->size, p->zero_point);
+    dmc_clamp_s8_run(in, out, p->size, p->zero_point, p->act_max);
+}
+
+void depthwise_conv2d_s8_ref(const dmc_depthwise_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
+    dmc_depthwise_conv2d_s8_run(p, in, out);
+}
+
+void depthwise_conv2d_s8_accumulators_ref(const dmc_depthwise_conv2d_s8 *p, const int8_t *in, int32_t *acc,
+                                          int8_t *, int64_t) {
+    for (int32_t oy = 0; oy < p->out_h; ++oy)
+        for (int32_t ox = 0; ox < p->out_w; ++ox)
+            for (int32_t c = 0; c < p->channels; ++c, ++acc)
+                *acc = dmc_depthwise_conv2d_s8_accumulator(p, in, oy, ox, c);
+}
+
+void global_avgpool2d_s8_ref(const dmc_global_avgpool2d_s8 *p, const int8_t *in, int8_t *out, int8_t *, int64_t) {
+    dmc_global_avgpool2d_s8_run(p, in, out);
 }
 
 // Per op, the last entry this machine runs (kernel_table.h).
@@ -143,10 +159,30 @@ const std::vector<ReluKernel> &relu_kernels() {
     return table;
 }
 
+const std::vector<DepthwiseKernel> &depthwise_conv2d_kernels() {
+    static const std::vector<DepthwiseKernel> table = {
+        {"depthwise_conv2d_s8_ref", Isa::Plain, no_scratch<dmc_depthwise_conv2d_s8>, depthwise_conv2d_s8_ref,
+         depthwise_conv2d_s8_accumulators_ref},
+    };
+    return table;
+}
+
+const std::vector<GlobalPoolKernel> &global_avgpool2d_kernels() {
+    static const std::vector<GlobalPoolKernel> table = {
+        {"global_avgpool2d_s8_ref", Isa::Plain, no_scratch<dmc_global_avgpool2d_s8>, global_avgpool2d_s8_ref,
+         nullptr},
+    };
+    return table;
+}
+
 const KernelChoice &chosen_kernels() {
-    static const KernelChoice choice = {choose(conv2d_kernels()), choose(linear_kernels()),
-                                        choose(maxpool2d_kernels()), choose(avgpool2d_kernels()),
-                                        choose(relu_kernels())};
+    static const KernelChoice choice = {choose(conv2d_kernels()),
+                                        choose(linear_kernels()),
+                                        choose(maxpool2d_kernels()),
+                                        choose(avgpool2d_kernels()),
+                                        choose(relu_kernels()),
+                                        choose(depthwise_conv2d_kernels()),
+                                        choose(global_avgpool2d_kernels())};
     return choice;
 }
 

@@ -1,8 +1,8 @@
 // kernel_table.h - the integer kernels as one table of variants per op,
 // and the variant the engine runs (internal).
 //
-// Each op (conv2d, linear, max pooling; average pooling and ReLU have one
-// entry) lists its variants, always the same ones in the same order:
+// Each op (conv2d, linear, max pooling; depthwise conv2d, average and
+// global average pooling and ReLU have one entry) lists its variants, always the same ones in the same order:
 //   ..._ref      the plain C99 kernels of engine/kernels/, the definition,
 //                which the exported header compiles too;
 //   ..._simd128  128-bit SIMD: SSE4.2 natively, SIMD128 in the browser;
@@ -33,6 +33,7 @@
 
 #include "dmc_activation.h"
 #include "dmc_conv2d.h"
+#include "dmc_depthwise.h"
 #include "dmc_linear.h"
 #include "dmc_pool.h"
 
@@ -44,10 +45,13 @@ bool isa_available(Isa isa);
 // Available and not switched off (DMC_NO_AVX2): what the choice takes.
 bool isa_enabled(Isa isa);
 
-// The stand-alone ReLU's parameters (dmc_relu_s8_run takes them as arguments).
+// The stand-alone ReLU's parameters (dmc_clamp_s8_run takes them as
+// arguments): it clamps to [zero_point, act_max]; act_max is 127 unless
+// the ReLU has a max (ReLU6).
 struct ReluParams {
     int32_t size;
     int32_t zero_point;
+    int32_t act_max;
 };
 
 template <typename Params> struct Kernel {
@@ -58,14 +62,16 @@ template <typename Params> struct Kernel {
     // out = op(in); scratch holds room >= scratch_bytes(p) bytes; in, out
     // and scratch do not overlap (ReLU excepted: in place).
     void (*run)(const Params *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room);
-    // Conv2d only (else null): the int32 accumulators, bias included, that
-    // run() would requantize, out_h x out_w x out_c of them into acc: what
-    // calibration measures.
+    // Conv2d and depthwise conv2d only (else null): the int32 accumulators,
+    // bias included, that run() would requantize, out_h x out_w x out_c of
+    // them into acc: what calibration measures.
     void (*accumulators)(const Params *p, const int8_t *in, int32_t *acc, int8_t *scratch, int64_t room);
 };
 using Conv2dKernel = Kernel<dmc_conv2d_s8>;
 using LinearKernel = Kernel<dmc_linear_s8>;
 using PoolKernel = Kernel<dmc_pool2d_s8>;
+using DepthwiseKernel = Kernel<dmc_depthwise_conv2d_s8>;
+using GlobalPoolKernel = Kernel<dmc_global_avgpool2d_s8>;
 using ReluKernel = Kernel<ReluParams>;
 
 // Every variant of each op, the plain C first and the fastest last.
@@ -74,6 +80,8 @@ const std::vector<LinearKernel> &linear_kernels();
 const std::vector<PoolKernel> &maxpool2d_kernels();
 const std::vector<PoolKernel> &avgpool2d_kernels();
 const std::vector<ReluKernel> &relu_kernels();
+const std::vector<DepthwiseKernel> &depthwise_conv2d_kernels();
+const std::vector<GlobalPoolKernel> &global_avgpool2d_kernels();
 
 // The variants the engine runs, chosen on first use (see above).
 struct KernelChoice {
@@ -82,6 +90,8 @@ struct KernelChoice {
     const PoolKernel *maxpool2d;
     const PoolKernel *avgpool2d;
     const ReluKernel *relu;
+    const DepthwiseKernel *depthwise_conv2d;
+    const GlobalPoolKernel *global_avgpool2d;
 };
 const KernelChoice &chosen_kernels();
 

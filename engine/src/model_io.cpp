@@ -1,6 +1,7 @@
 // model_io.cpp - reading, validating and writing the model file
 // (engine/MODEL_FORMAT.md). Every check happens before the data is used,
 // and sizes are checked before anything is allocated.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +31,8 @@ const char *layer_type_name(LayerType type) {
     case LayerType::MaxPool2d: return "maxpool2d";
     case LayerType::AvgPool2d: return "avgpool2d";
     case LayerType::Flatten: return "flatten";
+    case LayerType::DepthwiseConv2d: return "depthwise_conv2d";
+    case LayerType::GlobalAvgPool2d: return "global_avgpool2d";
     }
     return "?";
 }
@@ -37,6 +40,7 @@ const char *layer_type_name(LayerType type) {
 int64_t Layer::fan_in() const {
     if (type == LayerType::Conv2d) return int64_t(kernel) * kernel * in_channels;
     if (type == LayerType::Linear) return in_channels;
+    if (type == LayerType::DepthwiseConv2d) return int64_t(kernel) * kernel;
     return 0;
 }
 
@@ -78,8 +82,9 @@ static bool is_identifier(const std::string &s) {
 }
 
 static bool layer_type_from_name(const std::string &name, LayerType *type) {
-    for (LayerType t : {LayerType::Conv2d, LayerType::Linear, LayerType::ReLU,
-                        LayerType::MaxPool2d, LayerType::AvgPool2d, LayerType::Flatten}) {
+    for (LayerType t : {LayerType::Conv2d, LayerType::Linear, LayerType::ReLU, LayerType::MaxPool2d,
+                        LayerType::AvgPool2d, LayerType::Flatten, LayerType::DepthwiseConv2d,
+                        LayerType::GlobalAvgPool2d}) {
         if (name == layer_type_name(t)) {
             *type = t;
             return true;
@@ -143,7 +148,21 @@ static std::vector<float> read_tensor(const json &value, int64_t count, const st
     return out;
 }
 
-static Layer parse_layer(const json &j, size_t index, int64_t *parameter_budget) {
+// The file version a layer needs: 2 for the layers and fields version 2
+// added (depthwise_conv2d, global_avgpool2d, relu's max).
+static int layer_version(const Layer &l) {
+    const bool v2 = l.type == LayerType::DepthwiseConv2d || l.type == LayerType::GlobalAvgPool2d ||
+                    (l.type == LayerType::ReLU && std::isfinite(l.relu_max));
+    return v2 ? 2 : 1;
+}
+
+int model_format_version(const Model &model) {
+    int version = 1;
+    for (const Layer &l : model.layers) version = std::max(version, layer_version(l));
+    return version;
+}
+
+static Layer parse_layer(const json &j, size_t index, int64_t version, int64_t *parameter_budget) {
     const std::string where0 = "layer " + std::to_string(index);
     if (!j.is_object()) throw Error(where0 + ": must be a JSON object");
     JsonReader r(j, where0);
@@ -151,7 +170,8 @@ static Layer parse_layer(const json &j, size_t index, int64_t *parameter_budget)
     const std::string type_name = r.string("type");
     if (!layer_type_from_name(type_name, &layer.type))
         throw Error(where0 + ": unknown layer type " + in_quotes(type_name) +
-                    " (known: conv2d, linear, relu, maxpool2d, avgpool2d, flatten)");
+                    " (known: conv2d, linear, relu, maxpool2d, avgpool2d, flatten, "
+                    "depthwise_conv2d, global_avgpool2d)");
     layer.name = r.string("name");
     if (!is_identifier(layer.name))
         throw Error(where0 + ": name " + in_quotes(layer.name) +
@@ -184,9 +204,30 @@ static Layer parse_layer(const json &j, size_t index, int64_t *parameter_budget)
         layer.stride = int(r.integer_or("stride", layer.kernel, 1, limits::kMaxStride));
         layer.padding = int(r.integer_or("padding", 0, 0, layer.kernel / 2));
         break;
+    case LayerType::DepthwiseConv2d:
+        r.allow_only({"type", "name", "channels", "kernel", "stride", "padding", "weight", "bias"});
+        layer.in_channels = layer.out_channels = int(r.integer("channels", 1, limits::kMaxDimension));
+        layer.kernel = int(r.integer("kernel", 1, limits::kMaxKernel));
+        layer.stride = int(r.integer_or("stride", 1, 1, limits::kMaxStride));
+        layer.padding = int(r.integer_or("padding", 0, 0, layer.kernel - 1));
+        weight_count = int64_t(layer.out_channels) * layer.kernel * layer.kernel;
+        break;
     case LayerType::ReLU:
+        r.allow_only({"type", "name", "max"});
+        if (j.contains("max")) {
+            const double max = r.number("max");
+            if (!(max > 0.0 && max <= limits::kMaxReluMax))
+                throw Error(where + ": max " + j["max"].dump() + " must be a number in (0, " +
+                            std::to_string(int64_t(limits::kMaxReluMax)) + "]");
+            layer.relu_max = float(max);
+        }
+        break;
+    case LayerType::GlobalAvgPool2d:
     case LayerType::Flatten: r.allow_only({"type", "name"}); break;
     }
+    if (layer_version(layer) > version)
+        throw Error(where + ": needs model file version 2 (the file says version " + std::to_string(version) +
+                    ")");
 
     if (layer.has_weights()) {
         if (layer.fan_in() > limits::kMaxFanIn)
@@ -220,9 +261,9 @@ Model parse_model(const std::string &json_text, const std::string &origin) {
     if (r.string("format") != "dmc-model")
         throw Error(origin + ": 'format' is " + in_quotes(j["format"].get<std::string>()) + ", expected 'dmc-model'");
     const int64_t version = r.integer("version", 0, 1000000);
-    if (version != 1)
+    if (version != 1 && version != 2)
         throw Error(origin + ": model file version " + std::to_string(version) +
-                    " is not supported (this engine reads version 1)");
+                    " is not supported (this engine reads versions 1 and 2)");
 
     Model model;
     model.name = r.string("name");
@@ -252,7 +293,7 @@ Model parse_model(const std::string &json_text, const std::string &origin) {
                     std::to_string(limits::kMaxLayers));
     int64_t parameter_budget = limits::kMaxParameters;
     for (size_t i = 0; i < layers.size(); ++i)
-        model.layers.push_back(parse_layer(layers[i], i, &parameter_budget));
+        model.layers.push_back(parse_layer(layers[i], i, version, &parameter_budget));
 
     if (j.contains("metadata")) model.metadata_json = j["metadata"].dump();
     validate_model(model);
@@ -333,14 +374,29 @@ static Shape layer_output_shape(const Layer &l, Shape shape, const std::string &
             throw Error(lw + ": padding must be at most half the window");
         shape = pooled_shape(l, shape);
         break;
-    case LayerType::ReLU: break;
+    case LayerType::DepthwiseConv2d:
+        if (shape.channels != l.in_channels || l.in_channels != l.out_channels)
+            throw Error(lw + ": has " + std::to_string(l.out_channels) + " channels but receives a " +
+                        shape.str() + " tensor");
+        if (shape.height + 2 * l.padding < l.kernel || shape.width + 2 * l.padding < l.kernel)
+            throw Error(lw + ": kernel " + std::to_string(l.kernel) +
+                        " is larger than its padded input " + shape.str());
+        if (l.padding >= l.kernel) throw Error(lw + ": padding must be smaller than the kernel");
+        shape = pooled_shape(l, shape);
+        break;
+    case LayerType::GlobalAvgPool2d: shape = Shape{shape.channels, 1, 1}; break;
+    case LayerType::ReLU:
+        if (!(l.relu_max > 0.0f) || (std::isfinite(l.relu_max) && l.relu_max > limits::kMaxReluMax))
+            throw Error(lw + ": max must be in (0, " + std::to_string(int64_t(limits::kMaxReluMax)) +
+                        "] (or infinite: no upper clamp)");
+        break;
     case LayerType::Flatten: shape = Shape{int(shape.size()), 1, 1}; break;
     }
     return shape;
 }
 
 static void validate_weights(const Layer &l, const std::string &lw) {
-    if (l.kernel < 1 && l.type == LayerType::Conv2d) throw Error(lw + ": kernel must be >= 1");
+    if (l.kernel < 1 && l.type != LayerType::Linear) throw Error(lw + ": kernel must be >= 1");
     if (int64_t(l.weight.size()) != l.fan_in() * l.out_channels)
         throw Error(lw + ": has " + std::to_string(l.weight.size()) + " weights but its shape needs " +
                     std::to_string(l.fan_in() * l.out_channels));
@@ -378,7 +434,7 @@ static Shape validate_layers(Model &model) {
 
 static void validate_task(const Model &model, const Shape &output, const std::string &where) {
     if (model.output_layer() < 0)
-        throw Error(where + ": has no conv2d or linear layer; there is nothing to compress");
+        throw Error(where + ": has no conv2d, depthwise_conv2d or linear layer; there is nothing to compress");
     if (model.task == Task::Classification && output.size() < 2)
         throw Error(where + ": a classifier needs at least 2 outputs, the model gives " +
                     std::to_string(output.size()));
@@ -432,7 +488,16 @@ std::string model_to_json(const Model &model) {
             j["stride"] = l.stride;
             j["padding"] = l.padding;
             break;
+        case LayerType::DepthwiseConv2d:
+            j["channels"] = l.out_channels;
+            j["kernel"] = l.kernel;
+            j["stride"] = l.stride;
+            j["padding"] = l.padding;
+            break;
         case LayerType::ReLU:
+            if (std::isfinite(l.relu_max)) j["max"] = l.relu_max;
+            break;
+        case LayerType::GlobalAvgPool2d:
         case LayerType::Flatten: break;
         }
         if (l.has_weights()) {
@@ -446,7 +511,7 @@ std::string model_to_json(const Model &model) {
                   {"max", model.input.max},                 {"mean", model.input.mean},
                   {"std", model.input.std}};
     json j = {{"format", "dmc-model"},
-              {"version", 1},
+              {"version", model_format_version(model)},
               {"name", model.name},
               {"task", model.task == Task::Classification ? "classification" : "regression"},
               {"dataset", model.dataset},

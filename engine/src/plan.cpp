@@ -53,6 +53,8 @@ int64_t scratch_bytes(const Step &s) {
     case Op::MaxPool2d: return planned_scratch(maxpool2d_kernels(), pool2d_params(s));
     case Op::AvgPool2d: return planned_scratch(avgpool2d_kernels(), pool2d_params(s));
     case Op::ReLU: return planned_scratch(relu_kernels(), relu_params(s));
+    case Op::DepthwiseConv2d: return planned_scratch(depthwise_conv2d_kernels(), depthwise_conv2d_params(s));
+    case Op::GlobalAvgPool2d: return planned_scratch(global_avgpool2d_kernels(), global_avgpool2d_params(s));
     default: return 0;
     }
 }

@@ -34,6 +34,10 @@ from .models import DEFAULT_DATASET, TASKS, DmcNet, check_integer
 
 FORMAT = "dmc-model"
 VERSION = 1
+# Version 2 adds depthwise_conv2d, global_avgpool2d and relu's max
+# (engine/MODEL_FORMAT.md); python/ does not build those layers yet and
+# refuses them by type.
+READ_VERSIONS = (1, 2)
 TOP_LEVEL_FIELDS = ("format", "version", "name", "task", "dataset", "input", "layers",
                     "metadata")
 TENSOR_FIELDS = ("weight", "bias")
@@ -296,9 +300,8 @@ def model_from_dict(doc, source="<model file>"):
         version = check_integer(doc["version"], "model file", "version", 0, 1000000)
     except ModelSpecError as e:
         fail(str(e))
-    if version != VERSION:
-        fail(f"model file version {version} is not supported (this reader reads version "
-             f"{VERSION})")
+    if version not in READ_VERSIONS:
+        fail(f"model file version {version} is not supported (this reader reads versions 1 and 2)")
     # Both are optional in the format: a file without them is an MNIST
     # classifier, a regression model without a dataset is evaluated on sine.
     task = doc.get("task", "classification")

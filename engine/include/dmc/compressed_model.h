@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,10 +27,14 @@ enum class Op {
     Linear,
     MaxPool2d,
     AvgPool2d,
-    ReLU,   // only where it does not directly follow conv2d/linear (fused there)
-    Flatten // no data movement: HWC is already flat
+    ReLU,   // only where it does not directly follow a weight layer (fused there)
+    Flatten, // no data movement: HWC is already flat
+    DepthwiseConv2d,
+    GlobalAvgPool2d
 };
 const char *op_name(Op op);
+// Conv2d, Linear and DepthwiseConv2d: the steps with quantized weights.
+inline bool is_weight_op(Op op) { return op == Op::Conv2d || op == Op::Linear || op == Op::DepthwiseConv2d; }
 
 struct Step {
     Op op = Op::Flatten;
@@ -39,25 +44,29 @@ struct Step {
     std::string name;
     Shape input, output;
 
-    // Conv2d, Linear: the pruned float layer (geometry, and the weights a
-    // float step runs with), and whether a following ReLU is fused in.
+    // Conv2d, Linear, DepthwiseConv2d: the pruned float layer (geometry,
+    // and the weights a float step runs with), and whether a following ReLU
+    // is fused in, with its max (infinity: none; 6 for ReLU6).
     Layer source;
     bool fused_relu = false;
+    float relu_max = std::numeric_limits<float>::infinity();
     // Float Conv2d/Linear: the weights transposed (see src/ops/ops.h).
     std::vector<float> float_weight_t;
 
-    // Integer Conv2d/Linear: packed weights and the output stage.
+    // Integer Conv2d/Linear/DepthwiseConv2d: packed weights and the output stage.
     QuantizedWeights weights;
     std::vector<int32_t> bias;       // input zero point folded in
     std::vector<int32_t> multiplier; // per output channel
     std::vector<int8_t> shift;
 
     // Integer steps: the quantization of the input and output tensors.
-    // act_min/act_max clamp the output (act_min = zero point for a fused ReLU).
+    // act_min/act_max clamp the output (act_min = zero point for a fused
+    // ReLU, act_max its quantized max; also for a stand-alone ReLU).
     QuantParams in_q, out_q;
     int32_t act_min = -128, act_max = 127;
 
-    // AvgPool2d (integer): 1 / (kernel * kernel) as multiplier and shift.
+    // AvgPool2d (integer): 1 / (kernel * kernel) as multiplier and shift;
+    // GlobalAvgPool2d: 1 / (height * width).
     FixedPointMultiplier pool_divisor;
 
     // Normalize: (x - input_mean) / input_std. Quantize:

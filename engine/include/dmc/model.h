@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,16 @@ struct Shape {
     std::string str() const; // "6x28x28" (channels x height x width)
 };
 
-enum class LayerType { Conv2d, Linear, ReLU, MaxPool2d, AvgPool2d, Flatten };
+enum class LayerType {
+    Conv2d,
+    Linear,
+    ReLU,
+    MaxPool2d,
+    AvgPool2d,
+    Flatten,
+    DepthwiseConv2d, // one k x k filter per channel (version 2)
+    GlobalAvgPool2d  // C x H x W -> C x 1 x 1 (version 2)
+};
 
 const char *layer_type_name(LayerType type); // the model file's name: "conv2d", ...
 
@@ -28,21 +38,32 @@ struct Layer {
     LayerType type = LayerType::ReLU;
     std::string name;
 
-    // conv2d: channels; linear: features. Other layers: unused.
+    // conv2d: channels; linear: features; depthwise_conv2d: both are its
+    // channels. Other layers: unused.
     int in_channels = 0, out_channels = 0;
-    // conv2d and pools: square window.
+    // conv2d, depthwise_conv2d and pools: square window.
     int kernel = 0, stride = 1, padding = 0;
+    // relu: the upper clamp (6 for ReLU6); infinity when there is none.
+    float relu_max = std::numeric_limits<float>::infinity();
 
-    // conv2d: OHWI; linear: [out][in]. bias is empty when the layer has none.
+    // conv2d: OHWI; linear: [out][in]; depthwise_conv2d: [channels][kernel][kernel].
+    // bias is empty when the layer has none.
     std::vector<float> weight, bias;
 
     // Shapes this layer sees; set by validate_model().
     Shape input, output;
 
-    bool has_weights() const { return type == LayerType::Conv2d || type == LayerType::Linear; }
-    // Weights per output channel: kernel * kernel * in_channels, or in_features.
+    // The layers that are quantized (and have bits in a config).
+    bool has_weights() const {
+        return type == LayerType::Conv2d || type == LayerType::Linear || type == LayerType::DepthwiseConv2d;
+    }
+    // The layers with a keep ratio: a depthwise layer has none of its own,
+    // its channels are those of the layer before it.
+    bool prunable() const { return type == LayerType::Conv2d || type == LayerType::Linear; }
+    // Weights per output channel: kernel * kernel * in_channels, in_features,
+    // or kernel * kernel (depthwise).
     int64_t fan_in() const;
-    int64_t macs() const; // multiply-accumulates of one inference
+    int64_t macs() const; // multiply-accumulates of one inference (output elements * fan_in)
 };
 
 enum class Task {
@@ -86,6 +107,7 @@ constexpr int64_t kMaxFanIn = 100000;               // keeps int32 accumulators 
 // hours, and a hostile file could freeze the CLI or the browser's worker.
 constexpr int64_t kMaxMacs = int64_t(1) << 28; // 268,435,456
 constexpr int kMaxKernel = 64, kMaxStride = 64;
+constexpr double kMaxReluMax = 1e6; // relu's max: a clamp, not a disguised infinity
 constexpr int64_t kMaxFileBytes = int64_t(1) << 30;
 // The input spec: |min|, |max|, |mean| and std at most this...
 constexpr double kMaxInputValue = 1e6;
@@ -98,7 +120,9 @@ constexpr double kMinInputStd = 1e-6;
 Model load_model(const std::string &path);
 // The same from the file's text (`origin` names it in error messages).
 Model parse_model(const std::string &json_text, const std::string &origin = "model");
-// Serialises (weights as base64 float32) and writes.
+// Serialises (weights as base64 float32) and writes. The file is version 1
+// unless a layer needs version 2 (model_format_version).
+int model_format_version(const Model &model);
 std::string model_to_json(const Model &model);
 void save_model(const Model &model, const std::string &path);
 

@@ -1,7 +1,9 @@
 // dmc/prune.h - structured pruning: whole output channels (conv filters,
 // linear neurons) are removed, ranked by a norm of their weights, and the
 // matching inputs of the next weight layer go with them - through ReLU and
-// pooling, and through flatten (where one channel is H*W linear inputs).
+// pooling (global average pooling too), through a depthwise convolution
+// (which loses the matching channels, filters and biases), and through
+// flatten (where one channel is H*W linear inputs).
 // The result is a smaller dense model: no masks, nothing to decode.
 #pragma once
 
@@ -28,7 +30,8 @@ std::vector<double> channel_importance(const Layer &layer, PruneNorm norm);
 // Ties go to the lower index.
 std::vector<int> select_channels(const std::vector<double> &importance, int count);
 
-// Prunes every conv2d/linear layer to its configured keep ratio. Importance
+// Prunes every conv2d/linear layer to its configured keep ratio; a
+// depthwise_conv2d layer keeps the channels that reach it. Importance
 // is measured on the original weights of each layer. Validates the config.
 PrunedModel prune_model(const Model &model, const CompressionConfig &config);
 

@@ -39,5 +39,30 @@ void conv2d_f32(const Layer &l, const float *weight_t, const float *in, float *o
     }
 }
 
+// weight_t is [ky][kx][c]: the inner loop runs over channels, as the
+// activations do (HWC).
+void depthwise_conv2d_f32(const Layer &l, const float *weight_t, const float *in, float *out) {
+    const Shape &is = l.input, &os = l.output;
+    const size_t k = size_t(l.kernel), c_n = size_t(is.channels);
+    for (int oy = 0; oy < os.height; ++oy) {
+        for (int ox = 0; ox < os.width; ++ox) {
+            float *acc = out + (size_t(oy) * size_t(os.width) + size_t(ox)) * c_n;
+            if (l.bias.empty()) std::fill(acc, acc + c_n, 0.0f);
+            else std::copy(l.bias.begin(), l.bias.end(), acc);
+            for (size_t ky = 0; ky < k; ++ky) {
+                const int iy = oy * l.stride - l.padding + int(ky);
+                if (iy < 0 || iy >= is.height) continue;
+                for (size_t kx = 0; kx < k; ++kx) {
+                    const int ix = ox * l.stride - l.padding + int(kx);
+                    if (ix < 0 || ix >= is.width) continue;
+                    const float *x = in + (size_t(iy) * size_t(is.width) + size_t(ix)) * c_n;
+                    const float *w = weight_t + (ky * k + kx) * c_n;
+                    for (size_t c = 0; c < c_n; ++c) acc[c] += x[c] * w[c];
+                }
+            }
+        }
+    }
+}
+
 } // namespace ops
 } // namespace dmc

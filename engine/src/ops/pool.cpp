@@ -50,5 +50,16 @@ void avgpool2d_f32(const Layer &l, const float *in, float *out) {
     }
 }
 
+// Sums in position order, in double (a sum of up to 2^22 floats), then
+// divides once.
+void global_avgpool2d_f32(const Layer &l, const float *in, float *out) {
+    const size_t c_n = size_t(l.input.channels), positions = size_t(l.input.height) * size_t(l.input.width);
+    for (size_t c = 0; c < c_n; ++c) {
+        double sum = 0.0;
+        for (size_t i = 0; i < positions; ++i) sum += double(in[i * c_n + c]);
+        out[c] = float(sum / double(positions));
+    }
+}
+
 } // namespace ops
 } // namespace dmc

@@ -3,6 +3,12 @@
 // next layer loses the matching inputs. Removing channels (rather than
 // zeroing weights) keeps the pruned model an ordinary dense model, so the
 // kernels, the buffer plan and the exported header need nothing special.
+//
+// A depthwise layer has no keep ratio: its channel c filters input channel
+// c only, so it keeps exactly the channels that reach it (and their
+// filters and biases) and passes them on, like ReLU and pooling do. Global
+// average pooling keeps the channels too, so a conv's pruned channels
+// reach the linear layer after it as pruned input features.
 #include "dmc/prune.h"
 
 #include <algorithm>
@@ -95,9 +101,23 @@ PrunedModel prune_model(const Model &model, const CompressionConfig &config) {
             live = std::move(features);
             break;
         }
+        case LayerType::DepthwiseConv2d: {
+            const size_t fan_in = size_t(original.fan_in());
+            layer.weight.clear();
+            layer.weight.reserve(live.size() * fan_in);
+            for (int c : live)
+                layer.weight.insert(layer.weight.end(), original.weight.begin() + std::ptrdiff_t(size_t(c) * fan_in),
+                                    original.weight.begin() + std::ptrdiff_t((size_t(c) + 1) * fan_in));
+            layer.bias.clear();
+            if (!original.bias.empty())
+                for (int c : live) layer.bias.push_back(original.bias[size_t(c)]);
+            layer.in_channels = layer.out_channels = int(live.size());
+            break;
+        }
         case LayerType::ReLU:
         case LayerType::MaxPool2d:
-        case LayerType::AvgPool2d: break; // channel-wise: the live channels pass through
+        case LayerType::AvgPool2d:
+        case LayerType::GlobalAvgPool2d: break; // channel-wise: the live channels pass through
         }
         result.kept[li] = live;
     }
