@@ -165,7 +165,60 @@ def test_global_average_pool(tmp_path, dmc_bin, mnist_dir, images):
     torch.manual_seed(5)
     model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
     printout = check(model, tmp_path, dmc_bin, mnist_dir, images)
-    assert "average pooling with window 26" in printout
+    assert "conv1 -> relu1 -> gap1 -> flatten1 -> fc1" in printout
+    layers = json.loads((tmp_path / "imported.json").read_text())["layers"]
+    assert layers[2]["type"] == "global_avgpool2d"
+
+
+def separable_block(c_in, c_out, stride):
+    """Depthwise 3x3 (stride) + BN + ReLU6, then pointwise 1x1 + BN + ReLU6."""
+    return [nn.Conv2d(c_in, c_in, 3, stride=stride, padding=1, groups=c_in), nn.BatchNorm2d(c_in), nn.ReLU6(),
+            nn.Conv2d(c_in, c_out, 1), nn.BatchNorm2d(c_out), nn.ReLU6()]
+
+
+def depthwise_separable():
+    """A DS-CNN / MobileNet-style stem and two depthwise-separable blocks with
+    stride 2, global average pooling and a linear classifier."""
+    return randomize_batch_norms(nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU6(),
+        *separable_block(8, 16, 2), *separable_block(16, 24, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 10)))
+
+
+@pytest.mark.parametrize("training", [torch.onnx.TrainingMode.EVAL, torch.onnx.TrainingMode.PRESERVE])
+def test_depthwise_separable(training, tmp_path, dmc_bin, mnist_dir, images):
+    torch.manual_seed(8)
+    model = depthwise_separable()
+    printout = check(model, tmp_path, dmc_bin, mnist_dir, images,
+                     options=("--mean", MNIST_MEAN, "--std", MNIST_STD), normalise=mnist_normalise,
+                     training=training)
+    assert ("conv1 -> relu1 -> dwconv1 -> relu2 -> conv2 -> relu3 -> dwconv2 -> relu4 -> conv3 -> relu5 -> gap1"
+            " -> flatten1 -> fc1") in printout
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node]
+    assert "Clip" in ops and "GlobalAveragePool" in ops
+    if training == torch.onnx.TrainingMode.PRESERVE:
+        assert printout.count("folded node") == 5, printout
+    model_file = json.loads((tmp_path / "imported.json").read_text())
+    assert model_file["version"] == 2
+    dw = [l for l in model_file["layers"] if l["type"] == "depthwise_conv2d"]
+    assert [(l["channels"], l["stride"], l["padding"]) for l in dw] == [(8, 2, 1), (16, 2, 1)]
+    assert [l.get("max") for l in model_file["layers"] if l["type"] == "relu"] == [6.0] * 5
+
+
+class ClampMax(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(784, 24), nn.Linear(24, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.clamp(self.fc1(torch.flatten(x, 1)), min=0, max=0.5))
+
+
+def test_clip_with_a_max_is_a_clamped_relu(tmp_path, dmc_bin, mnist_dir, images):
+    torch.manual_seed(9)
+    check(ClampMax(), tmp_path, dmc_bin, mnist_dir, images)
+    relu = [l for l in json.loads((tmp_path / "imported.json").read_text())["layers"] if l["type"] == "relu"]
+    assert relu == [{"name": "relu1", "type": "relu", "max": 0.5}]
 
 
 def insert_before_first_node(path, op_type):
@@ -274,10 +327,11 @@ def assert_refused(dmc_bin, path, tmp_path, *expected):
     return result.stderr
 
 
-def test_depthwise_refused(tmp_path, dmc_bin):
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3, groups=4), nn.Flatten(), nn.Linear(4 * 24 * 24, 10))
+def test_depthwise_multiplier_refused(tmp_path, dmc_bin):
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(4, 8, 3, groups=4), nn.Flatten(), nn.Linear(8 * 24 * 24, 10))
     path = export(model, tmp_path / "dw.onnx")
-    assert_refused(dmc_bin, path, tmp_path, "node '/1/Conv' (Conv)", "depthwise convolution is not supported yet")
+    assert_refused(dmc_bin, path, tmp_path, "node '/1/Conv' (Conv)", "grouped convolution (group 4)",
+                   "depthwise (group = input = output channels)")
 
 
 def test_group_two_refused(tmp_path, dmc_bin):

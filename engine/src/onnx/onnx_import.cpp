@@ -38,8 +38,9 @@ using onnx::quote;
 namespace {
 
 const char *kSupported =
-    "supported: Conv (group 1), Gemm, MatMul (+ Add), Relu, Clip (min 0, no max), BatchNormalization "
-    "(after Conv/Gemm/MatMul), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape to [N, -1], "
+    "supported: Conv (group 1, or depthwise: group = in = out channels), Gemm, MatMul (+ Add), Relu, "
+    "Clip (min 0, any max: ReLU6), BatchNormalization (after Conv/Gemm/MatMul), MaxPool, AveragePool, "
+    "GlobalAveragePool, Flatten, Reshape to [N, -1], "
     "Dropout, Identity, Constant, Pad (zeros, before AveragePool), Sub/Div/Mul/Add by a scalar at the "
     "input, and a final Softmax/LogSoftmax";
 
@@ -148,6 +149,7 @@ class Importer {
     void check_chain_inputs(const onnx::Node &n) const;
     void import_node(const onnx::Node &n, bool last);
     void conv(const onnx::Node &n);
+    void depthwise_conv(const onnx::Node &n, const onnx::Tensor &w);
     void gemm(const onnx::Node &n);
     void matmul(const onnx::Node &n);
     void add_bias(const onnx::Node &n);
@@ -377,7 +379,9 @@ Layer &Importer::emit(const onnx::Node &n, LayerType type, const std::string &pr
     l.name = prefix + std::to_string(++counters_[prefix]);
     sources_[l.name] = n.name;
     model_.layers.push_back(std::move(l));
-    foldable_ = type == LayerType::Conv2d || type == LayerType::Linear ? int(model_.layers.size()) - 1 : -1;
+    foldable_ = type == LayerType::Conv2d || type == LayerType::Linear || type == LayerType::DepthwiseConv2d
+                    ? int(model_.layers.size()) - 1
+                    : -1;
     return model_.layers.back();
 }
 
@@ -440,12 +444,11 @@ void Importer::conv(const onnx::Node &n) {
     if (w.dims.size() != 4) node_error(n, "weight " + ints_text(w.dims) + " is not 4-D (OIHW)");
     const int64_t out = w.dims[0], per_group = w.dims[1], k = w.dims[2];
     const int64_t group = attr_int(n, "group", 1);
-    if (group != 1) {
-        if (group == shape_.channels && out == group && per_group == 1)
-            node_error(n, "depthwise convolution is not supported yet (group " + std::to_string(group) +
-                              " = input channels = output channels)");
-        node_error(n, "grouped convolution (group " + std::to_string(group) + ") is not supported; only group 1");
-    }
+    const bool depthwise = group != 1 && group == shape_.channels && out == group && per_group == 1;
+    if (group != 1 && !depthwise)
+        node_error(n, "grouped convolution (group " + std::to_string(group) +
+                          ") is not supported; only group 1 and depthwise (group = input = output channels)");
+    if (depthwise) return depthwise_conv(n, w);
     if (per_group != shape_.channels)
         node_error(n, "weight " + ints_text(w.dims) + " takes " + std::to_string(per_group) +
                           " input channels, the input " + shape_.str() + " has " + std::to_string(shape_.channels));
@@ -477,6 +480,33 @@ void Importer::conv(const onnx::Node &n) {
                     l.weight[size_t(((o * k + y) * k + x) * c_in + i)] = w.floats[size_t(((o * c_in + i) * k + y) * k + x)];
     if (has_input(n, 2)) bias(n, 2, &l, false);
     set_shape(n, Shape{int(out), int((in.height + 2 * padding - k) / stride + 1), int((in.width + 2 * padding - k) / stride + 1)},
+              false);
+}
+
+// Conv with group = input = output channels: weights [C][1][k][k] are the
+// engine's [C][k][k] as they are.
+void Importer::depthwise_conv(const onnx::Node &n, const onnx::Tensor &w) {
+    const int64_t channels = w.dims[0], k = w.dims[2];
+    if (w.dims[3] != k) node_error(n, "kernel " + ints_text(w.dims) + " is not square (the engine's are)");
+    if (n.find("kernel_shape") && square(n, "kernel_shape", attr_ints(n, "kernel_shape", {})) != k)
+        node_error(n, "kernel_shape does not match the weight " + ints_text(w.dims));
+    const int64_t stride = square(n, "strides", attr_ints(n, "strides", {1, 1}));
+    const int64_t padding = symmetric_pads(n, attr_ints(n, "pads", {0, 0, 0, 0}));
+    if (k < 1 || k > limits::kMaxKernel || stride < 1 || stride > limits::kMaxStride || padding >= k)
+        node_error(n, "kernel " + std::to_string(k) + ", stride " + std::to_string(stride) + ", padding " +
+                          std::to_string(padding) + " out of the engine's range");
+    if (shape_.height + 2 * padding < k || shape_.width + 2 * padding < k)
+        node_error(n, "kernel " + std::to_string(k) + " is larger than its padded input " + shape_.str());
+    const Shape in = shape_;
+    Layer &l = emit(n, LayerType::DepthwiseConv2d, "dwconv");
+    l.in_channels = l.out_channels = int(channels);
+    l.kernel = int(k);
+    l.stride = int(stride);
+    l.padding = int(padding);
+    l.weight = w.floats;
+    if (has_input(n, 2)) bias(n, 2, &l, false);
+    set_shape(n, Shape{in.channels, int((in.height + 2 * padding - k) / stride + 1),
+                       int((in.width + 2 * padding - k) / stride + 1)},
               false);
 }
 
@@ -573,15 +603,17 @@ void Importer::clip(const onnx::Node &n) {
         return t.floats[0];
     };
     const std::optional<float> lo = bound(1), hi = bound(2);
-    if (hi)
-        node_error(n, "Clip with max " + float_text(*hi) + (*hi == 6.0f ? " (ReLU6)" : "") +
-                          " is not supported yet; only Clip(min=0) without a max, which is Relu");
-    if (!lo) {
+    if (!lo && !hi) {
         note("removed " + node_text(n) + " (no bounds: it does nothing)");
         return;
     }
-    if (*lo != 0.0f) node_error(n, "Clip with min " + float_text(*lo) + " is not supported; only min 0 (= Relu)");
-    emit(n, LayerType::ReLU, "relu");
+    if (!lo || *lo != 0.0f)
+        node_error(n, "Clip with min " + (lo ? float_text(*lo) : std::string("none")) +
+                          " is not supported; only min 0 (= Relu, or ReLU6 and the like with a max)");
+    if (hi && !(*hi > 0.0f && *hi <= limits::kMaxReluMax))
+        node_error(n, "Clip with max " + float_text(*hi) + " is not supported; the max must be in (0, 1e6]");
+    Layer &l = emit(n, LayerType::ReLU, "relu");
+    if (hi) l.relu_max = *hi;
 }
 
 // Folded into the conv or linear layer before it, in double precision:
@@ -655,14 +687,8 @@ void Importer::pool(const onnx::Node &n, LayerType type) {
 
 void Importer::global_average_pool(const onnx::Node &n) {
     if (flat_) node_error(n, "its input is not an image [N, C, H, W]");
-    if (shape_.height != shape_.width || shape_.height > limits::kMaxKernel)
-        node_error(n, "its input " + shape_.str() + " is not square with a side of at most " +
-                          std::to_string(limits::kMaxKernel) + " (it becomes an average pooling over the whole image)");
     const Shape in = shape_;
-    Layer &l = emit(n, LayerType::AvgPool2d, "avgpool");
-    l.kernel = l.stride = in.height;
-    l.padding = 0;
-    note(node_text(n) + " imported as " + l.name + ", average pooling with window " + std::to_string(in.height));
+    emit(n, LayerType::GlobalAvgPool2d, "gap");
     set_shape(n, Shape{in.channels, 1, 1}, false);
 }
 
