@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exported header is the engine's twin: for LeNet-5 at 8, 4 and 2 bits
-# with pruning, the header compiled as C99 and as C++11 (-Wall -Wextra
+# with pruning, and for a depthwise-separable model (make_depthwise_model.py), the header compiled as C99 and as C++11 (-Wall -Wextra
 # -Werror -pedantic) gives, on all 10,000 test images, exactly the int8
 # outputs of `dmc infer`, through its static arena and through two caller
 # arenas in turn (run_header.c). Also: the header from two translation
@@ -35,6 +35,20 @@ check() { # name, config JSON
 check int8 '{"default": {"bits": 8}}'
 check int4_pruned '{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
 check int2_pruned '{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
+
+# A depthwise-separable model (model file version 2): depthwise convolution
+# at every bit width, ReLU6 fused and stand-alone, global average pooling,
+# and pruning that passes through the depthwise layers.
+lenet=$model
+model=$tmp/dwsep.json
+python3 "$here/make_depthwise_model.py" >"$model"
+check dw_int8 '{"default": {"bits": 8}}'
+check dw_int4_pruned '{"default": {"bits": 4}, "layers": {"conv1": {"keep": 0.5}, "pw1": {"keep": 0.75}}}'
+check dw_int2 '{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "dw1": {"bits": 4}}}'
+grep -q "dmc_depthwise_conv2d_s8_run" "$tmp/model.h"
+grep -q "dmc_global_avgpool2d_s8_run" "$tmp/model.h"
+grep -q "dmc_clamp_s8_run" "$tmp/model.h"
+model=$lenet
 
 # A layer left in float cannot be exported.
 echo '{"layers": {"fc1": {"bits": 32}}}' >"$tmp/float.json"

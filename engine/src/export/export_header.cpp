@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dmc/error.h"
+#include "dmc_arith.h"
 #include "export/kernel_sources.h"
 
 namespace dmc {
@@ -49,17 +50,18 @@ void write_values(std::ostringstream &out, const T *values, size_t n, bool hex, 
 // The kernel headers the model needs, with their local #includes removed
 // (they follow each other in dependency order).
 std::string kernels_for(const CompressedModel &cm) {
-    bool conv = false, linear = false, pool = false;
+    bool conv = false, linear = false, pool = false, depthwise = false;
     for (const Step &s : cm.steps) {
         conv = conv || s.op == Op::Conv2d;
         linear = linear || s.op == Op::Linear;
-        pool = pool || s.op == Op::MaxPool2d || s.op == Op::AvgPool2d;
+        pool = pool || s.op == Op::MaxPool2d || s.op == Op::AvgPool2d || s.op == Op::GlobalAvgPool2d;
+        depthwise = depthwise || s.op == Op::DepthwiseConv2d;
     }
     std::string out;
     for (const KernelSource &k : kernel_sources()) {
         const std::string name = k.name;
         if ((name == "dmc_conv2d.h" && !conv) || (name == "dmc_linear.h" && !linear) ||
-            (name == "dmc_pool.h" && !pool))
+            (name == "dmc_pool.h" && !pool) || (name == "dmc_depthwise.h" && !depthwise))
             continue;
         std::istringstream in(k.text);
         std::string line;
@@ -175,9 +177,11 @@ std::vector<std::string> step_names(const Header &h, const Step &s) {
     const std::string id = step_id(h, s);
     switch (s.op) {
     case Op::Conv2d:
-    case Op::Linear: return {id, id + "_weights", id + "_bias", id + "_multiplier", id + "_shift"};
+    case Op::Linear:
+    case Op::DepthwiseConv2d: return {id, id + "_weights", id + "_bias", id + "_multiplier", id + "_shift"};
     case Op::MaxPool2d:
-    case Op::AvgPool2d: return {id};
+    case Op::AvgPool2d:
+    case Op::GlobalAvgPool2d: return {id};
     default: return {};
     }
 }
@@ -309,7 +313,8 @@ void write_declarations(std::ostringstream &o, const Header &h) {
 void write_weight_layer(std::ostringstream &o, const Header &h, const Step &s, const std::string &id) {
     const QuantizedWeights &w = s.weights;
     o << "/* " << s.name << ": " << op_name(s.op) << " " << s.input.str() << " -> " << s.output.str() << ", "
-      << w.bits << "-bit weights" << (s.fused_relu ? ", ReLU fused" : "") << " */\n"
+      << w.bits << "-bit weights" << (s.fused_relu ? ", ReLU fused" : "")
+      << (s.fused_relu && std::isfinite(s.relu_max) ? " (max " + float_literal(s.relu_max) + ")" : "") << " */\n"
       << "static const uint8_t " << id << "_weights[" << w.bytes() << "] " << h.P << "_ALIGNED = {";
     write_values(o, w.packed.data(), size_t(w.bytes()), true, 16);
     o << "};\nstatic const int32_t " << id << "_bias[" << s.bias.size() << "] = {";
@@ -328,6 +333,13 @@ void write_weight_layer(std::ostringstream &o, const Header &h, const Step &s, c
           << s.source.padding << ", /* kernel, stride, padding */\n    " << w.bits << ", /* bits */\n    "
           << constants << s.in_q.zero_point << ", " << s.out_q.zero_point << ", /* input, output zero point */\n    "
           << s.act_min << ", " << s.act_max << " /* activation min, max */\n};\n\n";
+    } else if (s.op == Op::DepthwiseConv2d) {
+        o << "static const dmc_depthwise_conv2d_s8 " << id << " = {\n    " << s.input.height << ", "
+          << s.input.width << ", " << s.input.channels << ", /* in h, w, channels */\n    " << s.output.height
+          << ", " << s.output.width << ", /* out h, w */\n    " << s.source.kernel << ", " << s.source.stride
+          << ", " << s.source.padding << ", /* kernel, stride, padding */\n    " << w.bits << ", /* bits */\n    "
+          << constants << s.in_q.zero_point << ", " << s.out_q.zero_point << ", /* input, output zero point */\n    "
+          << s.act_min << ", " << s.act_max << " /* activation min, max */\n};\n\n";
     } else {
         o << "static const dmc_linear_s8 " << id << " = {\n    " << s.input.channels << ", " << s.output.channels
           << ", /* in, out features */\n    " << w.bits << ", /* bits */\n    " << constants << s.out_q.zero_point
@@ -342,6 +354,12 @@ void write_pool_layer(std::ostringstream &o, const Step &s, const std::string &i
       << ", /* out h, w */\n    " << s.source.kernel << ", " << s.source.stride << ", " << s.source.padding
       << ", /* window, stride, padding */\n    " << s.in_q.zero_point << ", " << s.pool_divisor.multiplier << ", "
       << s.pool_divisor.shift << " /* zero point; average: 1 / window^2 */\n};\n\n";
+}
+
+void write_global_pool_layer(std::ostringstream &o, const Step &s, const std::string &id) {
+    o << "static const dmc_global_avgpool2d_s8 " << id << " = {\n    " << s.input.height << ", " << s.input.width
+      << ", " << s.input.channels << ", /* in h, w, channels */\n    " << s.in_q.zero_point << ", "
+      << s.pool_divisor.multiplier << ", " << s.pool_divisor.shift << " /* zero point; 1 / (h * w) */\n};\n\n";
 }
 
 // Step k's constants into o; returns its line in <p>_run(), which gets the
@@ -365,7 +383,16 @@ std::string write_step(std::ostringstream &o, const Header &h, size_t k) {
         write_pool_layer(o, s, id);
         return std::string("    dmc_") + (s.op == Op::MaxPool2d ? "max" : "avg") + "pool2d_s8_run(&" + id + ", " + in +
                ", " + out + ");\n";
+    case Op::DepthwiseConv2d:
+        write_weight_layer(o, h, s, id);
+        return "    dmc_depthwise_conv2d_s8_run(&" + id + ", " + in + ", " + out + ");\n";
+    case Op::GlobalAvgPool2d:
+        write_global_pool_layer(o, s, id);
+        return "    dmc_global_avgpool2d_s8_run(&" + id + ", " + in + ", " + out + ");\n";
     case Op::ReLU:
+        if (s.act_max != DMC_ACT_MAX) // a ReLU6: the clamp (a plain ReLU's header stays as it was)
+            return "    dmc_clamp_s8_run(" + in + ", " + out + ", " + std::to_string(s.input.size()) + ", " +
+                   std::to_string(s.in_q.zero_point) + ", " + std::to_string(s.act_max) + ");\n";
         return "    dmc_relu_s8_run(" + in + ", " + out + ", " + std::to_string(s.input.size()) + ", " +
                std::to_string(s.in_q.zero_point) + ");\n";
     case Op::Flatten: return "    /* " + s.name + ": flatten, nothing to move (HWC is flat) */\n";
