@@ -2,6 +2,7 @@
 // accuracy and errors by running it next to the float model on MNIST.
 #include "dmc/evaluate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -269,13 +270,18 @@ std::string report_to_text(const Report &r) {
                       r.images, r.float_mse, r.mse);
         out += line;
     }
-    std::snprintf(line, sizeof line, "%-10s %-7s %9s %4s %9s %9s %7s %8s %10s\n", "layer", "type",
+    // The type column is 7 wide ("conv2d", "linear"), wider only for a
+    // longer type ("depthwise_conv2d"), so that existing tables stay as
+    // they were.
+    int type_width = 7;
+    for (const LayerReport &l : r.layers) type_width = std::max(type_width, int(l.type.size()));
+    std::snprintf(line, sizeof line, "%-10s %-*s %9s %4s %9s %9s %7s %8s %10s\n", "layer", type_width, "type",
                   "kept", "bits", "params", "flash B", "w SQNR", "out SQNR", "MACs");
     out += line;
     for (const LayerReport &l : r.layers) {
         const std::string kept = std::to_string(l.channels_kept) + "/" + std::to_string(l.channels_total);
-        std::snprintf(line, sizeof line, "%-10s %-7s %9s %4d %9s %9s %7s %8s %10s\n", l.name.c_str(),
-                      l.type.c_str(), kept.c_str(), l.bits, with_commas(l.params).c_str(),
+        std::snprintf(line, sizeof line, "%-10s %-*s %9s %4d %9s %9s %7s %8s %10s\n", l.name.c_str(),
+                      type_width, l.type.c_str(), kept.c_str(), l.bits, with_commas(l.params).c_str(),
                       with_commas(l.flash_bytes()).c_str(), db_text(l.weight_sqnr_db).c_str(),
                       db_text(l.output_sqnr_db).c_str(), with_commas(l.macs).c_str());
         out += line;
