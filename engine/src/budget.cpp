@@ -743,8 +743,13 @@ BudgetOutcome Solver::finish() {
             throw Error("no configuration found keeps within " + std::to_string(budget_.max_drop_points) +
                         " points of the float model's accuracy");
     } else {
-        for (size_t i = 0; i < order.size() && int(i) < finalists; ++i) {
-            const State &s = order[i];
+        // Confirmed in the fixed order, not by rank: consecutive finalists
+        // then share their first layers' settings, which the compressor
+        // and the scorer do not redo (half the solve's time on LeNet-5).
+        // The most accurate wins whatever the order.
+        std::vector<State> finals(order.begin(), order.begin() + long(std::min(order.size(), size_t(finalists))));
+        std::sort(finals.begin(), finals.end());
+        for (const State &s : finals) {
             const int correct = confirm(s);
             if (!found || correct > confirmed_[best] || (correct == confirmed_[best] && better(s, best)))
                 best = s, found = true;
@@ -777,6 +782,7 @@ BudgetOutcome Solver::finish() {
         if (scored_.at(a).correct != scored_.at(b).correct) return scored_.at(a).correct > scored_.at(b).correct;
         return a < b;
     });
+    for (const auto &s : scored_) outcome.scored.push_back(point(s.first));
     int most = -1;
     for (const State &s : by_cost)
         if (scored_.at(s).correct > most) {

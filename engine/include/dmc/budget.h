@@ -108,6 +108,9 @@ struct BudgetOutcome {
     // front_resource (lower) and subset accuracy (higher), by increasing
     // resource. Subset accuracies; `accuracy` too where it was confirmed.
     std::vector<BudgetPoint> front;
+    // Every config scored on the subset (fitting or not, the order fixed),
+    // for a chart of what the solver looked at; not in the JSON or text.
+    std::vector<BudgetPoint> scored;
 };
 
 // The most accurate configuration within `budget` that the solver finds
