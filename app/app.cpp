@@ -150,7 +150,11 @@ bool load_model_text(const std::string &name, const std::string &text) {
         s.selected_layer = 0;
         s.tried.clear();
         s.message.clear();
-        s.worker.set_model(model, data);
+        s.worker.set_model(model, data); // drops a budget request for the old model: its promise is told
+        if (s.budget.id) platform_budget_done(false, "a new model was loaded");
+        s.budget.id = 0;
+        s.budget.has_result = false;
+        s.budget.status.clear();
         s.snap = s.worker.snapshot();
         s.requested_json.clear(); // a new model: even an equal config is a new request
         apply_config(s.config);
@@ -263,13 +267,6 @@ void download_config() {
     platform_download_done("config", true, config_file_name());
 }
 
-void start_search() {
-    AppState &s = state();
-    if (!s.model) return;
-    s.search_id = s.worker.request_search(1.0);
-    s.search_status = "Searching the smallest config within 1 point of float accuracy...";
-}
-
 void update() {
     AppState &s = state();
     const double now = s.worker.now_ms();
@@ -326,19 +323,7 @@ void update() {
             platform_download_done("header", false, ex.error);
         }
     }
-    SearchResult sr;
-    if (s.worker.poll_search(&sr) && sr.id == s.search_id) {
-        if (sr.error.empty()) {
-            char line[160];
-            std::snprintf(line, sizeof line, "Smallest found: %s flash, %.2f%% accuracy (full test set)",
-                          bytes_text(sr.flash_bytes).c_str(), 100.0 * sr.accuracy);
-            s.search_status = line;
-            set_config_json(sr.config_json);
-        } else {
-            s.search_status.clear();
-            s.message = "Preset search: " + sr.error;
-        }
-    }
+    update_budget();
 }
 
 std::string state_json() {
@@ -389,6 +374,13 @@ std::string state_json() {
         {"error", s.message},
         {"background", n.background_task},
         {"export_status", s.export_status},
+        {"budget",
+         {{"running", n.budget_running != 0 || s.budget.id != 0},
+          {"stage", n.budget_running ? n.budget_stage : ""},
+          {"done", n.budget_running ? n.budget_done : 0},
+          {"total", n.budget_running ? n.budget_total : 0},
+          {"status", s.budget.status},
+          {"has_result", s.budget.has_result}}},
         {"tried", int(s.tried.size())},
         {"fragment", fragment()},
 #if defined(__wasm_simd128__)

@@ -20,6 +20,19 @@ struct Tried {
     double error = 0.0; // 1 - accuracy, full test set
 };
 
+// The budget panel: its fields (0: no limit) and the solver's last answer.
+struct BudgetPanel {
+    int64_t flash = 12000, ram = 0, macs = 0; // bytes, bytes, MACs
+    bool use_drop = false;
+    double drop = 1.0; // points below the float accuracy
+    uint64_t id = 0;   // the request awaited (0: none)
+    bool apply_when_found = false; // the preset's answer goes to the sliders at once
+    std::string status;            // what the panel says under its buttons
+    bool has_result = false;
+    BudgetResult result; // the last answer (drawn on the size-versus-error chart)
+    bool show_chart = false; // brings the size-versus-error tab forward, once
+};
+
 struct AppState {
     // Where the models and data are (MEMFS paths in the browser).
     std::string assets_dir, data_dir;
@@ -43,8 +56,7 @@ struct AppState {
     // Downloads waiting for the background thread.
     uint64_t export_id = 0;
     std::string export_status;
-    uint64_t search_id = 0;
-    std::string search_status;
+    BudgetPanel budget;
 
     // Named widgets' screen rectangles, for window.dmc.widgetRect().
     std::map<std::string, ImVec4> widget_rects; // x, y, w, h
@@ -87,7 +99,21 @@ std::string config_file_name(); // "<model>.config.json"
 std::string header_file_name(); // "<prefix>.h"
 void download_header();
 void download_config();
-void start_search();
+
+// The budget solver (worker.h). The panel's choices and options are
+// fixed (kBudget* in app.cpp) so that `dmc search` with budget_cli_args()
+// gives the same answer.
+BudgetRequest budget_request(int64_t flash, int64_t ram, int64_t macs, double max_drop_points);
+void find_budget(const BudgetRequest &request, bool apply_when_found);
+// window.dmc.findBudget: {flash, ram, macs, maxDrop, bits, keeps, subset};
+// false (and message) if the text is not such an object.
+bool find_budget_json(const std::string &json);
+void cancel_budget();
+void smallest_within_one_point(); // the preset: max drop 1 point, no limit
+std::vector<std::string> budget_cli_args(const BudgetRequest &request); // dmc search's options
+std::string budget_defaults_json(); // the panel's bits, keeps and subset
+std::string budget_result_json(const BudgetResult &result);
+void update_budget(); // polls the worker's answer (update() calls it)
 
 // Called once per frame before the panels: polls the worker, downloads.
 void update();

@@ -17,6 +17,9 @@ EM_JS(void, js_save, (const char *name, const char *mime, const char *text, int 
 EM_JS(void, js_download_done, (const char *kind, int ok, const char *detail), {
     if (window.dmcDownloadDone) window.dmcDownloadDone(UTF8ToString(kind), !!ok, UTF8ToString(detail));
 });
+EM_JS(void, js_budget_done, (int ok, const char *text), {
+    if (window.dmcBudgetDone) window.dmcBudgetDone(!!ok, UTF8ToString(text));
+});
 EM_JS(void, js_set_fragment, (const char *fragment), {
     const f = '#' + UTF8ToString(fragment);
     if (location.hash !== f) {
@@ -51,6 +54,14 @@ void platform_download_done(const std::string &kind, bool ok, const std::string 
     js_download_done(kind.c_str(), ok ? 1 : 0, detail.c_str());
 #else
     (void)kind, (void)ok, (void)detail;
+#endif
+}
+
+void platform_budget_done(bool ok, const std::string &json_or_error) {
+#ifdef __EMSCRIPTEN__
+    js_budget_done(ok ? 1 : 0, json_or_error.c_str());
+#else
+    (void)ok, (void)json_or_error;
 #endif
 }
 
@@ -115,6 +126,18 @@ EMSCRIPTEN_KEEPALIVE const char *dmc_widget_names() {
     return out(s + "]");
 }
 EMSCRIPTEN_KEEPALIVE void dmc_download_header() { app::download_header(); }
+// "" when the budget request is taken (the answer comes through
+// js_budget_done), else the reason.
+EMSCRIPTEN_KEEPALIVE const char *dmc_find_budget(const char *json) {
+    return out(app::find_budget_json(json) ? "" : app::state().message);
+}
+EMSCRIPTEN_KEEPALIVE void dmc_cancel_budget() { app::cancel_budget(); }
+EMSCRIPTEN_KEEPALIVE const char *dmc_budget_defaults() { return out(app::budget_defaults_json()); }
+// The last answer's JSON (as findBudget resolves with), or "null".
+EMSCRIPTEN_KEEPALIVE const char *dmc_budget_result() {
+    const app::AppState &s = app::state();
+    return out(s.budget.has_result ? app::budget_result_json(s.budget.result) : "null");
+}
 EMSCRIPTEN_KEEPALIVE void dmc_download_config() { app::download_config(); }
 }
 #endif

@@ -13,6 +13,10 @@ std::string platform_save(const std::string &name, const std::string &mime, cons
 // (resolves window.dmc.downloadHeader()'s promise); nothing natively.
 void platform_download_done(const std::string &kind, bool ok, const std::string &detail);
 
+// Tells the page's scripts the budget solver's answer: the result's JSON,
+// or why there is none (settles window.dmc.findBudget()'s promise).
+void platform_budget_done(bool ok, const std::string &json_or_error);
+
 // Browser: replaces the URL fragment (no history entry). Native: nothing.
 void platform_set_fragment(const std::string &fragment);
 

@@ -1,7 +1,8 @@
 // test_app_core.cpp - the workbench's evaluation core against the engine:
 // the cached, sliced evaluation must give the predictions score() gives and
 // the output SQNR evaluate() gives, config after config (so the activation
-// cache is used and invalidated), and the worker must publish the same.
+// cache is used and invalidated), and the worker must publish the same; its
+// budget job must answer what solve_budget answers, and stop when cancelled.
 //
 // MNIST comes from $MNIST_DIR; without it the MNIST tests are skipped.
 #include <gtest/gtest.h>
@@ -179,6 +180,118 @@ TEST(AppCore, WorkerPublishesTheEnginesAccuracy) {
     EXPECT_EQ(double(s.correct) / d->test.count, want) << "worker accuracy against score()";
     std::printf("worker: first estimate after %.1f ms (%d images), full after %.1f ms, compress %.1f ms\n",
                 s.first_ms, s.first_images, s.full_ms, s.compress_ms);
+}
+
+namespace {
+
+// A worker on LeNet-5 and the first 2,000 test images.
+std::unique_ptr<app::Worker> lenet_worker(const Mnist &d) {
+    auto data = std::make_shared<app::Data>();
+    data->test = d.test;
+    data->calibration = d.calibration;
+    data->order = d.order;
+    auto worker = std::make_unique<app::Worker>();
+    worker->set_model(std::make_shared<Model>(d.model), data);
+    return worker;
+}
+
+// A small space, quick to search: bits 8 and 4, keep 1 and 0.5, 300 subset images.
+app::BudgetRequest small_request(int64_t flash, double max_drop) {
+    app::BudgetRequest r;
+    r.budget.flash_bytes = flash;
+    r.budget.max_drop_points = max_drop;
+    r.choices.bits = {8, 4};
+    r.choices.keeps = {1.0, 0.5};
+    r.options.subset_images = 300;
+    return r;
+}
+
+// Waits for the worker's answer to request `id` (10 minutes at most).
+app::BudgetResult wait_budget(app::Worker &worker, uint64_t id) {
+    app::BudgetResult r;
+    for (int t = 0; t < 60000; ++t) {
+        if (worker.poll_budget(&r) && r.id == id) return r;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "no answer to budget request " << id;
+    return r;
+}
+
+// The worker's answer against solve_budget's, called directly with a
+// fresh compressor and the request's arguments.
+void expect_solve_budgets_answer(const Mnist &d, const app::BudgetRequest &request, const app::BudgetResult &got) {
+    Compressor compressor(d.model, d.calibration);
+    const BudgetOutcome want = solve_budget(compressor, d.test, request.budget, request.choices, request.options);
+    ASSERT_EQ(got.error, "");
+    ASSERT_FALSE(got.cancelled);
+    EXPECT_EQ(config_to_json(got.outcome.best.config), config_to_json(want.best.config));
+    EXPECT_EQ(got.outcome.best.accuracy, want.best.accuracy);
+    EXPECT_EQ(got.outcome.best.cost.flash_bytes, want.best.cost.flash_bytes);
+    EXPECT_EQ(got.outcome.evaluated, want.evaluated);
+    EXPECT_EQ(got.outcome.front.size(), want.front.size());
+    EXPECT_EQ(got.outcome.scored.size(), size_t(want.evaluated));
+    std::printf("budget job: %s, accuracy %.4f, flash %lld bytes, %d scored, %.0f ms from the request\n",
+                config_to_json(got.outcome.best.config).c_str(), got.outcome.best.accuracy,
+                (long long)got.outcome.best.cost.flash_bytes, got.outcome.evaluated, got.ms);
+}
+
+} // namespace
+
+// The budget panel's job: the config solve_budget gives for the same
+// budget, choices and options.
+TEST(AppCore, WorkerBudgetIsSolveBudgets) {
+    NEED_MNIST(d);
+    const auto worker = lenet_worker(*d);
+    const app::BudgetRequest request = small_request(20000, -1.0);
+    const app::BudgetResult got = wait_budget(*worker, worker->request_budget(request));
+    expect_solve_budgets_answer(*d, request, got);
+    EXPECT_LE(got.outcome.best.cost.flash_bytes, 20000);
+}
+
+// The preset: max drop 1 point and no limit, with the float accuracy the
+// worker measured handed in (solve_budget measures it itself here).
+TEST(AppCore, WorkerSmallestWithinOnePointIsSolveBudgets) {
+    NEED_MNIST(d);
+    const auto worker = lenet_worker(*d);
+    const app::BudgetRequest request = small_request(0, 1.0);
+    const app::BudgetResult got = wait_budget(*worker, worker->request_budget(request));
+    expect_solve_budgets_answer(*d, request, got);
+    EXPECT_GE(got.outcome.best.accuracy, got.outcome.float_accuracy - 0.01);
+}
+
+// A budget nothing meets: the engine's message, naming the smallest reachable.
+TEST(AppCore, WorkerBudgetUnmeetableSaysWhy) {
+    NEED_MNIST(d);
+    const auto worker = lenet_worker(*d);
+    const app::BudgetResult got = wait_budget(*worker, worker->request_budget(small_request(100, -1.0)));
+    EXPECT_FALSE(got.cancelled);
+    EXPECT_NE(got.error.find("no configuration meets flash <= 100 bytes"), std::string::npos) << got.error;
+    EXPECT_NE(got.error.find("the smallest reachable are flash"), std::string::npos) << got.error;
+}
+
+// Cancel stops a running solve between two scores: the answer says
+// cancelled (a solve that had finished would have answered in full).
+TEST(AppCore, WorkerBudgetCancelStopsIt) {
+    NEED_MNIST(d);
+    const auto worker = lenet_worker(*d);
+    app::BudgetRequest request = small_request(12000, -1.0);
+    request.choices = BudgetChoices{}; // the full grid: hundreds of scores
+    const uint64_t id = worker->request_budget(request);
+    app::Snapshot s;
+    for (int t = 0; t < 60000; ++t) {
+        s = worker->snapshot();
+        if (s.budget_running == id && s.budget_done >= 3) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(s.budget_running, id) << "the solve never started";
+    const double t0 = worker->now_ms();
+    worker->cancel_budget();
+    const app::BudgetResult got = wait_budget(*worker, id);
+    EXPECT_TRUE(got.cancelled);
+    EXPECT_EQ(got.error, "");
+    EXPECT_TRUE(got.outcome.scored.empty());
+    std::printf("cancelled after %d of %d scores; answered %.0f ms after the cancel\n", s.budget_done,
+                s.budget_total, worker->now_ms() - t0);
 }
 
 // A regression model's Predictions curve agrees with the MSE evaluate()

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <functional>
 
 #include "app.h"
 
@@ -250,6 +251,54 @@ void pruning_mask(const CompressedModel &cm, int li, float width) {
     if (shown < l.out_channels) ImGui::TextDisabled("(first %d of %d neurons)", shown, l.out_channels);
 }
 
+// The budget solver's answer on the size-versus-error chart: every config
+// it scored (hollow, subset error), its front (a line, subset error) and
+// the chosen config (a ring, error on all test images). Clicking a point
+// puts its config on the sliders; the chosen one is named for the tests.
+struct ChartAxes {
+    std::function<float(double)> x, y; // flash bytes, error in percent
+    double top = 0;                     // the highest error shown, percent
+};
+
+// True when the mouse clicked the point this frame; shows its figures on hover.
+bool budget_point(const ChartAxes &ax, const BudgetPoint &p, double error_pct, const char *what) {
+    const ImVec2 at(ax.x(double(p.cost.flash_bytes)), ax.y(error_pct));
+    if (!ImGui::IsMouseHoveringRect(ImVec2(at.x - 5, at.y - 5), ImVec2(at.x + 5, at.y + 5))) return false;
+    ImGui::SetTooltip("%s\n%s\nflash %s, RAM %s, %s MACs, %.2f%% error\nclick: put it on the sliders", what,
+                      config_to_json(p.config).c_str(), bytes_text(p.cost.flash_bytes).c_str(),
+                      bytes_text(p.cost.peak_ram_bytes).c_str(), with_commas(p.cost.macs).c_str(), error_pct);
+    return ImGui::IsMouseClicked(0);
+}
+
+void budget_overlay(AppState &s, const ChartAxes &ax) {
+    const BudgetOutcome &o = s.budget.result.outcome;
+    const ImU32 scored = IM_COL32(150, 150, 160, 200), front = IM_COL32(90, 210, 120, 255), chosen = IM_COL32(255, 170, 40, 255);
+    const CompressionConfig *clicked = nullptr;
+    for (const BudgetPoint &p : o.scored) {
+        const double err = 100 * (1 - p.subset_accuracy);
+        if (err > ax.top) continue;
+        dl()->AddCircle(ImVec2(ax.x(double(p.cost.flash_bytes)), ax.y(err)), 3.0f, scored, 8);
+        if (budget_point(ax, p, err, "scored by the solver (subset error)")) clicked = &p.config;
+    }
+    for (size_t i = 0; i < o.front.size(); ++i) {
+        const BudgetPoint &p = o.front[i];
+        const ImVec2 at(ax.x(double(p.cost.flash_bytes)), ax.y(100 * (1 - p.subset_accuracy)));
+        if (i) {
+            const BudgetPoint &q = o.front[i - 1];
+            dl()->AddLine(ImVec2(ax.x(double(q.cost.flash_bytes)), ax.y(100 * (1 - q.subset_accuracy))), at, front, 2.0f);
+        }
+        dl()->AddCircleFilled(at, 3.0f, front);
+        if (budget_point(ax, p, 100 * (1 - p.subset_accuracy), "on the solver's front (subset error)")) clicked = &p.config;
+    }
+    const BudgetPoint &best = o.best;
+    const double err = 100 * (1 - best.accuracy);
+    const ImVec2 at(ax.x(double(best.cost.flash_bytes)), ax.y(err));
+    dl()->AddCircle(at, 8.0f, chosen, 16, 3.0f);
+    s.widget_rects["Budget chosen"] = ImVec4(at.x - 5, at.y - 5, 10, 10);
+    if (budget_point(ax, best, err, "chosen by the solver (error on all test images)")) clicked = &best.config;
+    if (clicked) apply_config(*clicked);
+}
+
 } // namespace
 
 void draw_memory_charts() {
@@ -368,6 +417,8 @@ void draw_size_vs_error() {
     // x: flash, log scale 500 B .. 2 MB; y: error 0 .. top %.
     double top = 3.0;
     for (const Tried &t : s.tried) top = std::max(top, std::min(100.0, 100 * t.error * 1.15));
+    // The solver's chosen config with room above it; its worse points may fall off the top.
+    if (s.budget.has_result) top = std::max(top, std::min(100.0, 100 * (1 - s.budget.result.outcome.best.accuracy) * 2));
     const double lx0 = std::log10(500.0), lx1 = std::log10(2e6);
     auto X = [&](double bytes) { return o.x + left + pw * float((std::log10(std::max(bytes, 500.0)) - lx0) / (lx1 - lx0)); };
     auto Y = [&](double err_pct) { return o.y + h - float(std::min(err_pct, top) / top) * h; };
@@ -393,6 +444,11 @@ void draw_size_vs_error() {
         dl()->AddCircle(p, 6, kText, 12, 2);
         text_at(ImVec2(p.x - 30, p.y - 20), kText, "float");
     }
+    if (s.budget.has_result) {
+        dl()->PushClipRect(ImVec2(o.x + left, o.y), ImVec2(o.x + left + pw, o.y + h), true);
+        budget_overlay(s, ChartAxes{X, Y, top});
+        dl()->PopClipRect();
+    }
     const std::string now = config_to_json(s.config);
     for (const Tried &t : s.tried) {
         const ImVec2 p(X(double(t.flash_bytes)), Y(100 * t.error));
@@ -404,6 +460,13 @@ void draw_size_vs_error() {
     }
     ImGui::TextDisabled("%d configurations tried; the current one in red. x: flash (log scale), y: test error.",
                         int(s.tried.size()));
+    if (s.budget.has_result) {
+        const BudgetOutcome &b = s.budget.result.outcome;
+        ImGui::TextDisabled("Budget solver: %d configs scored on %s test images (grey), its front against %s "
+                            "(green), the chosen one (orange ring) on all %s. Click a point to apply it.",
+                            b.evaluated, with_commas(b.subset_images).c_str(), resource_name(b.front_resource),
+                            with_commas(b.test_images).c_str());
+    }
 }
 
 } // namespace app

@@ -73,7 +73,10 @@ void draw_ui() {
             draw_sensitivity();
             ImGui::EndTabItem();
         }
-        const bool tab_size = ImGui::BeginTabItem("Size vs error");
+        // A new answer of the budget solver brings its chart forward, once.
+        const bool tab_size = ImGui::BeginTabItem("Size vs error", nullptr,
+                                                  s.budget.show_chart ? ImGuiTabItemFlags_SetSelected : 0);
+        s.budget.show_chart = false;
         name_item("tab Size vs error");
         if (tab_size) {
             draw_size_vs_error();

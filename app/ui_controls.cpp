@@ -54,7 +54,6 @@ void model_section() {
 }
 
 void presets_section() {
-    AppState &s = state();
     ImGui::Text("Presets:");
     ImGui::SameLine();
     if (ImGui::Button("Float")) {
@@ -74,9 +73,79 @@ void presets_section() {
     }
     name_item("All 4-bit");
     ImGui::SameLine();
-    if (ImGui::Button("Smallest within 1 point")) start_search();
+    if (ImGui::Button("Smallest within 1 point")) smallest_within_one_point();
     name_item("Smallest within 1 point");
-    if (!s.search_status.empty()) ImGui::TextDisabled("%s", s.search_status.c_str());
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("The budget solver below with a maximum drop of 1 point and no limit: the smallest flash "
+                          "within 1 point of the float accuracy, applied when found.");
+}
+
+// The solver's stage and count while it runs, else what it last said.
+void budget_progress(const BudgetPanel &b) {
+    const Snapshot &n = state().snap;
+    if (b.id && n.budget_running == b.id && n.budget_total > 0) {
+        char text[160];
+        std::snprintf(text, sizeof text, "%s: %d / %d", n.budget_stage.c_str(), n.budget_done, n.budget_total);
+        ImGui::ProgressBar(float(n.budget_done) / float(n.budget_total), ImVec2(-1, 0), text);
+    } else if (b.id) {
+        ImGui::TextDisabled("Waiting for the engine (the float accuracy, or the current evaluation)...");
+    } else if (!b.status.empty()) {
+        ImGui::TextWrapped("%s", b.status.c_str());
+    }
+    name_item("Budget progress");
+}
+
+// A limit field of the budget panel: a whole number, 0 for no limit.
+void limit_field(const char *label, int64_t *value) {
+    ImGui::SetNextItemWidth(86);
+    ImGui::InputScalar(label, ImGuiDataType_S64, value, nullptr, nullptr, "%lld");
+    if (*value < 0) *value = 0;
+    name_item(std::string("Budget ") + label);
+}
+
+// The budget panel: flash, RAM and MAC limits (and a maximum drop) in,
+// dmc::solve_budget on the worker's background thread, the answer out:
+// drawn on the size-versus-error chart, put on the sliders by Apply.
+void budget_section() {
+    AppState &s = state();
+    BudgetPanel &b = s.budget;
+    ImGui::Text("Budget:");
+    ImGui::SameLine();
+    limit_field("flash B", &b.flash);
+    ImGui::SameLine();
+    limit_field("RAM B", &b.ram);
+    ImGui::SameLine();
+    limit_field("MACs", &b.macs);
+    ImGui::Checkbox("max drop", &b.use_drop);
+    name_item("Budget max drop");
+    ImGui::SameLine();
+    ImGui::BeginDisabled(!b.use_drop);
+    ImGui::SetNextItemWidth(60);
+    ImGui::InputDouble("points", &b.drop, 0.0, 0.0, "%.2f");
+    if (b.drop < 0.0) b.drop = 0.0;
+    name_item("Budget drop points");
+    ImGui::EndDisabled();
+    const BudgetRequest request = budget_request(b.flash, b.ram, b.macs, b.use_drop ? b.drop : -1.0);
+    ImGui::SameLine();
+    if (ImGui::Button("Find")) find_budget(request, false);
+    name_item("Find");
+    if (b.id) {
+        ImGui::SameLine();
+        if (ImGui::Button("Cancel")) cancel_budget();
+        name_item("Cancel");
+    }
+    if (b.has_result) {
+        ImGui::SameLine();
+        if (ImGui::Button("Apply")) apply_config(b.result.outcome.best.config);
+        name_item("Apply");
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Put the chosen configuration on the sliders");
+    }
+    budget_progress(b);
+    std::string command = "= dmc search";
+    for (const std::string &arg : budget_cli_args(request)) command += " " + arg;
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+    ImGui::TextWrapped("%s", command.c_str());
+    ImGui::PopStyleColor();
 }
 
 void figures_section() {
@@ -280,6 +349,8 @@ void draw_controls() {
     model_section();
     ImGui::Separator();
     presets_section();
+    ImGui::Separator();
+    budget_section();
     ImGui::Separator();
     figures_section();
     ImGui::Separator();

@@ -4,8 +4,9 @@
 // It holds threads, requests, snapshots and caches only. Every figure and
 // every choice of config is the engine's: compression (dmc::Compressor),
 // evaluation (the Evaluator, on dmc::Executor), the sweep points
-// (dmc::sweep_point) and the preset (dmc::smallest_within), so the window
-// shows what `dmc eval`, `dmc sweep` and `dmc export` give. Each loop is a
+// (dmc::sweep_point) and the budget solver (dmc::solve_budget), so the
+// window shows what `dmc eval`, `dmc sweep`, `dmc search` and `dmc export`
+// give. Each loop is a
 // short dispatcher over named steps; a step is called with mu_ held and may
 // release it while the engine works, re-taking it to publish.
 #include "worker.h"
@@ -105,7 +106,7 @@ void Worker::set_model(std::shared_ptr<const Model> model, std::shared_ptr<const
         data_ = std::move(data);
         ++model_version_;
         has_pending_ = false;
-        export_pending_ = search_pending_ = false;
+        export_pending_ = budget_pending_ = budget_cancel_ = false;
         sweep_queue_.clear();
         snap_ = Snapshot{};
         snap_.model = model_;
@@ -150,24 +151,40 @@ bool Worker::poll_export(ExportResult *out) {
     return true;
 }
 
-uint64_t Worker::request_search(double max_drop_points) {
+uint64_t Worker::request_budget(const BudgetRequest &request) {
     uint64_t id;
     {
         std::lock_guard<std::mutex> lock(mu_);
-        search_drop_ = max_drop_points;
-        search_pending_ = true;
-        search_ready_ = false;
-        id = ++search_id_;
+        budget_request_ = request;
+        budget_request_ms_ = clock_ms();
+        budget_pending_ = true; // a running solve sees it at its next score and stops
+        budget_cancel_ = false;
+        budget_ready_ = false;
+        id = ++budget_id_;
     }
     bg_cv_.notify_all();
     return id;
 }
 
-bool Worker::poll_search(SearchResult *out) {
+void Worker::cancel_budget() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!search_ready_) return false;
-    search_ready_ = false;
-    *out = std::move(search_result_);
+    if (budget_pending_) { // not started yet: answered here
+        budget_pending_ = false;
+        budget_result_ = BudgetResult{};
+        budget_result_.id = budget_id_;
+        budget_result_.request = budget_request_;
+        budget_result_.cancelled = true;
+        budget_ready_ = true;
+    } else if (snap_.budget_running) {
+        budget_cancel_ = true; // the running solve answers
+    }
+}
+
+bool Worker::poll_budget(BudgetResult *out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!budget_ready_) return false;
+    budget_ready_ = false;
+    *out = std::move(budget_result_);
     return true;
 }
 
@@ -217,10 +234,14 @@ void Worker::interactive_loop() {
     Interactive t;
     for (;;) {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] {
-            return quit_ || t.version != model_version_ || has_pending_ || (t.model && !t.float_done) ||
+        const auto has_work = [&] {
+            return t.version != model_version_ || has_pending_ || (t.model && !t.float_done) ||
                    (t.eval_started && !t.eval_done);
-        });
+        };
+        // Idle until the next request: the background jobs may go (also
+        // when the float baseline was the last work, with no config asked for).
+        if (!has_work()) interactive_busy_ = false;
+        cv_.wait(lock, [&] { return quit_ || has_work(); });
         if (quit_) return;
         interactive_busy_ = true;
         if (t.version != model_version_) {
@@ -442,13 +463,19 @@ void Worker::background_loop() {
     // time, so most of their compressions reuse the calibrated steps before it.
     std::unique_ptr<Compressor> compressor;
     std::shared_ptr<const Model> compressor_model;
+    bool waiting = false; // the last pass had work it could not start yet
     for (;;) {
         std::unique_lock<std::mutex> lock(mu_);
-        bg_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] {
-            return quit_ || export_pending_ || search_pending_ || !sweep_queue_.empty();
+        // Work that must wait is looked at again after 20 ms: the predicate
+        // would hold at once, and a spin takes a core from the engine.
+        if (waiting) bg_cv_.wait_for(lock, std::chrono::milliseconds(20));
+        else bg_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] {
+            return quit_ || export_pending_ || budget_pending_ || !sweep_queue_.empty();
         });
         if (quit_) return;
-        if (!export_pending_ && !search_pending_ && sweep_queue_.empty()) continue;
+        waiting = false;
+        if (!export_pending_ && !budget_pending_ && sweep_queue_.empty()) continue;
+        waiting = true;
         // An export is asked for by a person waiting for a file: it goes
         // ahead even while the interactive thread works. The rest waits.
         if (!export_pending_ && !interactive_idle()) continue;
@@ -463,9 +490,9 @@ void Worker::background_loop() {
             compressor_model = job.model;
         }
         job.compressor = compressor.get();
-        if (export_pending_) run_export(job, lock);
-        else if (search_pending_) run_search(job, lock);
-        else run_sweep_point(job, lock);
+        if (export_pending_) waiting = !run_export(job, lock);
+        else if (budget_pending_) waiting = !run_budget(job, lock);
+        else waiting = !run_sweep_point(job, lock);
     }
 }
 
@@ -482,7 +509,7 @@ void Worker::progress(const Job &job, const char *task, int done, int total) {
     snap_.background_total = total;
 }
 
-void Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
+bool Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
     const CompressionConfig config = export_config_;
     const uint64_t id = export_id_;
     export_pending_ = false;
@@ -506,7 +533,7 @@ void Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
     } catch (const Cancelled &) {
         lock.lock();
         snap_.background_task.clear();
-        return;
+        return true;
     } catch (const std::exception &e) {
         r.error = e.what();
     }
@@ -516,52 +543,65 @@ void Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
         export_result_ = std::move(r);
         export_ready_ = true;
     }
+    return true;
 }
 
-// The preset: dmc::smallest_within, measured against the float accuracy
-// the interactive thread has on the whole set. Each candidate waits while
-// a person moves a slider (the interactive thread has the cores then).
-void Worker::run_search(Job &job, std::unique_lock<std::mutex> &lock) {
-    if (!job.float_ready) return; // the search measures against the float accuracy
-    SearchOptions options;
-    options.float_accuracy = snap_.float_accuracy;
-    const uint64_t id = search_id_;
-    const double drop = search_drop_;
-    search_pending_ = false;
+// Each score waits while a person moves a slider (the interactive thread
+// has the cores then); a cancel, a newer request or a new model stops the
+// solve by throwing from here, between two scores.
+void Worker::budget_progress(const Job &job, SearchStage stage, int done, int total) {
+    const bool screening = stage == SearchStage::Screening;
+    while (screening && !interactive_idle() && !stale(job))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::lock_guard<std::mutex> g(mu_);
+    if (quit_ || job.version != model_version_ || budget_cancel_ || budget_pending_) throw Cancelled{};
+    snap_.budget_stage = screening ? "scoring configurations on the subset" : "confirming the finalists on all images";
+    snap_.budget_done = done;
+    snap_.budget_total = total;
+}
+
+// dmc::solve_budget with the request's budget, choices and options. With
+// a maximum drop, the float accuracy the interactive thread measured on
+// the whole set is handed in: the number solve_budget would measure (the
+// same images through the same float reference), without the wait.
+bool Worker::run_budget(Job &job, std::unique_lock<std::mutex> &lock) {
+    BudgetRequest request = budget_request_;
+    if (request.budget.max_drop_points >= 0.0) {
+        if (!job.float_ready) return false; // stays pending until the float accuracy is in
+        request.options.float_accuracy = snap_.float_accuracy;
+    }
+    BudgetResult r;
+    r.id = budget_id_;
+    r.request = budget_request_;
+    const double t0 = budget_request_ms_;
+    budget_pending_ = budget_cancel_ = false;
+    snap_.budget_running = r.id;
+    snap_.budget_stage = "starting";
+    snap_.budget_done = snap_.budget_total = 0;
     lock.unlock();
-    SearchResult r;
-    r.id = id;
     try {
-        const SearchOutcome found = smallest_within(
-            *job.compressor, job.data->test, drop, options, [&](SearchStage stage, int done, int total) {
-                const bool screening = stage == SearchStage::Screening;
-                while (screening && !interactive_idle() && !stale(job))
-                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                progress(job, screening ? "preset: searching the smallest config" : "preset: checking on the full test set",
-                         done, total);
-            });
-        r.config_json = config_to_json(found.config);
-        r.accuracy = found.accuracy;
-        r.flash_bytes = found.flash_bytes;
+        r.outcome = solve_budget(*job.compressor, job.data->test, request.budget, request.choices, request.options,
+                                 [&](SearchStage stage, int done, int total) { budget_progress(job, stage, done, total); });
     } catch (const Cancelled &) {
-        lock.lock();
-        snap_.background_task.clear();
-        return;
+        r.cancelled = true;
     } catch (const std::exception &e) {
         r.error = e.what();
     }
+    r.ms = clock_ms() - t0;
     lock.lock();
-    snap_.background_task.clear();
-    if (job.version == model_version_) {
-        search_result_ = std::move(r);
-        search_ready_ = true;
-    }
+    snap_.budget_running = 0;
+    // Replaced by a newer request or a new model: nobody waits for this one.
+    if (job.version != model_version_ || budget_pending_) return true;
+    budget_cancel_ = false;
+    budget_result_ = std::move(r);
+    budget_ready_ = true;
+    return true;
 }
 
 // One sweep point per pass, so a slider move is never kept waiting for
 // more than one point.
-void Worker::run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock) {
-    if (!job.float_ready) return;
+bool Worker::run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock) {
+    if (!job.float_ready) return false;
     const std::string layer = sweep_queue_.front();
     SweepCurve curve = snap_.sweeps.count(layer) ? snap_.sweeps[layer] : SweepCurve{};
     lock.unlock();
@@ -572,17 +612,18 @@ void Worker::run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock) {
     } catch (const Cancelled &) {
         lock.lock();
         snap_.background_task.clear();
-        return;
+        return true;
     } catch (const std::exception &e) {
         curve.done = true; // a layer the engine refuses: show what there is
     }
     lock.lock();
-    if (job.version != model_version_) return;
+    if (job.version != model_version_) return true;
     snap_.sweeps[layer] = curve;
     if (curve.done) {
         snap_.background_task.clear();
         sweep_queue_.erase(std::remove(sweep_queue_.begin(), sweep_queue_.end(), layer), sweep_queue_.end());
     }
+    return true;
 }
 
 } // namespace app

@@ -7,9 +7,11 @@
 //                       publishing after each slice; a newer request
 //                       abandons the rest between slices.
 //   background thread   what nobody is waiting for: the sensitivity sweeps,
-//                       the "smallest within 1 point" search and the header
-//                       export (dmc::evaluate on the full set, as `dmc export`
-//                       does). It pauses while the interactive thread works.
+//                       the budget solver (dmc::solve_budget, as `dmc search`
+//                       runs it; the "smallest within 1 point" preset too)
+//                       and the header export (dmc::evaluate on the full
+//                       set, as `dmc export` does). It pauses while the
+//                       interactive thread works.
 //
 // The UI thread sends requests and copies a Snapshot each frame; nothing
 // else is shared.
@@ -82,6 +84,10 @@ struct Snapshot {
 
     // Background results.
     std::map<std::string, SweepCurve> sweeps;
+    // The budget solver's progress while it runs (running: its request id).
+    uint64_t budget_running = 0;
+    std::string budget_stage;
+    int budget_done = 0, budget_total = 0;
     std::string background_task; // what the background thread does now ("" idle)
     int background_done = 0, background_total = 0;
 };
@@ -94,12 +100,24 @@ struct ExportResult {
     dmc::Report report;
 };
 
-// The preset search's result.
-struct SearchResult {
+// A question for the budget solver: dmc::solve_budget's arguments after
+// the compressor and test set. `dmc search` with the same budget, --bits,
+// --keep and --subset builds the same (its other options are the
+// defaults, as here), so it gives the same answer.
+struct BudgetRequest {
+    dmc::Budget budget;
+    dmc::BudgetChoices choices;
+    dmc::BudgetOptions options;
+};
+
+// The solver's answer, or why there is none.
+struct BudgetResult {
     uint64_t id = 0;
-    std::string config_json, error;
-    double accuracy = 0.0;
-    int64_t flash_bytes = 0;
+    BudgetRequest request;
+    std::string error;      // solve_budget refused (an unmeetable budget names the smallest reachable)
+    bool cancelled = false; // cancel_budget() stopped it
+    dmc::BudgetOutcome outcome;
+    double ms = 0; // from the request to the answer
 };
 
 constexpr int kQuickCalibration = 100;
@@ -119,8 +137,11 @@ class Worker {
     // Background jobs. Each returns an id; results are polled.
     uint64_t request_export(const dmc::CompressionConfig &config);
     bool poll_export(ExportResult *out);
-    uint64_t request_search(double max_drop_points);
-    bool poll_search(SearchResult *out);
+    // The budget solver: a newer request replaces a running one; cancel
+    // stops it between two scores and polls a result with `cancelled` set.
+    uint64_t request_budget(const BudgetRequest &request);
+    void cancel_budget();
+    bool poll_budget(BudgetResult *out);
     void want_sweeps(const std::string &first_layer); // computes every layer's, this one first
 
     Snapshot snapshot() const;
@@ -147,9 +168,11 @@ class Worker {
     // in a Job; the job's progress throws when the model has been replaced.
     struct Job;
     void background_loop();
-    void run_export(Job &job, std::unique_lock<std::mutex> &lock);
-    void run_search(Job &job, std::unique_lock<std::mutex> &lock);
-    void run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock);
+    // Each returns false when its job cannot start yet (it stays pending).
+    bool run_export(Job &job, std::unique_lock<std::mutex> &lock);
+    bool run_budget(Job &job, std::unique_lock<std::mutex> &lock);
+    void budget_progress(const Job &job, dmc::SearchStage stage, int done, int total);
+    bool run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock);
     void progress(const Job &job, const char *task, int done, int total);
     bool stale(const Job &job);
     bool interactive_idle() const;
@@ -166,15 +189,16 @@ class Worker {
     dmc::CompressionConfig pending_;
     bool has_pending_ = false;
     double request_ms_ = 0;
-    uint64_t export_id_ = 0, search_id_ = 0;
+    uint64_t export_id_ = 0, budget_id_ = 0;
     dmc::CompressionConfig export_config_;
-    bool export_pending_ = false, search_pending_ = false;
-    double search_drop_ = 1.0;
+    bool export_pending_ = false, budget_pending_ = false, budget_cancel_ = false;
+    BudgetRequest budget_request_;
+    double budget_request_ms_ = 0;
     std::vector<std::string> sweep_queue_;
     ExportResult export_result_;
     bool export_ready_ = false;
-    SearchResult search_result_;
-    bool search_ready_ = false;
+    BudgetResult budget_result_;
+    bool budget_ready_ = false;
 
     Snapshot snap_; // published (under mu_)
     std::atomic<bool> interactive_busy_{false};
