@@ -6,23 +6,7 @@ set -u
 dmc=$1
 root=$2
 model=$root/assets/lenet5.json
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect_error "what" "message fragment" cmd...: non-zero exit, no crash
-# (exit status below 128), message on stderr.
-expect_error() {
-    local what=$1 needle=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local status=$?
-    if [ $status -eq 0 ]; then fail "$what: exit status 0"; return; fi
-    if [ $status -ge 128 ]; then fail "$what: crashed (status $status)"; return; fi
-    grep -qF -- "$needle" "$tmp/err" || fail "$what: stderr lacks '$needle': $(cat "$tmp/err")"
-}
+source "$(dirname "$0")/cli_lib.sh"
 
 for cmd in info eval sweep bench infer; do
     "$dmc" "$cmd" --help >"$tmp/out" 2>&1 || fail "dmc $cmd --help exits non-zero"

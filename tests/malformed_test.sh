@@ -9,28 +9,13 @@ dmc=$1
 root=$2
 python=${3:-}
 model=$root/assets/lenet5.json
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
+source "$(dirname "$0")/cli_lib.sh"
 checked=0
 
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# refused "what" "message fragment" cmd...: exit 1-127 within 120 s, the
-# fragment on stderr, stderr short.
+# refused: expect_error (cli_lib.sh), counted.
 refused() {
-    local what=$1 needle=$2
-    shift 2
     checked=$((checked + 1))
-    timeout 120 "$@" >"$tmp/out" 2>"$tmp/err"
-    local status=$?
-    local bytes
-    bytes=$(stat -c %s "$tmp/err")
-    if [ $status -eq 124 ]; then fail "$what: no answer within 120 s"; return; fi
-    if [ $status -eq 0 ]; then fail "$what: exit status 0"; return; fi
-    if [ $status -ge 128 ]; then fail "$what: crashed (status $status)"; return; fi
-    if [ "$bytes" -gt 4096 ]; then fail "$what: $bytes bytes on stderr"; return; fi
-    grep -qF -- "$needle" "$tmp/err" || fail "$what: stderr lacks '$needle': $(head -c 600 "$tmp/err")"
+    expect_error "$@"
 }
 
 # Both dmc (eval) and, when PYTHON is given, python -m dmc evaluate refuse
