@@ -161,5 +161,4 @@ Model load_model_option(const Options &o) {
     return model;
 }
 
-
 } // namespace dmc::cli
