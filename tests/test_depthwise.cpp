@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dmc/budget.h"
 #include "dmc/evaluate.h"
 #include "dmc_arith.h"
 #include "test_util.h"
@@ -336,7 +337,9 @@ TEST(DepthwiseReport, ParamsFlashMacsAndPeakRam) {
     int64_t most = 0;
     for (size_t k = 1; k < cm.steps.size(); ++k) {
         const Step &s = cm.steps[k];
-        if (s.op == Op::DepthwiseConv2d || s.op == Op::GlobalAvgPool2d) EXPECT_EQ(scratch_bytes(s), 0);
+        if (s.op == Op::DepthwiseConv2d || s.op == Op::GlobalAvgPool2d) {
+            EXPECT_EQ(scratch_bytes(s), 0);
+        }
         if (s.op == Op::ReLU) continue; // in place
         most = std::max(most, (cm.steps[k - 1].output_bytes() + 15) / 16 * 16 + (scratch_bytes(s) + 15) / 16 * 16 +
                                   (s.output_bytes() + 15) / 16 * 16);
@@ -354,4 +357,22 @@ TEST(DepthwiseReport, ParamsFlashMacsAndPeakRam) {
             ASSERT_LE(v[e], top) << s.name;
         }
     });
+}
+
+// The budget search prices a chain of conv2d/linear layers; until it knows
+// depthwise layers and global pooling it refuses them by name.
+TEST(DepthwiseBudget, TheBudgetSearchRefusesDepthwiseModels) {
+    const Model m = separable();
+    try {
+        footprint(m, CompressionConfig{});
+        FAIL() << "footprint priced a depthwise model";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("budget: layer 'dw1' is a depthwise_conv2d layer"), std::string::npos)
+            << e.what();
+    }
+    Compressor compressor(m, dmc_test::random_images(m, 4, 1));
+    Budget budget;
+    budget.flash_bytes = 100000;
+    EXPECT_THROW(solve_budget(compressor, dmc_test::random_test_set(4, 2), budget, BudgetChoices{}, BudgetOptions{}),
+                 Error);
 }

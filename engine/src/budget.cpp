@@ -136,6 +136,8 @@ std::vector<Step> step_skeleton(const Model &model, const std::vector<Layer> &la
         case LayerType::AvgPool2d: s.op = Op::AvgPool2d; break;
         case LayerType::ReLU: s.op = Op::ReLU; break;
         case LayerType::Flatten: s.op = Op::Flatten; break;
+        case LayerType::DepthwiseConv2d:
+        case LayerType::GlobalAvgPool2d: throw Error("budget: unreachable (require_budget_layers)");
         }
         s.integer = integer;
         s.layer = int(li);
@@ -150,7 +152,19 @@ std::vector<Step> step_skeleton(const Model &model, const std::vector<Layer> &la
 
 } // namespace
 
+// footprint() and the solver's cost tables model a chain of conv2d, linear
+// and pooling layers in which each layer's keep prunes the next one's
+// inputs; a depthwise layer (whose channels follow the layer before) and
+// global pooling are not in that model yet. Refused rather than priced wrong.
+static void require_budget_layers(const Model &model) {
+    for (const Layer &l : model.layers)
+        if (l.type == LayerType::DepthwiseConv2d || l.type == LayerType::GlobalAvgPool2d)
+            throw Error("budget: layer '" + l.name + "' is a " + layer_type_name(l.type) +
+                        " layer; the budget search does not handle depthwise convolution or global pooling yet");
+}
+
 Footprint footprint(const Model &model, const CompressionConfig &config) {
+    require_budget_layers(model);
     validate_config(config, model);
     const size_t n = model.layers.size();
     std::vector<LayerCompression> settings(n);
@@ -815,6 +829,7 @@ BudgetOutcome Solver::run() {
 
 BudgetOutcome solve_budget(Compressor &compressor, const TestSet &test, const Budget &budget,
                            const BudgetChoices &choices, const BudgetOptions &options, const SearchProgress &progress) {
+    require_budget_layers(compressor.model());
     return Solver(compressor, test, budget, choices, options, progress).run();
 }
 
