@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from . import prune, quant
-from .config import FLOAT_BITS, validate_config, weight_specs
+from .config import FLOAT_BITS, WEIGHT_TYPES, validate_config, weight_specs
 from .datasets import normalize_raw
-from .layers import QTensor, QuantError
+from . import layers as layers_module
+from .layers import QTensor, QuantError, relu_max_of
 
 
 class CompressedModel:
@@ -45,10 +46,13 @@ class CompressedModel:
         self.bits = {s["name"]: config.resolve(model, s["name"])[1] for s in weight_specs(model)}
         specs = self.net.layer_specs
         for i, spec in enumerate(specs):
-            if spec["type"] in ("conv2d", "linear"):
+            if spec["type"] in WEIGHT_TYPES:
                 layer = getattr(self.net, spec["name"])
                 layer.q_bits = self.bits[spec["name"]]
                 layer.q_fused_relu = i + 1 < len(specs) and specs[i + 1]["type"] == "relu"
+                # A fused ReLU6 clamps at its max too (the engine's relu_max).
+                layer.q_relu_max = (relu_max_of(specs[i + 1]) if layer.q_fused_relu
+                                    else layers_module.NO_MAX)
                 layer.q_out = layer.q_convert = None
         first = weight_specs(model)[0]["name"]
         self.first_integer = self.bits[first] != FLOAT_BITS
@@ -171,7 +175,7 @@ class CompressedModel:
         return full
 
     def params(self):
-        """Per integer conv2d/linear step, the parameters of the last forward
+        """Per integer conv2d/depthwise_conv2d/linear step, the parameters of the last forward
         pass, weights in the model file's layouts (for comparing with the
         engine's `dmc infer --params`)."""
         from .modelfile import _flatten_orders, chw_to_hwc_columns
@@ -186,7 +190,7 @@ class CompressedModel:
             if spec["type"] == "conv2d":
                 o, i, k, _ = layer.weight.shape
                 w = w.reshape(o, i, k, k).transpose(0, 2, 3, 1).reshape(o, -1)
-            elif orders[spec["name"]] is not None:
+            elif spec["type"] == "linear" and orders[spec["name"]] is not None:
                 w = chw_to_hwc_columns(w, orders[spec["name"]])
             out[spec["name"]] = dict(p, weights=np.ascontiguousarray(w))
         return out

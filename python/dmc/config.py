@@ -41,7 +41,9 @@ class CompressionConfig:
     def resolve(self, model, name):
         """(keep, bits) of weight layer `name` of `model` (a DmcNet)."""
         keep, bits = self.default_keep, self.default_bits
-        if name == output_layer(model):
+        # A depthwise layer has no keep ratio of its own: it keeps the
+        # channels that reach it (validate_config refuses one below 1).
+        if name == output_layer(model) or not _prunable(model, name):
             keep = 1.0
         setting = self.layers.get(name, {})
         keep = setting.get("keep", keep)
@@ -67,8 +69,19 @@ class CompressionConfig:
         return all(self.resolve(model, s["name"])[1] != FLOAT_BITS for s in weight_specs(model))
 
 
+# The layers with weights: quantized, with bits in a config. Only conv2d and
+# linear have a keep ratio; a depthwise layer keeps the channels of the
+# layer before it (engine: Layer::has_weights, Layer::prunable).
+WEIGHT_TYPES = ("conv2d", "linear", "depthwise_conv2d")
+PRUNABLE_TYPES = ("conv2d", "linear")
+
+
 def weight_specs(model):
-    return [s for s in model.layer_specs if s["type"] in ("conv2d", "linear")]
+    return [s for s in model.layer_specs if s["type"] in WEIGHT_TYPES]
+
+
+def _prunable(model, name):
+    return any(s["name"] == name and s["type"] in PRUNABLE_TYPES for s in model.layer_specs)
 
 
 def output_layer(model):
@@ -163,9 +176,14 @@ def validate_config(config, model):
         if name not in by_name:
             raise ConfigError(f"config: model '{model.model_name}' has no layer '{name}' "
                               f"(its conv2d/linear layers: {', '.join(weight_names)})")
-        if by_name[name]["type"] not in ("conv2d", "linear"):
-            raise ConfigError(f"config: layer '{name}' is a {by_name[name]['type']} layer; "
+        kind = by_name[name]["type"]
+        if kind not in WEIGHT_TYPES:
+            raise ConfigError(f"config: layer '{name}' is a {kind} layer; "
                               f"only conv2d and linear layers can be compressed")
+        if kind not in PRUNABLE_TYPES and setting.get("keep", 1.0) < 1.0:
+            raise ConfigError(f"config: layer '{name}' is a {kind} layer; it has no keep "
+                              f"ratio of its own (it keeps the channels of the layer before "
+                              f"it): give it bits only")
         if name == output_layer(model) and setting.get("keep", 1.0) < 1.0:
             raise ConfigError(f"config: layer '{name}' is the output layer; its outputs are "
                               f"the model's, so it cannot be pruned (keep must be 1)")

@@ -38,6 +38,24 @@ from .quant import ACT_MAX, ACT_MIN
 
 FLOAT_BITS = 32
 INT32_MAX = 2 ** 31 - 1
+NO_MAX = float("inf")     # a relu without a max
+
+
+def quantized_relu_max(relu_max, qp):
+    """The largest int8 a ReLU with this max lets through (dmc_arith.h rule
+    5, the engine's quantized_relu_max): min(127, z + round_half_up(max /
+    s)) in double; 127 when there is no max. `relu_max` is the float32
+    value the engine holds, as a double."""
+    if not np.isfinite(relu_max):
+        return ACT_MAX
+    top = float(qp.zero_point) + float(quant.round_half_up(float(relu_max) / qp.scale))
+    return int(min(float(ACT_MAX), top))
+
+
+def relu_max_of(spec):
+    """A relu spec's max as the engine holds it (float32, as a double), or
+    NO_MAX."""
+    return quant.f32(spec["max"]) if "max" in spec else NO_MAX
 
 
 class QuantError(ValueError):
@@ -87,6 +105,7 @@ class _WeightLayer:
 
     q_bits = 8
     q_fused_relu = False
+    q_relu_max = NO_MAX  # the fused ReLU's max (ReLU6: 6.0); NO_MAX for none
     q_out = None        # QParams of the output, from calibration
     q_convert = None    # float -> int8 conversion in front of this layer (QParams)
     q_params = None     # the integer parameters of the last forward (for reports)
@@ -108,7 +127,11 @@ class _WeightLayer:
             x = QTensor(x.real, calibrating=x.calibrating)   # dequantize: real is exactly it
         if not integer:
             y = self._float(x.real, self.weight, self.bias)
-            return QTensor(F.relu(y) if self.q_fused_relu else y, calibrating=x.calibrating)
+            if self.q_fused_relu:
+                y = F.relu(y)
+                if self.q_relu_max != NO_MAX:
+                    y = y.clamp(max=self.q_relu_max)
+            return QTensor(y, calibrating=x.calibrating)
         return self._integer(x)
 
     def _quantize_input(self, x):
@@ -177,22 +200,26 @@ class _WeightLayer:
             lo = float(np.min(acc_lo * step))
             hi = float(np.max(acc_hi * step))
             if self.q_fused_relu:
+                # Outputs are clamped to [0, max]: so is the range (the
+                # engine's min with an infinite max changes nothing).
                 lo = 0.0
+                hi = min(hi, self.q_relu_max)
             self.q_out = quant.activation_params(lo, hi)
         out_q = self.q_out
         if out_q is None:
             raise QuantError(f"layer '{self._name}': not calibrated")
         act_min = out_q.zero_point if self.q_fused_relu else ACT_MIN
+        act_max = quantized_relu_max(self.q_relu_max, out_q) if self.q_fused_relu else ACT_MAX
         try:
             mults = [quant.quantize_multiplier(s / out_q.scale) for s in step]
         except ValueError as e:
             raise QuantError(f"layer '{self._name}': {e}") from None
         m = torch.tensor([v[0] for v in mults], dtype=torch.int64)
         sh = torch.tensor([v[1] for v in mults], dtype=torch.int64)
-        q = quant.requantize(acc, m, sh, out_q.zero_point, act_min, ACT_MAX)
+        q = quant.requantize(acc, m, sh, out_q.zero_point, act_min, act_max)
         self.q_params = {"bits": self.q_bits, "weights": q_w, "weight_scales": scales,
                          "bias": folded, "multiplier": m.numpy(), "shift": sh.numpy(),
-                         "in_q": in_q, "out_q": out_q, "act_min": act_min, "act_max": ACT_MAX}
+                         "in_q": in_q, "out_q": out_q, "act_min": act_min, "act_max": act_max}
         exact = quant.dequantize(q, out_q)
         stand_in = None
         if _needs_grad(x.real, self.weight):
@@ -206,7 +233,7 @@ class _WeightLayer:
                 b_fq = self.bias + (b_real - self.bias).detach()
             y = self._float(x.real, w_fq, b_fq)
             lo = out_q.scale * (act_min - out_q.zero_point)
-            hi = out_q.scale * (ACT_MAX - out_q.zero_point)
+            hi = out_q.scale * (act_max - out_q.zero_point)
             stand_in = y.clamp(lo, hi)
         return QTensor(_straight_through(stand_in, exact), q, out_q, x.calibrating)
 
@@ -244,6 +271,31 @@ class Conv2d(_WeightLayer, nn.Conv2d):
         return _exact(acc).view(n, -1, out_h, out_w)
 
 
+class DepthwiseConv2d(_WeightLayer, nn.Conv2d):
+    """nn.Conv2d(C, C, k, groups=C): channel c of the output is channel c of
+    the input convolved with its own k x k filter. The weight [C][1][k][k]
+    is, row for row, the file's [C][k][k] (dmc_arith.h rule 7)."""
+
+    def forward(self, x):
+        if isinstance(x, QTensor):
+            return self.quant_forward(x)
+        return super().forward(x)
+
+    def _float(self, x, weight, bias):
+        return F.conv2d(x, weight, bias, stride=self.stride, padding=self.padding,
+                        groups=self.groups)
+
+    def _dot(self, q_in, q_w, zero_point, dtype):
+        # As Conv2d._dot: padding reads the input zero point, and `dtype`
+        # holds every product and partial sum exactly (float64 is exact
+        # below 2^53, far beyond any fan-in of k x k <= 4096).
+        p = self.padding[0]
+        x = q_in.to(dtype)
+        if p:
+            x = F.pad(x, (p, p, p, p), value=float(zero_point))
+        return _exact(F.conv2d(x, q_w.to(dtype), stride=self.stride[0], groups=self.groups))
+
+
 class Linear(_WeightLayer, nn.Linear):
     """nn.Linear that also accepts a (N, C, 1, 1) input, as the format allows."""
 
@@ -264,16 +316,32 @@ class Linear(_WeightLayer, nn.Linear):
 
 
 class ReLU(nn.ReLU):
-    """Integer: max(q, zero point). (A ReLU right after conv2d/linear is
-    fused into that layer's clamp; applying it again changes nothing.)"""
+    """Integer: max(q, zero point), or with a max (ReLU6) a clamp to [zero
+    point, quantized max] (dmc_arith.h rule 5; input and output share s and
+    z). A ReLU right after a weight layer is fused into that layer's clamp,
+    with the same zero point and quantized max: applying it again changes
+    nothing."""
+
+    def __init__(self, relu_max=NO_MAX):
+        super().__init__()
+        self.relu_max = relu_max
 
     def forward(self, x):
         if not isinstance(x, QTensor):
-            return super().forward(x)
+            y = super().forward(x)
+            return y if self.relu_max == NO_MAX else y.clamp(max=self.relu_max)
         real = F.relu(x.real)   # exactly the dequantized max(q, zp)
+        if self.relu_max == NO_MAX:
+            if not x.integer:
+                return QTensor(real, calibrating=x.calibrating)
+            return QTensor(real, torch.clamp(x.q, min=x.qp.zero_point), x.qp, x.calibrating)
+        real = real.clamp(max=self.relu_max)
         if not x.integer:
             return QTensor(real, calibrating=x.calibrating)
-        return QTensor(real, torch.clamp(x.q, min=x.qp.zero_point), x.qp, x.calibrating)
+        act_max = quantized_relu_max(self.relu_max, x.qp)
+        q = torch.clamp(x.q, min=x.qp.zero_point, max=act_max)
+        return QTensor(_straight_through(real, quant.dequantize(q, x.qp)), q, x.qp,
+                       x.calibrating)
 
 
 class MaxPool2d(nn.MaxPool2d):
@@ -310,6 +378,36 @@ class AvgPool2d(nn.AvgPool2d):
                        x.calibrating)
 
 
+class GlobalAvgPool2d(nn.Module):
+    """C x H x W -> C x 1 x 1, the mean of each channel. Integer: each
+    channel's sum of (q - zp) over the H*W positions, requantized with the
+    multiplier and shift of 1 / (H*W), plus zp (dmc_arith.h rule 8; input
+    and output share s and z)."""
+
+    def forward(self, x):
+        if not isinstance(x, QTensor):
+            return self._mean(x)
+        real = self._mean(x.real)
+        if not x.integer:
+            return QTensor(real, calibrating=x.calibrating)
+        q_in = x.q if x.q.dim() == 4 else x.q.view(x.q.shape[0], -1, 1, 1)
+        n, c, h, w = q_in.shape
+        zp = x.qp.zero_point
+        # int64: exact whatever the order (|sum| <= 255 * 2^22).
+        total = (q_in - zp).sum(dim=(2, 3), keepdim=True)
+        m, sh = quant.quantize_multiplier(1.0 / float(h * w))
+        q = quant.requantize(total, m, sh, zp, ACT_MIN, ACT_MAX)
+        return QTensor(_straight_through(real, quant.dequantize(q, x.qp)), q, x.qp,
+                       x.calibrating)
+
+    @staticmethod
+    def _mean(t):
+        # A vector (N, F) is F x 1 x 1 to the engine: its mean is itself.
+        if t.dim() == 2:
+            return t.view(t.shape[0], -1, 1, 1)
+        return t.mean(dim=(2, 3), keepdim=True)
+
+
 class Flatten(nn.Flatten):
     """PyTorch's CHW order; the engine's HWC order differs only in how the
     next linear layer's columns are laid out in the file (modelfile.py)."""
@@ -328,8 +426,14 @@ def build(spec):
                        stride=spec["stride"], padding=spec["padding"], bias=spec["bias"])
     elif kind == "linear":
         layer = Linear(spec["in_features"], spec["out_features"], bias=spec["bias"])
+    elif kind == "depthwise_conv2d":
+        c = spec["channels"]
+        layer = DepthwiseConv2d(c, c, spec["kernel"], stride=spec["stride"],
+                                padding=spec["padding"], groups=c, bias=spec["bias"])
+    elif kind == "global_avgpool2d":
+        layer = GlobalAvgPool2d()
     elif kind == "relu":
-        layer = ReLU()
+        layer = ReLU(relu_max_of(spec))
     elif kind == "flatten":
         layer = Flatten()
     elif kind == "maxpool2d":

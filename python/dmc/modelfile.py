@@ -5,6 +5,8 @@ the layer specs is the tensors, converted between PyTorch's layouts and the
 file's microcontroller layouts:
 
 - conv2d weights: PyTorch OIHW <-> file OHWI;
+- depthwise_conv2d weights: PyTorch [C][1][k][k] <-> file [C][k][k] (the
+  same values in the same order);
 - linear weights: [out][in] in both, but the linear layer that consumes a
   flatten sees its input in a different order: PyTorch flattens C x H x W as
   c*H*W + h*W + w, the file (and engine, which keeps activations NHWC) as
@@ -30,13 +32,15 @@ import numpy as np
 import torch
 
 from .errors import ModelFileError, ModelSpecError, quoted
-from .models import DEFAULT_DATASET, TASKS, DmcNet, check_integer
+from .config import WEIGHT_TYPES
+from .models import DEFAULT_DATASET, TASKS, DmcNet, check_integer, uses_version_2
 
 FORMAT = "dmc-model"
-VERSION = 1
 # Version 2 adds depthwise_conv2d, global_avgpool2d and relu's max
-# (engine/MODEL_FORMAT.md); python/ does not build those layers yet and
-# refuses them by type.
+# (engine/MODEL_FORMAT.md). As the engine does, a model that uses none of
+# them is written as version 1, byte for byte what it was before.
+VERSION = 1
+VERSION_2 = 2
 READ_VERSIONS = (1, 2)
 TOP_LEVEL_FIELDS = ("format", "version", "name", "task", "dataset", "input", "layers",
                     "metadata")
@@ -100,8 +104,9 @@ def encode_tensor(array):
 # ----------------------------------------------------------------- export
 
 def file_weights(model, orders=None):
-    """Each conv2d/linear layer's weights as the file (and the engine) holds
-    them: float32 rows of fan-in values, conv in OHWI order, a linear layer
+    """Each weight layer's weights as the file (and the engine) holds them:
+    float32 rows of fan-in values, conv in OHWI order, a depthwise conv's
+    channel c as row c of k x k values (ky, kx), a linear layer
     after a flatten with its columns in HWC order. Whatever depends on the
     order of a row's values (the engine's pruning norms are sums in that
     order) must use these."""
@@ -109,12 +114,12 @@ def file_weights(model, orders=None):
         orders = _flatten_orders(model)
     out = {}
     for spec in model.layer_specs:
-        if spec["type"] not in ("conv2d", "linear"):
+        if spec["type"] not in WEIGHT_TYPES:
             continue
         weight = getattr(model, spec["name"]).weight.detach().cpu().numpy().astype(np.float32)
         if spec["type"] == "conv2d":
             weight = weight.transpose(0, 2, 3, 1)              # OIHW -> OHWI
-        elif orders[spec["name"]] is not None:
+        elif spec["type"] == "linear" and orders[spec["name"]] is not None:
             weight = chw_to_hwc_columns(weight, orders[spec["name"]])
         out[spec["name"]] = np.ascontiguousarray(weight.reshape(weight.shape[0], -1))
     return out
@@ -131,14 +136,14 @@ def export_model(model, metadata=None):
     for spec in model.layer_specs:
         entry = {k: v for k, v in spec.items() if k != "bias"}
         module = getattr(model, spec["name"])
-        if spec["type"] in ("conv2d", "linear"):
+        if spec["type"] in WEIGHT_TYPES:
             entry["weight"] = encode_tensor(weights[spec["name"]])
             if spec["bias"]:
                 entry["bias"] = encode_tensor(module.bias.detach().cpu().numpy())
         layers.append(entry)
     doc = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION_2 if uses_version_2(model.layer_specs) else VERSION,
         "name": model.model_name,
         "task": model.task,
         "dataset": model.dataset,
@@ -324,7 +329,10 @@ def model_from_dict(doc, source="<model file>"):
         if not isinstance(layer, dict):
             fail(f"layer {i} is not an object")
         spec = {k: v for k, v in layer.items() if k not in TENSOR_FIELDS}
-        if layer.get("type") in ("conv2d", "linear"):
+        if version < VERSION_2 and uses_version_2([layer]):
+            fail(f"layer {i} ({quoted(layer.get('name'))}): needs model file version 2 "
+                 f"(the file says version {version})")
+        if layer.get("type") in WEIGHT_TYPES:
             if "weight" not in layer:
                 fail(f"layer {i} ({quoted(layer.get('name'))}): missing weight")
             spec["bias"] = "bias" in layer
@@ -342,7 +350,7 @@ def model_from_dict(doc, source="<model file>"):
 
     with torch.no_grad():
         for spec, found in zip(model.layer_specs, tensors):
-            if spec["type"] not in ("conv2d", "linear"):
+            if spec["type"] not in WEIGHT_TYPES:
                 continue
             module = getattr(model, spec["name"])
             where = f"{source}: layer {quoted(spec['name'])}"
@@ -351,6 +359,8 @@ def model_from_dict(doc, source="<model file>"):
             if spec["type"] == "conv2d":
                 o, i, kh, kw = shape
                 weight = weight.reshape(o, kh, kw, i).transpose(0, 3, 1, 2)  # OHWI -> OIHW
+            elif spec["type"] == "depthwise_conv2d":
+                weight = weight.reshape(shape)       # [C][k][k] is [C][1][k][k]
             else:
                 weight = weight.reshape(shape)
                 if orders[spec["name"]] is not None:

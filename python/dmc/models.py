@@ -24,6 +24,7 @@ import numpy as np
 from torch import nn
 
 from . import layers as layers_module
+from .config import WEIGHT_TYPES
 from .errors import ModelSpecError, quoted
 from .mnist import MNIST_INPUT
 
@@ -86,12 +87,20 @@ LAYER_FIELDS = {
     "flatten": (),
     "maxpool2d": ("kernel", "stride", "padding"),
     "avgpool2d": ("kernel", "stride", "padding"),
+    # Version 2 of the model file (engine/MODEL_FORMAT.md).
+    "depthwise_conv2d": ("channels", "kernel", "stride", "padding", "bias"),
+    "global_avgpool2d": (),
 }
+# Optional fields that have no default: relu's "max" (version 2; a clamp to
+# [0, max], 6 for ReLU6). Without it a relu has no upper bound.
+_OPTIONAL_FIELDS = {"relu": ("max",)}
+MAX_RELU_MAX = 1e6
 _DEFAULTS = {
     "conv2d": {"stride": 1, "padding": 0, "bias": True},
     "linear": {"bias": True},
     "maxpool2d": {"padding": 0},
     "avgpool2d": {"padding": 0},
+    "depthwise_conv2d": {"stride": 1, "padding": 0, "bias": True},
 }
 
 
@@ -105,8 +114,23 @@ def linear(name, fin, fout):
             "bias": True}
 
 
-def relu(name):
-    return {"name": name, "type": "relu"}
+def relu(name, max=None):
+    spec = {"name": name, "type": "relu"}
+    if max is not None:
+        spec["max"] = max
+    return spec
+
+
+def depthwise(name, channels, kernel, stride=1, padding=0):
+    return {"name": name, "type": "depthwise_conv2d", "channels": channels, "kernel": kernel,
+            "stride": stride, "padding": padding, "bias": True}
+
+
+def uses_version_2(layers):
+    """True when a layer needs model file version 2: a depthwise_conv2d, a
+    global_avgpool2d or a relu with a max (the engine's layer_version)."""
+    return any(layer.get("type") in ("depthwise_conv2d", "global_avgpool2d")
+               or (layer.get("type") == "relu" and "max" in layer) for layer in layers)
 
 
 def maxpool(name, kernel, stride=None):
@@ -194,7 +218,7 @@ MODELS = {
 
 def _field_range(kind, field, spec):
     """[low, high] of an integer field, as the engine bounds it."""
-    if field in ("in_channels", "out_channels", "in_features", "out_features"):
+    if field in ("in_channels", "out_channels", "in_features", "out_features", "channels"):
         return 1, MAX_DIMENSION
     if field == "kernel":
         return 1, MAX_KERNEL
@@ -203,7 +227,7 @@ def _field_range(kind, field, spec):
     # padding: a conv's must be smaller than its kernel; a pool's at most
     # half its window (PyTorch's pooling refuses more, and a window that is
     # mostly padding makes little sense anyway).
-    if kind == "conv2d":
+    if kind in ("conv2d", "depthwise_conv2d"):
         return 0, spec["kernel"] - 1
     return 0, spec["kernel"] // 2
 
@@ -239,7 +263,8 @@ def normalize_specs(layers):
                                  f"(known: {', '.join(LAYER_FIELDS)})")
         where = f"layer {quoted(name)} ({kind})"
         fields = LAYER_FIELDS[kind]
-        unknown = set(layer) - {"name", "type"} - set(fields)
+        optional = _OPTIONAL_FIELDS.get(kind, ())
+        unknown = set(layer) - {"name", "type"} - set(fields) - set(optional)
         if unknown:
             raise ModelSpecError(f"{where}: unknown field(s) "
                                  f"{', '.join(quoted(str(k)) for k in sorted(map(str, unknown)))}")
@@ -263,13 +288,29 @@ def normalize_specs(layers):
                 continue
             low, high = _field_range(kind, field, spec)
             check_integer(spec[field], where, field, low, high)
-        if kind in ("conv2d", "linear"):
-            fan_in = (spec["kernel"] * spec["kernel"] * spec["in_channels"]
-                      if kind == "conv2d" else spec["in_features"])
+        if "max" in optional and "max" in layer:
+            value = layer["max"]
+            # Also refuses NaN and the infinities: a clamp, not a disguised
+            # "no upper bound" (the engine's kMaxReluMax).
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ModelSpecError(f"{where}: field 'max' must be a number, not "
+                                     f"{quoted(json_text(value), 40)}")
+            if not 0.0 < value <= MAX_RELU_MAX:
+                raise ModelSpecError(f"{where}: max {json_text(value)} must be a number in "
+                                     f"(0, {int(MAX_RELU_MAX)}]")
+            spec["max"] = value
+        if kind in WEIGHT_TYPES:
+            if kind == "conv2d":
+                fan_in = spec["kernel"] * spec["kernel"] * spec["in_channels"]
+            elif kind == "depthwise_conv2d":
+                fan_in = spec["kernel"] * spec["kernel"]   # one filter per channel
+            else:
+                fan_in = spec["in_features"]
             if fan_in > MAX_FAN_IN:
                 raise ModelSpecError(f"{where}: {fan_in} weights per output exceed the limit of "
                                      f"{MAX_FAN_IN} (int32 accumulators must stay exact)")
-            outputs = spec["out_channels"] if kind == "conv2d" else spec["out_features"]
+            outputs = (spec["out_channels"] if kind == "conv2d" else spec["channels"]
+                       if kind == "depthwise_conv2d" else spec["out_features"])
             parameters += outputs * fan_in + (outputs if spec["bias"] else 0)
             if parameters > MAX_PARAMETERS:
                 raise ModelSpecError(f"{where}: the model has more than {MAX_PARAMETERS} "
@@ -342,15 +383,16 @@ def infer_shapes(input_spec, layers):
     layer whose input does not fit, whose output is larger than the engine
     allows (2^22 values, or a vector of more than 65,536), or that takes
     the multiply-accumulates per inference past 2^28 (counted as the engine
-    does: a conv's output values x kernel x kernel x in_channels, a linear
-    layer's in x out).
+    does: a conv's output values x kernel x kernel x in_channels, a
+    depthwise conv's output values x kernel x kernel, a linear layer's in x
+    out; pooling counts none).
     """
     shape = (input_spec["channels"], input_spec["height"], input_spec["width"])
     shapes = []
     macs = 0
     for layer in layers:
         kind, where = layer["type"], f"layer {quoted(layer['name'])} ({layer['type']})"
-        if kind in ("conv2d", "maxpool2d", "avgpool2d"):
+        if kind in ("conv2d", "depthwise_conv2d", "maxpool2d", "avgpool2d"):
             if len(shape) != 3:
                 raise ModelSpecError(f"{where}: {kind} needs an image input, got a vector of {shape[0]}")
             c, h, w = shape
@@ -358,6 +400,9 @@ def infer_shapes(input_spec, layers):
             if kind == "conv2d" and layer["in_channels"] != c:
                 raise ModelSpecError(f"{where}: in_channels is {layer['in_channels']} "
                                      f"but its input has {c} channels")
+            if kind == "depthwise_conv2d" and layer["channels"] != c:
+                raise ModelSpecError(f"{where}: has {layer['channels']} channels but receives "
+                                     f"a {shape_text(shape)} tensor")
             if h + 2 * p < k or w + 2 * p < k:
                 raise ModelSpecError(f"{where}: kernel {k} is larger than its "
                                      f"padded {h}x{w} input")
@@ -374,6 +419,10 @@ def infer_shapes(input_spec, layers):
                 raise ModelSpecError(f"{where}: in_features is {layer['in_features']} "
                                      f"but its input has {n} values")
             shape = (layer["out_features"],)
+        elif kind == "global_avgpool2d":
+            # The mean of each channel: C x 1 x 1 (a vector N, which the
+            # engine holds as N x 1 x 1, stays what it is).
+            shape = (shape[0], 1, 1)
         elif kind == "flatten":
             n = 1
             for d in shape:
@@ -390,6 +439,8 @@ def infer_shapes(input_spec, layers):
                                  f"channels)")
         if kind == "conv2d":
             macs += size * layer["kernel"] * layer["kernel"] * layer["in_channels"]
+        elif kind == "depthwise_conv2d":
+            macs += size * layer["kernel"] * layer["kernel"]
         elif kind == "linear":
             macs += layer["in_features"] * layer["out_features"]
         if macs > MAX_MACS:
@@ -422,8 +473,9 @@ class DmcNet(nn.Sequential):
         input_spec = check_input_spec(input_spec)
         specs = normalize_specs(layers)
         shapes = infer_shapes(input_spec, specs)
-        if not any(spec["type"] in ("conv2d", "linear") for spec in specs):
-            raise ModelSpecError(f"model {quoted(model_name)} has no conv2d or linear layer; "
+        if not any(spec["type"] in WEIGHT_TYPES for spec in specs):
+            raise ModelSpecError(f"model {quoted(model_name)} has no conv2d, depthwise_conv2d "
+                                 f"or linear layer; "
                                  f"there is nothing to compress")
         outputs = int(np.prod(shapes[-1]))
         if task == "classification" and outputs < 2:

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import datasets, engine
 from .compress import CompressedModel, argmax_lowest
-from .config import CompressionConfig, load_config
+from .config import CompressionConfig, load_config, weight_specs
 from .modelfile import load_model_file
 
 
@@ -42,6 +42,7 @@ def _first_difference(ours, theirs):
             ("in_q", s["in_q"] == p["in_q"].as_dict()),
             ("out_q", s["out_q"] == p["out_q"].as_dict()),
             ("act_min", s["act_min"] == p["act_min"]),
+            ("act_max", s["act_max"] == p["act_max"]),
         ]
         for field, same in checks:
             if not same:
@@ -90,8 +91,7 @@ def check(model_path, config_path=None, mnist=None, limit=0, binary=None, log=pr
         "engine_seconds": round(engine_seconds, 2), "simulation_seconds": round(sim_seconds, 2),
     }
     if info["dtype"] == "int8":
-        qp = getattr(cm.net, [s for s in cm.net.layer_specs
-                              if s["type"] in ("conv2d", "linear")][-1]["name"]).q_out
+        qp = getattr(cm.net, weight_specs(cm.net)[-1]["name"]).q_out
         report["output_quantization_agrees"] = (info["scale"] == qp.scale
                                                 and info["zero_point"] == qp.zero_point)
     report["first_parameter_difference"] = _first_difference(cm.params(), params)

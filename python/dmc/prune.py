@@ -8,8 +8,11 @@ double in the model file's order (OHWI; HWC after a flatten) over the
 *unpruned* weights, so the ranking is bit-identical to the engine's. Ties go
 to the lower index; the kept indices stay in ascending order. Removing a
 channel also removes the matching inputs of the next weight layer, through
-ReLU and pooling (channel-wise) and through a flatten, where channel c of an
-H x W x C tensor owns H x W features.
+ReLU and pooling (channel-wise, global average pooling too) and through a
+flatten, where channel c of an H x W x C tensor owns H x W features. A
+depthwise_conv2d has no keep ratio: its channel c filters input channel c
+only, so it keeps exactly the channels that reach it (their filters and
+biases) and passes them on, like ReLU and pooling.
 
 Here the pruned network is built as a real, smaller DmcNet (PyTorch layouts:
 a flatten's features are c * H * W + h * W + w over the *kept* channels), to
@@ -48,7 +51,8 @@ def select_channels(importance, count):
 
 
 class PrunePlan:
-    """What pruning keeps: per weight layer the output channels (`kept`),
+    """What pruning keeps: per weight layer the output channels (`kept`; a
+    depthwise layer's are the channels it receives),
     and per layer the live entries of its input along the channel (or
     feature) axis in PyTorch's order (`live_in`)."""
 
@@ -79,6 +83,8 @@ def plan(model, config):
                                           count)
             kept[name] = outputs
             live = outputs
+        elif kind == "depthwise_conv2d":
+            kept[name] = list(live)     # as the engine: its live channels pass through
         elif kind == "flatten" and len(in_shape) == 3:
             c, h, w = in_shape
             live = [ch * h * w + p for ch in live for p in range(h * w)]
@@ -93,11 +99,22 @@ def _pruned_specs(model, p):
         if spec["type"] == "conv2d":
             s["in_channels"] = len(p.live_in[spec["name"]])
             s["out_channels"] = len(p.kept[spec["name"]])
+        elif spec["type"] == "depthwise_conv2d":
+            s["channels"] = len(p.kept[spec["name"]])
         elif spec["type"] == "linear":
             s["in_features"] = len(p.live_in[spec["name"]])
             s["out_features"] = len(p.kept[spec["name"]])
         specs.append(s)
     return specs
+
+
+def _columns(spec, p):
+    """The input-channel (or feature) indices of a weight layer's weight
+    that survive: the live inputs, or for a depthwise layer (weight [C][1]
+    [k][k]: one input per filter) its single one."""
+    if spec["type"] == "depthwise_conv2d":
+        return torch.tensor([0], dtype=torch.long)
+    return torch.tensor(p.live_in[spec["name"]], dtype=torch.long)
 
 
 def pruned_model(model, p):
@@ -109,7 +126,7 @@ def pruned_model(model, p):
             name = spec["name"]
             src, dst = getattr(model, name), getattr(net, name)
             rows = torch.tensor(p.kept[name], dtype=torch.long)
-            cols = torch.tensor(p.live_in[name], dtype=torch.long)
+            cols = _columns(spec, p)
             dst.weight.copy_(src.weight.detach()[rows][:, cols])
             if dst.bias is not None:
                 dst.bias.copy_(src.bias.detach()[rows])
@@ -125,7 +142,7 @@ def expand(model, p, net):
             name = spec["name"]
             dst, src = getattr(full, name), getattr(net, name)
             rows = torch.tensor(p.kept[name], dtype=torch.long)
-            cols = torch.tensor(p.live_in[name], dtype=torch.long)
+            cols = _columns(spec, p)
             dst.weight.zero_()
             block = dst.weight[rows]
             block[:, cols] = src.weight.detach()

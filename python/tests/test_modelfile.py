@@ -34,13 +34,28 @@ ONE_BY_ONE_LAYERS = [
 ]
 ONE_BY_ONE_INPUT = {"channels": 3, "height": 10, "width": 11,
                     "min": 0.0, "max": 1.0, "mean": 0.5, "std": 0.25}
+# Version 2: a depthwise conv with stride, padding and no bias, ReLU6 both
+# fused and after pooling, global average pooling into a linear layer
+# without a flatten (its output is C x 1 x 1).
+DEPTHWISE_LAYERS = [
+    {"name": "c1", "type": "conv2d", "in_channels": 3, "out_channels": 6, "kernel": 3},
+    {"name": "r1", "type": "relu", "max": 6},
+    {"name": "d1", "type": "depthwise_conv2d", "channels": 6, "kernel": 3, "stride": 2,
+     "padding": 1, "bias": False},
+    {"name": "m1", "type": "maxpool2d", "kernel": 2},
+    {"name": "r2", "type": "relu", "max": 0.75},
+    {"name": "d2", "type": "depthwise_conv2d", "channels": 6, "kernel": 2},
+    {"name": "g1", "type": "global_avgpool2d"},
+    {"name": "l1", "type": "linear", "in_features": 6, "out_features": 4},
+]
 
 
 def models():
     return [build_model("lenet5"), build_model("lenet5_caffe"), build_model("lenet300"),
             build_model("sine"),
             DmcNet("odd", ODD_INPUT, ODD_LAYERS),
-            DmcNet("onebyone", ONE_BY_ONE_INPUT, ONE_BY_ONE_LAYERS)]
+            DmcNet("onebyone", ONE_BY_ONE_INPUT, ONE_BY_ONE_LAYERS),
+            DmcNet("depthwise", ONE_BY_ONE_INPUT, DEPTHWISE_LAYERS)]
 
 
 def random_input(model, n=4):
@@ -85,6 +100,57 @@ def test_lenet5_file_layout():
     fc1 = doc["layers"][7]
     assert (fc1["in_features"], fc1["out_features"]) == (400, 120)
     assert len(base64.b64decode(fc1["weight"])) == 4 * 400 * 120
+
+
+@pytest.mark.parametrize("model", models(), ids=lambda m: m.model_name)
+def test_version_written(model):
+    """Version 1 stays version 1 (byte for byte what it was); a model with a
+    version-2 layer or field is written as version 2."""
+    expected = 2 if model.model_name == "depthwise" else 1
+    assert export_model(model)["version"] == expected
+
+
+@pytest.mark.parametrize("layers", [
+    [{"name": "r", "type": "relu", "max": 6}],
+    [{"name": "g", "type": "global_avgpool2d"}],
+    [{"name": "d", "type": "depthwise_conv2d", "channels": 3, "kernel": 1}],
+], ids=["relu max", "global_avgpool2d", "depthwise_conv2d"])
+def test_each_version_2_feature_needs_version_2(layers, tmp_path):
+    layers = layers + [{"name": "f", "type": "flatten"},
+                       {"name": "l", "type": "linear", "in_features": 330, "out_features": 2}]
+    if layers[0]["type"] == "global_avgpool2d":
+        layers[2]["in_features"] = 3
+    model = DmcNet("v2", ONE_BY_ONE_INPUT, layers)
+    doc = export_model(model)
+    assert doc["version"] == 2
+    path = tmp_path / "m.json"
+    save_model_file(model, path)
+    assert load_model_file(path).layer_specs == model.layer_specs
+    doc["version"] = 1
+    with pytest.raises(ModelFileError, match="needs model file version 2"):
+        model_from_dict(doc, source="v1.json")
+
+
+def test_depthwise_file_layout():
+    """A depthwise weight [C][1][k][k] is the file's [C][k][k] as it is,
+    and the layer computes PyTorch's Conv2d(C, C, k, groups=C)."""
+    model = DmcNet("depthwise", ONE_BY_ONE_INPUT, DEPTHWISE_LAYERS)
+    doc = export_model(model)
+    d1 = next(layer for layer in doc["layers"] if layer["name"] == "d1")
+    assert list(d1) == ["name", "type", "channels", "kernel", "stride", "padding", "weight"]
+    values = np.frombuffer(base64.b64decode(d1["weight"]), "<f4")
+    assert np.array_equal(values, model.d1.weight.detach().numpy().ravel())
+    assert values.size == 6 * 3 * 3
+    r2 = next(layer for layer in doc["layers"] if layer["name"] == "r2")
+    assert r2 == {"name": "r2", "type": "relu", "max": 0.75}
+    assert model.shapes[-2] == (6, 1, 1)
+    x = random_input(model)
+    with torch.no_grad():
+        y = torch.nn.functional.conv2d(model.c1(x).clamp(0, 6), model.d1.weight, stride=2,
+                                       padding=1, groups=6)
+        torch.testing.assert_close(model.d1(model.r1(model.c1(x))), y, rtol=0, atol=0)
+        big = torch.full((1, 6, 4, 4), 5.0)
+        assert float(model.r2(big).max()) == 0.75
 
 
 def test_flatten_permutation_by_hand():
@@ -134,7 +200,7 @@ fc1, conv1, pool1 = _layer("fc1"), _layer("conv1"), _layer("pool1")
 
 MALFORMED = {
     "wrong format": (lambda d: d.update(format="onnx"), "format"),
-    "wrong version": (lambda d: d.update(version=2), "version"),
+    "wrong version": (lambda d: d.update(version=3), "version 3 is not supported"),
     "boolean version": (lambda d: d.update(version=True), "version"),
     "bad task": (lambda d: d.update(task="ranking"), "task"),
     "regression on mnist": (lambda d: d.update(task="regression"), "dataset 'mnist' is not known"),
@@ -167,6 +233,12 @@ MALFORMED = {
     "non-finite": (lambda d: fc1(d).update(
         bias=base64.b64encode(np.full(120, np.inf, "<f4").tobytes()).decode()), "infinite"),
     "tensor of strings": (lambda d: fc1(d).update(bias=["x"] * 120), "numbers"),
+    "relu max in version 1": (lambda d: d["layers"][1].update(max=6),
+                              "needs model file version 2"),
+    "relu max 0": (lambda d: d.update(version=2) or d["layers"][1].update(max=0),
+                   "max 0 must be a number in (0, 1000000]"),
+    "relu max true": (lambda d: d.update(version=2) or d["layers"][1].update(max=True),
+                      "must be a number"),
 }
 
 
