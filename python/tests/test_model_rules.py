@@ -18,8 +18,10 @@ an integer index or a layer name):
 then, on the JSON text: `raw_replace` [old, new] (once; for what JSON cannot
 hold, such as 1e999), `raw_prefix`, `raw_suffix`. `expect` is "load" (both
 refuse the file when loading it), "fit" (both load it, and both refuse it
-for its data set before evaluating) or "ok"; `message`, where given, is a
-fragment both messages contain.
+for its data set before evaluating), "config" (both load it and refuse the
+case's compression `config`, a JSON object, for it) or "ok" (with a
+`config`, both accept it too); `message`, where given, is a fragment both
+messages contain.
 
 Also here: the Python commands on what only evaluation shows (an empty test
 set, weights of 1e38) and on a file refused at load, run as a user would:
@@ -39,6 +41,7 @@ import pytest
 
 from conftest import ASSETS, PYTHON_DIR, REPO
 from dmc import datasets
+from dmc.config import ConfigError, config_from_dict, validate_config
 from dmc.errors import DatasetFitError, ModelFileError
 from dmc.modelfile import load_model_file
 
@@ -112,6 +115,16 @@ def build_case(case, folder):
     return path
 
 
+def write_config(case, folder):
+    """The case's config file, or None."""
+    if "config" not in case:
+        return None
+    path = os.path.join(folder, "config.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(case["config"], f)
+    return path
+
+
 def run_engine(dmc_bin, mnist_dir, *args):
     return subprocess.run([dmc_bin, *args], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, MNIST_DIR=mnist_dir))
@@ -129,7 +142,7 @@ def assert_refused(result, fragment):
 
 def test_the_table_covers_every_outcome():
     expects = [case["expect"] for case in CASES]
-    assert {"load", "fit", "ok"} == set(expects)
+    assert {"load", "fit", "config", "ok"} == set(expects)
     assert len({case["name"] for case in CASES}) == len(CASES)
 
 
@@ -141,8 +154,10 @@ def test_engine(case, tmp_path, dmc_bin, mnist_dir):
         assert_refused(info, case.get("message"))
         return
     assert info.returncode == 0, info.stderr
-    evaluated = run_engine(dmc_bin, mnist_dir, "eval", "--model", path, "--limit", "1")
-    if case["expect"] == "fit":
+    config = write_config(case, str(tmp_path))
+    evaluated = run_engine(dmc_bin, mnist_dir, "eval", "--model", path, "--limit", "1",
+                           *(["--config", config] if config else []))
+    if case["expect"] in ("fit", "config"):
         assert_refused(evaluated, case.get("message"))
     else:
         assert evaluated.returncode == 0, evaluated.stderr
@@ -160,6 +175,14 @@ def test_python(case, tmp_path, mnist_dir):
         assert len(message) < 1000, message[:1000]
         return
     model = load_model_file(path)
+    if "config" in case:
+        config = config_from_dict(case["config"])
+        if case["expect"] == "config":
+            with pytest.raises(ConfigError) as refused:
+                validate_config(config, model)
+            assert case.get("message", "") in str(refused.value)
+            return
+        validate_config(config, model)
     if case["expect"] == "fit":
         with pytest.raises(DatasetFitError) as refused:
             datasets.model_test_set(model, mnist_dir)
