@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -49,6 +50,47 @@ ODD_LAYERS = [
     {"name": "r3", "type": "relu"},
     {"name": "l2", "type": "linear", "in_features": 20, "out_features": 10},
 ]
+
+
+# Every version-2 layer (engine/MODEL_FORMAT.md): ReLU6 fused into a conv
+# and into a depthwise conv with stride 2 and padding (which reads the input
+# zero point), a pointwise conv, global average pooling over 14 x 14 = 196
+# positions (a multiplier of 1/196 that is not a power of two), a linear
+# layer after it.
+DEPTHWISE_LAYERS = [
+    {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel": 3,
+     "padding": 1},
+    {"name": "r1", "type": "relu", "max": 6},
+    {"name": "dw", "type": "depthwise_conv2d", "channels": 8, "kernel": 3, "stride": 2,
+     "padding": 1},
+    {"name": "r2", "type": "relu", "max": 6},
+    {"name": "pw", "type": "conv2d", "in_channels": 8, "out_channels": 16, "kernel": 1},
+    {"name": "r3", "type": "relu"},
+    {"name": "gap", "type": "global_avgpool2d"},
+    {"name": "f1", "type": "flatten"},
+    {"name": "fc", "type": "linear", "in_features": 16, "out_features": 10},
+]
+
+DEPTHWISE_CONFIGS = {
+    "int8": {"default": {"bits": 8}},
+    # Pruning c1 removes depthwise channels (it has no keep of its own).
+    "int4_pruned": {"default": {"bits": 4}, "layers": {"c1": {"keep": 0.5}, "pw": {"keep": 0.5}}},
+    "mixed": {"layers": {"c1": {"bits": 8, "keep": 0.75}, "dw": {"bits": 2},
+                         "pw": {"bits": 4, "keep": 0.6}, "fc": {"bits": 2}}},
+}
+
+
+def depthwise_model():
+    """DEPTHWISE_LAYERS with weights large enough that c1 and dw see
+    pre-activations beyond 6: their calibrated ranges are clipped to [0, 6]
+    (scale 6 / 255), which a simulation without the clip would miss."""
+    torch.manual_seed(7)
+    model = DmcNet("dwnet", MNIST_INPUT, DEPTHWISE_LAYERS)
+    with torch.no_grad():
+        model.c1.weight.mul_(8.0)
+        model.c1.bias.add_(1.0)
+        model.dw.weight.mul_(3.0)
+    return model
 
 
 def write_config(tmp_path, name, doc):
@@ -129,3 +171,61 @@ def test_row_too_small_for_its_bias(tmp_path, mnist_dir, dmc_bin):
         report = parity.check(path, config, mnist_dir, limit=200, binary=dmc_bin,
                               log=lambda line: None)
         assert_identical(report)
+
+
+@pytest.mark.parametrize("name", sorted(DEPTHWISE_CONFIGS))
+def test_depthwise_global_pool_relu6(name, tmp_path, mnist_dir, dmc_bin):
+    from dmc import datasets
+    from dmc.compress import CompressedModel
+    from dmc.config import config_from_dict
+    model = depthwise_model()
+    path = str(tmp_path / "dwnet.json")
+    doc = save_model_file(model, path)
+    assert doc["version"] == 2
+    config = DEPTHWISE_CONFIGS[name]
+    report = parity.check(path, write_config(tmp_path, name, config), mnist_dir, limit=300,
+                          binary=dmc_bin, log=lambda line: None)
+    assert report["images"] == 300 and report["all_integer"]
+    assert_identical(report)
+
+    cm = CompressedModel(model, config_from_dict(config))
+    cm.calibrate(datasets.calibration_inputs(model.dataset, mnist_dir))
+    # The clip bit (the range would be wider than 6 without it)...
+    assert cm.net.c1.q_out.scale == 6.0 / 255.0 and cm.net.dw.q_out.scale == 6.0 / 255.0
+    # ...pruning went through the depthwise layer and global pooling...
+    assert cm.plan.kept["dw"] == cm.plan.kept["c1"]
+    assert cm.plan.live_in["fc"] == cm.plan.kept["pw"]
+    # ...and the outputs are not degenerate (a constant output would agree
+    # whatever the arithmetic).
+    out = cm.outputs(datasets.model_test_set(model, mnist_dir).limit(300).raw)
+    assert len(np.unique(out, axis=0)) > 50
+
+
+def test_standalone_relu6(tmp_path, mnist_dir, dmc_bin):
+    """A ReLU with a max after pooling is not fused: it clamps to [z,
+    act_max] in its input's quantization, and act_max is below 127 here
+    (the conv's range is much wider than 0.5)."""
+    from dmc import datasets
+    from dmc.compress import CompressedModel
+    from dmc.config import config_from_dict
+    from dmc.layers import quantized_relu_max
+    layers = [
+        {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 6, "kernel": 5},
+        {"name": "p1", "type": "maxpool2d", "kernel": 2},
+        {"name": "r1", "type": "relu", "max": 0.5},
+        {"name": "dw", "type": "depthwise_conv2d", "channels": 6, "kernel": 3, "bias": False},
+        {"name": "gap", "type": "global_avgpool2d"},
+        {"name": "fc", "type": "linear", "in_features": 6, "out_features": 10},
+    ]
+    torch.manual_seed(11)
+    model = DmcNet("relu6", MNIST_INPUT, layers)
+    path = str(tmp_path / "relu6.json")
+    save_model_file(model, path)
+    for bits in (8, 4):
+        config = {"default": {"bits": bits}}
+        report = parity.check(path, write_config(tmp_path, f"b{bits}", config), mnist_dir,
+                              limit=300, binary=dmc_bin, log=lambda line: None)
+        assert_identical(report)
+        cm = CompressedModel(model, config_from_dict(config))
+        cm.calibrate(datasets.calibration_inputs(model.dataset, mnist_dir))
+        assert quantized_relu_max(0.5, cm.net.c1.q_out) < 120
