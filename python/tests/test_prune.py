@@ -101,3 +101,82 @@ def test_engine_prunes_the_same_and_computes_the_same(tmp_path, mnist_dir, dmc_b
     with torch.no_grad():
         ours = net(torch.from_numpy(datasets.normalize_raw(test.raw, model.input_spec)))
     np.testing.assert_allclose(outputs, ours.numpy(), rtol=0, atol=1e-5)
+
+
+# A conv's removed channels remove the depthwise filters after it (a
+# depthwise layer has no keep of its own) and, through global pooling, the
+# linear layer's inputs.
+DEPTHWISE_LAYERS = [
+    {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel": 3},
+    {"name": "r1", "type": "relu", "max": 6},
+    {"name": "dw", "type": "depthwise_conv2d", "channels": 8, "kernel": 3, "stride": 2,
+     "padding": 1},
+    {"name": "r2", "type": "relu"},
+    {"name": "pw", "type": "conv2d", "in_channels": 8, "out_channels": 12, "kernel": 1},
+    {"name": "g", "type": "global_avgpool2d"},
+    {"name": "fc", "type": "linear", "in_features": 12, "out_features": 10},
+]
+DEPTHWISE_CONFIG = {"default": {"bits": 32},
+                    "layers": {"c1": {"keep": 0.5}, "pw": {"keep": 0.25}}}
+
+
+def test_pruning_through_depthwise_and_global_pooling(tmp_path, mnist_dir, dmc_bin):
+    from dmc.mnist import MNIST_INPUT
+    from dmc.models import DmcNet
+    torch.manual_seed(4)
+    model = DmcNet("dwprune", MNIST_INPUT, DEPTHWISE_LAYERS).eval()
+    config = config_from_dict(DEPTHWISE_CONFIG)
+    p = prune.plan(model, config)
+    assert len(p.kept["c1"]) == 4 and len(p.kept["pw"]) == 3
+    assert p.kept["dw"] == p.live_in["dw"] == p.live_in["pw"] == p.kept["c1"]
+    assert p.live_in["fc"] == p.kept["pw"]
+
+    net = prune.pruned_model(model, p).eval()
+    assert net.dw.weight.shape == (4, 1, 3, 3) and net.fc.weight.shape == (10, 3)
+    assert torch.equal(net.dw.weight, model.dw.weight[p.kept["c1"]])
+    assert torch.equal(net.dw.bias, model.dw.bias[p.kept["c1"]])
+
+    # The engine keeps the same channels and computes the same (float).
+    path = str(tmp_path / "m.json")
+    save_model_file(model, path)
+    config_path = tmp_path / "c.json"
+    config_path.write_text(json.dumps(DEPTHWISE_CONFIG))
+    outputs, info, params = engine.infer(dmc_bin, path, str(tmp_path / "o.bin"),
+                                         str(config_path), mnist_dir, limit=100,
+                                         params_path=str(tmp_path / "p.json"))
+    for name in ("c1", "dw", "pw", "fc"):
+        assert params["kept_channels"][name] == p.kept[name], name
+    test = datasets.test_set("mnist", mnist_dir).limit(100)
+    with torch.no_grad():
+        ours = net(torch.from_numpy(datasets.normalize_raw(test.raw, model.input_spec)))
+    np.testing.assert_allclose(outputs, ours.numpy(), rtol=0, atol=1e-5)
+
+    # Fine-tuned weights go back into the full model with zeros elsewhere,
+    # and the engine's pruning of that file keeps the same channels.
+    with torch.no_grad():
+        for param in net.parameters():
+            param.add_(0.01 * torch.randn_like(param))
+    full = prune.expand(model, p, net)
+    prune.check_expanded(full, config, p)
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(full.eval()(x), net(x), rtol=0, atol=1e-5)
+    dropped = [c for c in range(8) if c not in p.kept["c1"]]
+    assert float(full.dw.weight[dropped].abs().sum()) == 0.0
+
+
+def test_depthwise_keep_is_refused():
+    from dmc.config import ConfigError, validate_config
+    from dmc.mnist import MNIST_INPUT
+    from dmc.models import DmcNet
+    model = DmcNet("dwprune", MNIST_INPUT, DEPTHWISE_LAYERS)
+    validate_config(config_from_dict({"default": {"keep": 0.5},
+                                      "layers": {"dw": {"bits": 2, "keep": 1.0}}}), model)
+    try:
+        validate_config(config_from_dict({"layers": {"dw": {"keep": 0.5}}}), model)
+    except ConfigError as e:
+        assert "has no keep ratio of its own" in str(e)
+    else:
+        raise AssertionError("a depthwise keep below 1 was accepted")
+    # The default keep does not reach it: it keeps what reaches it.
+    assert config_from_dict({"default": {"keep": 0.5}}).resolve(model, "dw") == (1.0, 8)
