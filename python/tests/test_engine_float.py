@@ -82,3 +82,37 @@ def test_checkpoint_export_cli(tmp_path, mnist_dir, dmc_bin):
     test = datasets.test_set("mnist", mnist_dir).limit(100)
     theirs = engine_float_outputs(dmc_bin, tmp_path / "a.json", tmp_path, mnist_dir, 100)
     np.testing.assert_allclose(theirs, torch_outputs(model, test), rtol=0, atol=1e-5)
+
+
+def test_version_2_layers(tmp_path, mnist_dir, dmc_bin):
+    """Depthwise conv (stride, padding), ReLU6 (fused and after pooling,
+    where it clamps), global average pooling: the engine's float steps and
+    PyTorch's modules agree."""
+    from dmc.mnist import MNIST_INPUT
+    from dmc.models import DmcNet
+    layers = [
+        {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel": 3,
+         "padding": 1},
+        {"name": "r1", "type": "relu", "max": 6},
+        {"name": "dw", "type": "depthwise_conv2d", "channels": 8, "kernel": 3, "stride": 2,
+         "padding": 1},
+        {"name": "p1", "type": "maxpool2d", "kernel": 2},
+        {"name": "r2", "type": "relu", "max": 0.5},
+        {"name": "pw", "type": "conv2d", "in_channels": 8, "out_channels": 16, "kernel": 1},
+        {"name": "r3", "type": "relu"},
+        {"name": "g", "type": "global_avgpool2d"},
+        {"name": "f", "type": "flatten"},
+        {"name": "fc", "type": "linear", "in_features": 16, "out_features": 10},
+    ]
+    torch.manual_seed(9)
+    model = DmcNet("v2", MNIST_INPUT, layers)
+    with torch.no_grad():
+        model.c1.weight.mul_(8.0)
+        model.pw.weight.mul_(4.0)
+    path = tmp_path / "v2.json"
+    save_model_file(model, path)
+    test = datasets.test_set("mnist", mnist_dir).limit(200)
+    ours = torch_outputs(model, test)
+    theirs = engine_float_outputs(dmc_bin, path, tmp_path, mnist_dir, 200)
+    assert np.abs(ours).max() > 0.05
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-5)
