@@ -328,8 +328,10 @@ class ReLU(nn.ReLU):
 
     def forward(self, x):
         if not isinstance(x, QTensor):
-            y = super().forward(x)
-            return y if self.relu_max == NO_MAX else y.clamp(max=self.relu_max)
+            if self.relu_max == NO_MAX:
+                return super().forward(x)
+            # One clamp to [0, max]: ONNX Clip(0, max), which the engine imports.
+            return torch.clamp(x, min=0.0, max=self.relu_max)
         real = F.relu(x.real)   # exactly the dequantized max(q, zp)
         if self.relu_max == NO_MAX:
             if not x.integer:
@@ -405,7 +407,7 @@ class GlobalAvgPool2d(nn.Module):
         # A vector (N, F) is F x 1 x 1 to the engine: its mean is itself.
         if t.dim() == 2:
             return t.view(t.shape[0], -1, 1, 1)
-        return t.mean(dim=(2, 3), keepdim=True)
+        return F.adaptive_avg_pool2d(t, 1)    # ONNX GlobalAveragePool
 
 
 class Flatten(nn.Flatten):
