@@ -378,3 +378,49 @@ def test_missing_initializer_refused(tmp_path, dmc_bin):
     onnx.save(proto, str(path))
     assert_refused(dmc_bin, path, tmp_path, "node '/1/Gemm' (Gemm)", f"its input '{bias.name}'",
                    "a missing initializer")
+
+
+def test_dmc_onnx_export_of_version_2_layers(tmp_path, dmc_bin, mnist_dir):
+    """python/'s own ONNX export of a model file with a depthwise conv,
+    ReLU6 and global pooling (Clip(0, 6), GlobalAveragePool) imports into
+    the engine, which evaluates it exactly as it does the model file."""
+    from dmc.mnist import MNIST_INPUT
+    from dmc.modelfile import save_model_file
+    from dmc.models import DmcNet
+    from dmc.onnx_export import export_onnx
+    layers = [
+        {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel": 3,
+         "padding": 1},
+        {"name": "r1", "type": "relu", "max": 6},
+        {"name": "dw", "type": "depthwise_conv2d", "channels": 8, "kernel": 3, "stride": 2,
+         "padding": 1},
+        {"name": "r2", "type": "relu", "max": 6},
+        {"name": "pw", "type": "conv2d", "in_channels": 8, "out_channels": 16, "kernel": 1},
+        {"name": "r3", "type": "relu"},
+        {"name": "g", "type": "global_avgpool2d"},
+        {"name": "f", "type": "flatten"},
+        {"name": "fc", "type": "linear", "in_features": 16, "out_features": 10},
+    ]
+    torch.manual_seed(12)
+    model = DmcNet("v2onnx", MNIST_INPUT, layers)
+    with torch.no_grad():
+        model.c1.weight.mul_(8.0)
+    path = tmp_path / "v2.json"
+    save_model_file(model, str(path))
+    described = export_onnx(str(path), str(tmp_path / "v2.onnx"))
+    assert "Clip" in described and "GlobalAveragePool" in described
+    assert "ReduceMean" not in described
+    direct = run(dmc_bin, "eval", "--model", tmp_path / "v2.onnx", "--mean", MNIST_MEAN, "--std",
+                 MNIST_STD, "--mnist", mnist_dir, "--limit", 100, "--json")
+    assert direct.returncode == 0, direct.stderr
+    via_file = run(dmc_bin, "eval", "--model", path, "--mnist", mnist_dir, "--limit", 100,
+                   "--json")
+    assert via_file.returncode == 0, via_file.stderr
+    a, b = json.loads(direct.stdout), json.loads(via_file.stdout)
+    for key in ("accuracy", "float_accuracy", "agreement", "flash_bytes", "float_macs"):
+        assert a[key] == b[key], key
+    # The importer names layers its own way; types, sizes and errors agree.
+    for key in ("type", "macs", "params", "output_sqnr_db"):
+        assert [layer[key] for layer in a["layers"]] == [layer[key] for layer in b["layers"]], key
+    assert [layer["type"] for layer in a["layers"]] == ["conv2d", "depthwise_conv2d", "conv2d",
+                                                        "linear"]
