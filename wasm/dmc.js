@@ -15,6 +15,20 @@
 //                            once the file is handed to the browser
 //   dmc.downloadConfig()     the same for the config
 //   dmc.loadModel(name, text) loads a model file's text (throws if refused)
+//   dmc.findBudget({flash, ram, macs, maxDrop, bits, keeps, subset})
+//                            the budget panel's Find: the budget solver on the
+//                            worker (0 or absent: no limit; bits, keeps and
+//                            subset default to the panel's, budgetDefaults()).
+//                            Resolves with dmc search --json's object plus
+//                            config, accuracy, flash_bytes, peak_ram_bytes,
+//                            macs (the chosen one's), scored (every config
+//                            scored), ms (request to answer) and cli_args
+//                            (the dmc search options that ask the same);
+//                            rejects with the engine's message, or
+//                            'cancelled' (cancelBudget) or when replaced
+//   dmc.cancelBudget()       the panel's Cancel
+//   dmc.budgetDefaults()     {bits, keeps, subset}: the panel's search space
+//   dmc.budgetResult()       the last answer (as findBudget resolves), or null
 //   dmc.whenReady()          resolves once the model and data are loaded
 'use strict';
 
@@ -32,7 +46,7 @@
   const dataFiles = ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte',
                      'calibration-images-idx3-ubyte', 'calibration-labels-idx1-ubyte'];
 
-  const pending = { header: [], config: [] };
+  const pending = { header: [], config: [], budget: [] };
 
   window.Module = {
     canvas: document.getElementById('canvas'),
@@ -84,6 +98,11 @@
     pending[kind] = [];
     for (const p of waiting) ok ? p.resolve(detail) : p.reject(new Error(detail));
   };
+  window.dmcBudgetDone = (ok, text) => {
+    const waiting = pending.budget;
+    pending.budget = [];
+    for (const p of waiting) ok ? p.resolve(JSON.parse(text)) : p.reject(new Error(text));
+  };
   window.dmcOwnHash = location.hash;
   window.addEventListener('hashchange', () => {
     if (location.hash === window.dmcOwnHash) return;
@@ -125,6 +144,16 @@
       Module.ccall('dmc_download_config', null, [], []);
     }),
     loadModel,
+    findBudget: (request) => {
+      // The app settles the promises of earlier requests (replaced) before
+      // it returns, so this one is registered after the call.
+      const error = call('dmc_find_budget', ['string'], [JSON.stringify(request || {})]);
+      if (error) return Promise.reject(new Error(error));
+      return new Promise((resolve, reject) => pending.budget.push({ resolve, reject }));
+    },
+    cancelBudget: () => { Module.ccall('dmc_cancel_budget', null, [], []); },
+    budgetDefaults: () => JSON.parse(call('dmc_budget_defaults')),
+    budgetResult: () => JSON.parse(call('dmc_budget_result')),
     whenReady: () => new Promise((resolve) => {
       const poll = () => {
         try {

@@ -2,8 +2,9 @@
 // headless, driven by playwright-core), against the page served on
 // 127.0.0.1: it loads and reports ready, draws, agrees with `dmc eval`, takes
 // real mouse drags on the sliders, downloads the header `dmc export` writes
-// (which compiles as C99), survives a malformed model file, and keeps its
-// state in the URL.
+// (which compiles as C99), survives a malformed model file, keeps its
+// state in the URL, and its budget panel answers what `dmc search` answers
+// (and stops on Cancel).
 //
 // Run by tests/browser/run.sh (CTest test "browser"); needs DMC_WEB_ROOT,
 // DMC_CLI, DMC_TEST_OUT and MNIST_DIR.
@@ -12,6 +13,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const h = require('./helpers.cjs');
@@ -185,6 +187,91 @@ test('the URL fragment keeps the state: a reload or a shared link restores it', 
   const reloaded = await h.waitFinal(other);
   assert.deepEqual(reloaded.config, s.config);
   await other.context().close();
+});
+
+// The dmc search options the app says it used, as the test builds them
+// from the panel's defaults: the same search on both sides.
+const searchArgs = (flash, d) => ['--flash', String(flash), '--bits', d.bits.join(','), '--keep', d.keeps.join(','),
+                                  '--subset', String(d.subset)];
+
+test('the budget panel (findBudget) gives dmc search\'s config for the same budget, and applies it on a click',
+     async () => {
+  await h.waitFinal(page);
+  const defaults = await page.evaluate(() => window.dmc.budgetDefaults());
+  const request = { flash: 20000, bits: defaults.bits, keeps: defaults.keeps, subset: defaults.subset };
+  const load = os.loadavg()[0];
+  const drawn = (await h.state(page)).timing.frames_drawn;
+  const t0 = Date.now();
+  const found = await page.evaluate((r) => window.dmc.findBudget(r), request);
+  const pageMs = Date.now() - t0;
+  const redraws = (await h.state(page)).timing.frames_drawn - drawn;
+  console.log(`findBudget, LeNet-5, flash <= 20,000 bytes: full answer ${pageMs} ms after the call ` +
+              `(${found.ms.toFixed(0)} ms in the app from request to answer; load average ${load.toFixed(1)} on ` +
+              `${os.cpus().length} CPUs); ${found.evaluated} configs scored on ${found.subset_images} images, ` +
+              `${found.confirmed} confirmed on ${found.test_images}; ${(100 * found.accuracy).toFixed(2)}% at ` +
+              `${found.flash_bytes} bytes; ${redraws} frames drawn meanwhile (the progress bar)`);
+  assert.deepEqual(found.cli_args, searchArgs(20000, defaults), 'the app states the options it used');
+
+  const t1 = Date.now();
+  const cli = JSON.parse(execFileSync(DMC, ['search', '--model', MODEL, '--mnist', MNIST, '--json',
+                                            ...searchArgs(20000, defaults)], { encoding: 'utf8' }));
+  console.log(`dmc search with the same options: ${Date.now() - t1} ms wall (loading MNIST included; ` +
+              `load average ${os.loadavg()[0].toFixed(1)})`);
+  assert.deepEqual(found.config, cli.best.config);
+  assert.equal(found.accuracy, cli.best.accuracy);
+  assert.equal(found.flash_bytes, cli.best.flash_bytes);
+  assert.equal(found.peak_ram_bytes, cli.best.peak_ram_bytes);
+  assert.equal(found.macs, cli.best.macs);
+  assert.equal(found.evaluated, cli.evaluated);
+  assert.deepEqual(found.front, cli.front);
+  assert.equal(found.scored.length, found.evaluated);
+  assert.ok(found.flash_bytes <= 20000);
+
+  // The answer is drawn on the size-versus-error chart (its tab comes
+  // forward); a click on the chosen config puts it on the sliders.
+  await h.waitState(page, (s) => !s.budget.running && s.budget.has_result, 10000, 'the panel to show the answer');
+  await page.waitForTimeout(200);
+  assert.ok(await page.evaluate(() => window.dmc.widgetRect('Budget chosen')), 'the chosen config is on the chart');
+  await page.screenshot({ path: path.join(OUT, 'budget-front.png') });
+  await h.clickWidget(page, 'Budget chosen');
+  const applied = await h.waitState(page, (s) => s.images_evaluated === s.test_images && !s.busy &&
+                                                 JSON.stringify(s.config) === JSON.stringify(cli.best.config),
+                                    120000, 'the chosen config on the sliders');
+  assert.equal(applied.accuracy, cli.best.accuracy);
+  assert.equal(applied.flash_bytes, cli.best.flash_bytes);
+
+  // A budget nothing meets: the engine's message.
+  const refused = await page.evaluate(() => window.dmc.findBudget({ flash: 100 }).then(() => 'found', (e) => e.message));
+  assert.match(refused, /no configuration meets flash <= 100 bytes/);
+});
+
+test('Cancel stops the budget solver', async () => {
+  await h.waitFinal(page);
+  // dmc search's own grid and subset: far longer than the panel's.
+  const pending = page.evaluate(() => window.dmc.findBudget({ flash: 12000, keeps: [1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25],
+                                                              subset: 2000 }).then(() => 'finished', (e) => e.message));
+  const running = await h.waitState(page, (s) => s.budget.running && s.budget.done >= 3, 120000, 'the solver to start');
+  const t0 = Date.now();
+  await h.clickWidget(page, 'Cancel');
+  assert.equal(await pending, 'cancelled');
+  const s = await h.waitState(page, (st) => !st.budget.running, 30000, 'the solver to stop');
+  assert.equal(s.budget.status, 'Cancelled.');
+  console.log(`cancelled at ${running.budget.done} of ${running.budget.total} scores (or a few later); ` +
+              `the promise settled ${Date.now() - t0} ms after the click`);
+});
+
+test('the preset "Smallest within 1 point" is the budget solver with a 1-point drop', async () => {
+  await h.waitFinal(page);
+  await h.clickWidget(page, 'Smallest within 1 point');
+  const s = await h.waitState(page, (st) => /^Found/.test(st.budget.status) && !st.budget.running, 300000,
+                              'the preset\'s answer');
+  const found = await page.evaluate(() => window.dmc.budgetResult());
+  assert.equal(found.budget.max_drop_points, 1);
+  assert.equal(found.budget.flash_bytes, null);
+  assert.deepEqual(s.config, found.config, 'the answer is on the sliders');
+  assert.ok(found.accuracy >= found.float_accuracy - 0.01, 'within 1 point on all test images');
+  console.log(`preset: ${(100 * found.accuracy).toFixed(2)}% (float ${(100 * found.float_accuracy).toFixed(2)}%) at ` +
+              `${found.flash_bytes} bytes, ${found.ms.toFixed(0)} ms from the click to the answer`);
 });
 
 test('another model from assets/ loads from the model list, with dmc eval\'s float accuracy', async (t) => {
