@@ -113,9 +113,20 @@
   // ---- the scripting hook ----
 
   const call = (name, types, args) => Module.ccall(name, 'string', types || [], args || []);
+  // A model file can be megabytes, and ccall copies 'string' arguments onto
+  // the wasm stack (5 MB, shared with the C++ below it): a 1.4 MB file
+  // overflowed it and corrupted memory. The text goes to the heap instead.
   const loadModel = (name, text) => {
-    const error = call('dmc_load_model', ['string', 'string'], [name, text]);
-    if (error) throw new Error(error);
+    const bytes = Module.lengthBytesUTF8(text) + 1;
+    const heap = Module._malloc(bytes);
+    if (!heap) throw new Error(`${name}: no memory for a file of ${bytes} bytes`);
+    try {
+      Module.stringToUTF8(text, heap, bytes);
+      const error = Module.ccall('dmc_load_model', 'string', ['string', 'number'], [name, heap]);
+      if (error) throw new Error(error);
+    } finally {
+      Module._free(heap);
+    }
     return true;
   };
 
