@@ -17,6 +17,25 @@ import torch
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PYTHON_DIR)
 REPO = os.path.dirname(PYTHON_DIR)
+
+# Every version-2 layer (engine/MODEL_FORMAT.md): ReLU6 fused into a conv
+# and into a depthwise conv with stride 2 and padding (which reads the input
+# zero point), a pointwise conv, global average pooling over 14 x 14 = 196
+# positions (a multiplier of 1/196 that is not a power of two), a linear
+# layer after it.
+DEPTHWISE_LAYERS = [
+    {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel": 3,
+     "padding": 1},
+    {"name": "r1", "type": "relu", "max": 6},
+    {"name": "dw", "type": "depthwise_conv2d", "channels": 8, "kernel": 3, "stride": 2,
+     "padding": 1},
+    {"name": "r2", "type": "relu", "max": 6},
+    {"name": "pw", "type": "conv2d", "in_channels": 8, "out_channels": 16, "kernel": 1},
+    {"name": "r3", "type": "relu"},
+    {"name": "gap", "type": "global_avgpool2d"},
+    {"name": "f1", "type": "flatten"},
+    {"name": "fc", "type": "linear", "in_features": 16, "out_features": 10},
+]
 ASSETS = os.path.join(REPO, "assets")
 
 torch.set_num_threads(1)

@@ -388,21 +388,9 @@ def test_dmc_onnx_export_of_version_2_layers(tmp_path, dmc_bin, mnist_dir):
     from dmc.modelfile import save_model_file
     from dmc.models import DmcNet
     from dmc.onnx_export import export_onnx
-    layers = [
-        {"name": "c1", "type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel": 3,
-         "padding": 1},
-        {"name": "r1", "type": "relu", "max": 6},
-        {"name": "dw", "type": "depthwise_conv2d", "channels": 8, "kernel": 3, "stride": 2,
-         "padding": 1},
-        {"name": "r2", "type": "relu", "max": 6},
-        {"name": "pw", "type": "conv2d", "in_channels": 8, "out_channels": 16, "kernel": 1},
-        {"name": "r3", "type": "relu"},
-        {"name": "g", "type": "global_avgpool2d"},
-        {"name": "f", "type": "flatten"},
-        {"name": "fc", "type": "linear", "in_features": 16, "out_features": 10},
-    ]
+    from conftest import DEPTHWISE_LAYERS
     torch.manual_seed(12)
-    model = DmcNet("v2onnx", MNIST_INPUT, layers)
+    model = DmcNet("v2onnx", MNIST_INPUT, DEPTHWISE_LAYERS)
     with torch.no_grad():
         model.c1.weight.mul_(8.0)
     path = tmp_path / "v2.json"
