@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The exported header on emulated microcontrollers. For LeNet-5 at 8 bits,
-# and at 4 and 2 bits with pruning (the configs of tests/export), the
+# and at 4 and 2 bits with pruning (the configs of tests/export), and for
+# tests/export's depthwise-separable model at 4 bits with pruning, the
 # header is cross-compiled with arm-none-eabi-gcc (-std=c99 -Wall -Wextra
 # -Werror -pedantic) and run under qemu-system-arm with semihosting over
 # the first MNIST test images, embedded in the firmware as a const array
@@ -43,12 +44,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
 hostflags="-O2 -Wall -Wextra -Werror -pedantic"
-configs=(int8 int4_pruned int2_pruned)
+configs=(int8 int4_pruned int2_pruned dw_int4_pruned)
 declare -A config_json=(
     [int8]='{"default": {"bits": 8}}'
     [int4_pruned]='{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
     [int2_pruned]='{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
+    [dw_int4_pruned]='{"default": {"bits": 4}, "layers": {"conv1": {"keep": 0.5}, "pw1": {"keep": 0.75}}}'
 )
+# dw_: the depthwise-separable model of tests/export (depthwise conv, ReLU6
+# fused and stand-alone, global average pooling, pruning through depthwise).
+declare -A config_model=([dw_int4_pruned]=$tmp/dwsep.json)
+python3 "$root/tests/export/make_depthwise_model.py" >"$tmp/dwsep.json"
 runs=(host_c host_cpp cxx_compile m4 m4_nodsp m7 m3 m4_cxx m0)
 
 # spawn CMD...: runs CMD in the background, at most $jobs_max at a time
@@ -77,9 +83,10 @@ compare() {
 prepare() { # CFG: the header and the engine's outputs for the first $images images
     local dir=$tmp/$1
     echo "${config_json[$1]}" >"$dir/config.json"
-    "$dmc" export --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" \
+    local file=${config_model[$1]:-$model}
+    "$dmc" export --model "$file" --config "$dir/config.json" --mnist "$tmp/mnist" \
         --prefix model -o "$dir/model.h"
-    "$dmc" infer --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" \
+    "$dmc" infer --model "$file" --config "$dir/config.json" --mnist "$tmp/mnist" \
         -o "$dir/engine.bin" >/dev/null
     od -An -v -tx1 -w10 "$dir/engine.bin" | tr -d ' ' >"$dir/engine.hex"
 }
