@@ -146,10 +146,14 @@ def make_parser():
                                    "OIHW conv weights to OHWI, and the columns of the linear "
                                    "layer after a flatten from PyTorch's CHW order to the "
                                    "engine's HWC order. Takes a dmc checkpoint (train "
-                                   "--checkpoint) or a plain state_dict with --model.")
+                                   "--checkpoint), or a TorchScript module (torch.jit.save) "
+                                   "with --model, which must compute what that architecture "
+                                   "computes with its weights. A plain state_dict is refused: "
+                                   "for a network of one's own, torch.onnx.export then dmc "
+                                   "import.")
     p.add_argument("--checkpoint", required=True, metavar="FILE.pt", help="checkpoint to read")
     p.add_argument("--model", choices=sorted(MODELS),
-                   help="architecture of a plain state_dict (a dmc checkpoint names its own)")
+                   help="architecture of a TorchScript module (a dmc checkpoint names its own)")
     p.add_argument("--out", required=True, metavar="FILE", help="model file to write")
 
     p = sub.add_parser("parity", help="engine CLI vs PyTorch simulation: identical integers?",

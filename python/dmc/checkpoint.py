@@ -13,9 +13,12 @@ torch.load(weights_only=True), which never runs code from the file but, in
 torch 1.13, refuses pickled floats.
 
 Weights are in PyTorch's layouts (OIHW, CHW flatten); modelfile.py converts
-them. A plain state_dict (say, from someone's own training loop) is accepted
-too when the caller names the architecture (--model), and so are the
-"module."-prefixed keys that DistributedDataParallel's state_dict has.
+them. A network from someone's own training loop comes in as a TorchScript
+module (torch.jit.save) with the architecture named (--model): its weights
+are loaded into that architecture, and both are run on the same inputs, so
+a module that fits the names and shapes but computes something else (a
+Caffe LeNet-5 without ReLUs after its convolutions) is refused. A plain
+state_dict is refused: it holds weights, not what the network computes.
 """
 
 import json
@@ -50,8 +53,6 @@ def save_checkpoint(model, path, metadata=None):
 
 
 def _load(path):
-    if not os.path.isfile(path):
-        raise DmcError(f"{path}: no such checkpoint file")
     try:
         # weights_only: a checkpoint is data; never run code from a pickle.
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -60,15 +61,50 @@ def _load(path):
                        f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
 
 
+def _load_script(path):
+    """The TorchScript module in `path`, or None when it holds none."""
+    try:
+        return torch.jit.load(path, map_location="cpu")
+    except Exception:  # not TorchScript: a pickle, or not PyTorch at all
+        return None
+
+
+def _require_same_outputs(script, model, path, count=64):
+    """Run the module and the named architecture (holding its weights) on
+    the same seeded inputs; refuse when they disagree."""
+    spec = model.input_spec
+    shape = (count, spec["channels"], spec["height"], spec["width"])
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        try:
+            theirs = script.eval()(x)
+        except Exception as e:
+            raise DmcError(f"{path}: the module does not run on a {tuple(shape[1:])} input "
+                           f"({type(e).__name__})") from None
+        ours = model.eval()(x)
+    if not isinstance(theirs, torch.Tensor) or tuple(theirs.shape) != tuple(ours.shape):
+        raise DmcError(f"{path}: the module's output is not {tuple(ours.shape)}, as model "
+                       f"{model.model_name!r} gives")
+    difference = float((theirs - ours).abs().max())
+    if not difference <= 1e-4 * (1.0 + float(ours.abs().max())):
+        raise DmcError(f"{path}: fits model {model.model_name!r} by names and shapes but "
+                       f"computes something else (outputs differ by up to {difference:.4g} on {count} "
+                       f"inputs): a layer without parameters, such as a ReLU, differs. "
+                       f"Export it with torch.onnx.export and use dmc import instead")
+
+
 def load_checkpoint(path, model_name=None):
     """A DmcNet with the checkpoint's weights, and its metadata.
 
     `model_name` (a name from models.MODELS) is needed for a plain
     state_dict and, for a dmc checkpoint, must match it if given.
     """
-    data = _load(path)
+    if not os.path.isfile(path):
+        raise DmcError(f"{path}: no such checkpoint file")
+    script = _load_script(path)
+    data = script.state_dict() if script is not None else _load(path)
     metadata = {}
-    if isinstance(data, dict) and data.get("format") == FORMAT:
+    if script is None and isinstance(data, dict) and data.get("format") == FORMAT:
         if data.get("version") != VERSION:
             raise DmcError(f"{path}: checkpoint version {data.get('version')!r} is not "
                            f"supported (this reader knows {VERSION})")
@@ -82,10 +118,17 @@ def load_checkpoint(path, model_name=None):
             raise DmcError(f"{path}: bad architecture in checkpoint: {e}") from None
         state = data.get("state_dict")
         metadata = spec.get("metadata") or {}
+    elif script is None:
+        raise DmcError(f"{path}: a plain state_dict holds weights, not what the network "
+                       f"computes (a layer without parameters, such as a ReLU, leaves no "
+                       f"trace in it), so it could fit an architecture and compute something "
+                       f"else. Save the module: torch.jit.save(torch.jit.trace(model, "
+                       f"example_input), FILE) and export that with --model, or "
+                       f"torch.onnx.export it and use dmc import")
     else:
         if not model_name:
-            raise DmcError(f"{path}: a plain state_dict does not say its architecture; "
-                           f"name it with --model")
+            raise DmcError(f"{path}: a TorchScript module does not say which architecture it "
+                           f"is; name it with --model")
         try:
             model = build_model(model_name)
         except ModelSpecError as e:
@@ -111,4 +154,6 @@ def load_checkpoint(path, model_name=None):
     with torch.no_grad():
         for key, value in expected.items():
             value.copy_(state[key].to(value.dtype))
+    if script is not None:
+        _require_same_outputs(script, model, path)
     return model, metadata

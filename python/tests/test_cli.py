@@ -164,9 +164,13 @@ def test_export_bad_checkpoints(tmp_path):
                          "--out", str(tmp_path / "x.json")), "junk.pt", "not a readable")
     plain = tmp_path / "plain.pt"
     torch.save(build_model("lenet5").state_dict(), plain)
-    _clean_error(run_dmc("export", "--checkpoint", str(plain), "--out", str(tmp_path / "x.json")),
+    _clean_error(run_dmc("export", "--checkpoint", str(plain), "--model", "lenet5",
+                         "--out", str(tmp_path / "x.json")), "a plain state_dict holds weights")
+    script = tmp_path / "script.pt"
+    torch.jit.save(torch.jit.trace(build_model("lenet5"), torch.zeros(1, 1, 28, 28)), script)
+    _clean_error(run_dmc("export", "--checkpoint", str(script), "--out", str(tmp_path / "x.json")),
                  "--model")
-    _clean_error(run_dmc("export", "--checkpoint", str(plain), "--model", "lenet300",
+    _clean_error(run_dmc("export", "--checkpoint", str(script), "--model", "lenet300",
                          "--out", str(tmp_path / "x.json")), "does not fit model 'lenet300'")
     _clean_error(run_dmc("export", "--checkpoint", str(tmp_path / "absent.pt"), "--model",
                          "lenet5", "--out", str(tmp_path / "x.json")), "no such checkpoint")

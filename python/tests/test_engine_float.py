@@ -62,15 +62,15 @@ def test_committed_lenet5(tmp_path, mnist_dir, dmc_bin):
 
 
 def test_checkpoint_export_cli(tmp_path, mnist_dir, dmc_bin):
-    """A plain state_dict with DistributedDataParallel's 'module.' prefix,
-    and a dmc checkpoint, both exported by the CLI to the same file."""
+    """A TorchScript module of the Caffe LeNet-5 with --model, and a dmc
+    checkpoint, both exported by the CLI to the same file."""
     model = build_model("lenet5_caffe")
-    plain = tmp_path / "plain.pt"
-    torch.save({"module." + k: v for k, v in model.state_dict().items()}, plain)
+    script = tmp_path / "script.pt"
+    torch.jit.save(torch.jit.trace(model.eval(), torch.zeros(1, 1, 28, 28)), script)
     ours = tmp_path / "dmc.pt"
     save_checkpoint(model, str(ours))
     env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
-    for args, out in (([str(plain), "--model", "lenet5_caffe"], "a.json"),
+    for args, out in (([str(script), "--model", "lenet5_caffe"], "a.json"),
                       ([str(ours)], "b.json")):
         result = subprocess.run([sys.executable, "-m", "dmc", "export", "--checkpoint", *args,
                                  "--out", str(tmp_path / out)], env=env, capture_output=True,
@@ -82,6 +82,38 @@ def test_checkpoint_export_cli(tmp_path, mnist_dir, dmc_bin):
     test = datasets.test_set("mnist", mnist_dir).limit(100)
     theirs = engine_float_outputs(dmc_bin, tmp_path / "a.json", tmp_path, mnist_dir, 100)
     np.testing.assert_allclose(theirs, torch_outputs(model, test), rtol=0, atol=1e-5)
+
+
+class _CaffeWithoutConvRelus(torch.nn.Module):
+    """The Caffe LeNet-5's parameters (same names and shapes), but no ReLU
+    after the convolutions: what issue 10 found exported silently."""
+
+    def __init__(self, caffe):
+        super().__init__()
+        for name in ("conv1", "conv2", "fc1", "fc2"):
+            setattr(self, name, getattr(caffe, name))
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(self.conv1(x), 2)
+        x = torch.nn.functional.max_pool2d(self.conv2(x), 2)
+        x = torch.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc2(x)
+
+
+def test_export_refuses_a_module_that_computes_something_else(tmp_path):
+    caffe = build_model("lenet5_caffe")
+    other = _CaffeWithoutConvRelus(caffe)
+    assert set(other.state_dict()) == set(caffe.state_dict())
+    script = tmp_path / "no_relu.pt"
+    torch.jit.save(torch.jit.trace(other.eval(), torch.zeros(1, 1, 28, 28)), script)
+    result = subprocess.run([sys.executable, "-m", "dmc", "export", "--checkpoint", str(script),
+                             "--model", "lenet5_caffe", "--out", str(tmp_path / "x.json")],
+                            env=dict(os.environ, PYTHONPATH=PYTHON_DIR), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode not in (0,) and result.returncode < 128, result.stderr
+    assert "fits model 'lenet5_caffe' by names and shapes but computes something else" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_version_2_layers(tmp_path, mnist_dir, dmc_bin):
