@@ -240,7 +240,10 @@ void downloads_section() {
 void keep_slider(AppState &s, const Layer &layer, const LayerCompression &eff, bool is_output, int row) {
     float keep = float(eff.keep);
     ImGui::SetNextItemWidth(-1);
-    if (is_output) ImGui::BeginDisabled();
+    // A depthwise layer has no keep of its own: it keeps the channels of
+    // the layer before it (the config refuses one).
+    const bool fixed = is_output || !layer.prunable();
+    if (fixed) ImGui::BeginDisabled();
     char keep_label[32];
     std::snprintf(keep_label, sizeof keep_label, "keep %.2f", double(keep));
     if (ImGui::SliderFloat("##keep", &keep, 0.05f, 1.0f, keep_label, ImGuiSliderFlags_AlwaysClamp)) {
@@ -250,10 +253,11 @@ void keep_slider(AppState &s, const Layer &layer, const LayerCompression &eff, b
     }
     const bool keep_done = ImGui::IsItemDeactivatedAfterEdit();
     name_item(layer.name + " keep");
-    if (is_output) {
+    if (fixed) {
         ImGui::EndDisabled();
         if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
-            ImGui::SetTooltip("The output layer is never pruned: its outputs are the classes.");
+            ImGui::SetTooltip(is_output ? "The output layer is never pruned: its outputs are the classes."
+                                        : "A depthwise layer keeps the channels the layer before it keeps.");
     }
     if (keep_done) {
         slider_released();

@@ -61,8 +61,11 @@ void add_sweep_point(Compressor &compressor, const TestSet &test, const std::str
                      int *done, int *total) {
     const Model &model = compressor.model();
     const int limit = std::min(kSweepImages, test.count);
-    const bool output = model.find_layer(layer) == model.output_layer(); // never pruned
-    *total = int(1 + kSweepBits.size() + (output ? 0 : kSweepKeeps.size()));
+    // The output layer is never pruned, nor is a depthwise layer (it keeps
+    // the channels of the layer before): no keep points for them.
+    const int index = model.find_layer(layer);
+    const bool fixed = index == model.output_layer() || !model.layers[size_t(index)].prunable();
+    *total = int(1 + kSweepBits.size() + (fixed ? 0 : kSweepKeeps.size()));
     if (curve.images == 0) {
         curve.layer = layer;
         curve.images = limit;
