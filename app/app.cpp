@@ -69,7 +69,8 @@ std::string read_text(const std::string &path) {
 
 std::string stem(const std::string &name) {
     std::string s = fs::path(name).filename().string();
-    if (s.size() > 5 && s.compare(s.size() - 5, 5, ".json") == 0) s.resize(s.size() - 5);
+    for (const char *extension : {".json", ".onnx"})
+        if (s.size() > 5 && s.compare(s.size() - 5, 5, extension) == 0) s.resize(s.size() - 5);
     return s;
 }
 
@@ -129,10 +130,24 @@ void init(const std::string &assets_dir, const std::string &data_dir, const std:
     if (!keep_message.empty()) s.message = keep_message + (s.message.empty() ? "" : "\n" + s.message);
 }
 
+// The model in `text`: an ONNX graph imported with the page's input
+// normalisation and named after the file, as `dmc --model FILE.onnx --mean
+// M --std S` names it, or a model file.
+Model parse_model_or_onnx(const std::string &name, const std::string &text) {
+    const AppState &s = state();
+    const bool onnx_name = name.size() >= 5 && name.compare(name.size() - 5, 5, ".onnx") == 0;
+    if (!onnx_name && !looks_like_onnx(text)) return parse_model(text, name);
+    ImportOptions options;
+    options.name = c_identifier(fs::path(name).stem().string());
+    options.mean = s.onnx_mean;
+    options.std = s.onnx_std;
+    return import_onnx(text, options);
+}
+
 bool load_model_text(const std::string &name, const std::string &text) {
     AppState &s = state();
     try {
-        auto model = std::make_shared<Model>(parse_model(text, name));
+        auto model = std::make_shared<Model>(parse_model_or_onnx(name, text));
         auto data = std::make_shared<Data>();
         if (model->dataset == "sine") {
             data->test = sine_test_set();

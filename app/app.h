@@ -44,6 +44,9 @@ struct AppState {
     dmc::CompressionConfig config;
     std::string message;       // the last error shown to the person (bad file, refused config)
     bool data_ok = false;
+    // How the raw input maps to what an imported ONNX graph sees (an ONNX
+    // file does not say): (raw - mean) / std, MNIST's by default.
+    float onnx_mean = 0.1307f, onnx_std = 0.3081f;
 
     Worker worker;
     Snapshot snap; // copied each frame
@@ -84,7 +87,9 @@ AppState &state();
 
 // Loading (app.cpp).
 void init(const std::string &assets_dir, const std::string &data_dir, const std::string &fragment);
-bool load_model_text(const std::string &name, const std::string &text); // false: message says why
+// A model file or an ONNX file (told apart by content, as dmc does), named
+// `name`; false: the message says why, and the loaded model stays.
+bool load_model_text(const std::string &name, const std::string &text);
 bool load_asset(const std::string &file);
 // Applies a config as if the sliders were moved; false (and message) if refused.
 bool set_config_json(const std::string &json);

@@ -104,7 +104,9 @@ EMSCRIPTEN_KEEPALIVE const char *dmc_state_json() { return out(app::state_json()
 EMSCRIPTEN_KEEPALIVE const char *dmc_set_config(const char *json) {
     return out(app::set_config_json(json) ? "" : app::state().message);
 }
-EMSCRIPTEN_KEEPALIVE const char *dmc_load_model(const char *name, const char *text) {
+// `bytes` holds `length` bytes: an ONNX file has NULs, so no C string.
+EMSCRIPTEN_KEEPALIVE const char *dmc_load_model(const char *name, const char *bytes, int length) {
+    const std::string text(bytes, length > 0 ? size_t(length) : 0);
     return out(app::load_model_text(name, text) ? "" : app::state().message);
 }
 EMSCRIPTEN_KEEPALIVE const char *dmc_apply_fragment(const char *fragment) {

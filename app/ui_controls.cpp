@@ -35,11 +35,22 @@ void model_section() {
     name_item("Model");
     ImGui::SameLine();
     if (ImGui::Button("Load model file...")) {
-        if (!platform_pick_file()) s.message = "Drop a model file (.json) on the window to load it.";
+        if (!platform_pick_file()) s.message = "Drop a model file (.json or .onnx) on the window to load it.";
     }
     name_item("Load model file");
     ImGui::SameLine();
-    ImGui::TextDisabled("(or drop a .json here)");
+    ImGui::TextDisabled("(or drop a .json or .onnx here)");
+    // An ONNX graph does not say how raw inputs were normalised; the page
+    // asks, with MNIST's as the default (dmc import's --mean and --std).
+    ImGui::SetNextItemWidth(80);
+    ImGui::InputFloat("##onnx_mean", &s.onnx_mean, 0.0f, 0.0f, "%.4f");
+    name_item("ONNX mean");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(80);
+    ImGui::InputFloat("##onnx_std", &s.onnx_std, 0.0f, 0.0f, "%.4f");
+    name_item("ONNX std");
+    ImGui::SameLine();
+    ImGui::TextDisabled("ONNX input: (pixel / 255 - mean) / std");
     if (s.model) {
         ImGui::TextDisabled("%s: %d layers, %s parameters, input %s", s.model->name.c_str(), int(s.model->layers.size()),
                             with_commas(s.model->parameters()).c_str(), s.model->input.shape.str().c_str());

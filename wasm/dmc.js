@@ -14,7 +14,8 @@
 //   dmc.downloadHeader()     what the button does; resolves with the file name
 //                            once the file is handed to the browser
 //   dmc.downloadConfig()     the same for the config
-//   dmc.loadModel(name, text) loads a model file's text (throws if refused)
+//   dmc.loadModel(name, data) loads a model file or an ONNX file, as text or
+//                             a Uint8Array (throws if refused)
 //   dmc.findBudget({flash, ram, macs, maxDrop, bits, keeps, subset})
 //                            the budget panel's Find: the budget solver on the
 //                            worker (0 or absent: no limit; bits, keeps and
@@ -115,14 +116,17 @@
   const call = (name, types, args) => Module.ccall(name, 'string', types || [], args || []);
   // A model file can be megabytes, and ccall copies 'string' arguments onto
   // the wasm stack (5 MB, shared with the C++ below it): a 1.4 MB file
-  // overflowed it and corrupted memory. The text goes to the heap instead.
-  const loadModel = (name, text) => {
-    const bytes = Module.lengthBytesUTF8(text) + 1;
-    const heap = Module._malloc(bytes);
-    if (!heap) throw new Error(`${name}: no memory for a file of ${bytes} bytes`);
+  // overflowed it and corrupted memory. The bytes go to the heap instead,
+  // with their length (an ONNX file holds NULs). `data`: a string (a model
+  // file's text) or a Uint8Array (any file, ONNX included).
+  const loadModel = (name, data) => {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    const heap = Module._malloc(bytes.length + 1);
+    if (!heap) throw new Error(`${name}: no memory for a file of ${bytes.length} bytes`);
     try {
-      Module.stringToUTF8(text, heap, bytes);
-      const error = Module.ccall('dmc_load_model', 'string', ['string', 'number'], [name, heap]);
+      Module.HEAPU8.set(bytes, heap);
+      const error = Module.ccall('dmc_load_model', 'string', ['string', 'number', 'number'],
+                                 [name, heap, bytes.length]);
       if (error) throw new Error(error);
     } finally {
       Module._free(heap);
@@ -179,8 +183,8 @@
   // ---- model files: the picker and drag and drop ----
 
   const readAndLoad = (file) => {
-    file.text().then((text) => {
-      try { loadModel(file.name, text); } catch (e) { console.warn(e.message); }
+    file.arrayBuffer().then((buffer) => {
+      try { loadModel(file.name, new Uint8Array(buffer)); } catch (e) { console.warn(e.message); }
     });
   };
   document.getElementById('model-file').addEventListener('change', (e) => {

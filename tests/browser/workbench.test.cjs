@@ -290,3 +290,44 @@ test('another model from assets/ loads from the model list, with dmc eval\'s flo
   assert.equal(s.flash_bytes, cli.flash_bytes);
   console.log(`${name}: float ${s.float_accuracy}, 8-bit ${s.accuracy}, flash ${s.flash_bytes} bytes`);
 });
+
+// Issue 10: a model of one's own, as torch.onnx.export writes it (made here,
+// never committed), opened in the page with its default (MNIST)
+// normalisation, scores what `dmc eval --model FILE.onnx --mean 0.1307 --std
+// 0.3081` reports and downloads the header `dmc export` writes for it.
+const ONNX_NET = `
+import sys, torch, torch.nn as nn
+torch.manual_seed(3)
+class Mine(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU6())
+        self.block = nn.Sequential(nn.Conv2d(8, 8, 3, 2, 1, groups=8), nn.ReLU6(), nn.Conv2d(8, 16, 1), nn.ReLU())
+        self.head = nn.Linear(16, 10)
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.block(self.stem(x)), 1)
+        return self.head(torch.flatten(x, 1))
+torch.onnx.export(Mine().eval(), torch.zeros(1, 1, 28, 28), sys.argv[1], opset_version=13)
+`;
+
+test('an ONNX file opens with MNIST\'s normalisation, scores as dmc eval and downloads dmc export\'s header', async () => {
+  const onnx = path.join(OUT, 'mine.onnx');
+  execFileSync(process.env.PYTHON || '/usr/bin/python3', ['-c', ONNX_NET, onnx], { stdio: 'ignore' });
+  await page.setInputFiles('#model-file', onnx);
+  await h.waitState(page, (st) => st.model_file === 'mine', 30000, 'the ONNX model to load');
+  const s = await h.waitFinal(page, 300000);
+  const normalisation = ['--mean', '0.1307', '--std', '0.3081'];
+  const cli = JSON.parse(execFileSync(DMC, ['eval', '--model', onnx, ...normalisation, '--mnist', MNIST, '--json'],
+                                      { encoding: 'utf8' }));
+  assert.equal(s.float_accuracy, cli.float_accuracy);
+  assert.equal(s.accuracy, cli.accuracy);
+  assert.equal(s.flash_bytes, cli.flash_bytes);
+  const [headerDl] = await Promise.all([page.waitForEvent('download', { timeout: 300000 }),
+                                        h.clickWidget(page, 'Download header')]);
+  assert.equal(headerDl.suggestedFilename(), 'mine.h');
+  const headerPath = path.join(OUT, 'mine.h'), cliPath = path.join(OUT, 'cli_mine.h');
+  await headerDl.saveAs(headerPath);
+  execFileSync(DMC, ['export', '--model', onnx, ...normalisation, '--mnist', MNIST, '-o', cliPath]);
+  assert.ok(fs.readFileSync(headerPath).equals(fs.readFileSync(cliPath)), 'the header is dmc export\'s');
+  console.log(`mine.onnx: float ${s.float_accuracy}, 8-bit ${s.accuracy}, flash ${s.flash_bytes} bytes`);
+});
