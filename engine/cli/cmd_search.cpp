@@ -61,7 +61,6 @@ int cmd_search(int argc, char **argv) {
     options.subset_images = o.integer("--subset", options.subset_images, 1, 100000000);
 
     const TestSet test = load_test_set(model, o.get("--mnist"));
-    check_model_fits(model, test);
     Compressor compressor(model, load_calibration_set(model, o.get("--mnist")));
     const Progress screening = terminal_progress("configurations scored on the subset");
     const Progress confirming = terminal_progress("finalists scored on all images");

@@ -255,7 +255,6 @@ int cmd_infer(int argc, char **argv) {
     const std::string out_path = o.required("-o");
     const int limit = o.integer("--limit", 0, 1, 100000000);
     const TestSet test = load_test_set(model, o.get("--mnist"));
-    check_model_fits(model, test);
     const CompressedModel cm = compress_model(model, config, load_calibration_set(model, o.get("--mnist")));
     const int n = limit > 0 && limit < test.count ? limit : test.count;
     const int64_t outputs = cm.output_shape().size();
@@ -293,7 +292,6 @@ int cmd_export(int argc, char **argv) {
     validate_config(config, model);
     require_integer_only(config, model);
     const TestSet test = load_test_set(model, o.get("--mnist"));
-    check_model_fits(model, test);
     const CompressedModel cm = compress_model(model, config, load_calibration_set(model, o.get("--mnist")));
     EvalOptions options;
     options.progress = terminal_progress("evaluating");
