@@ -139,6 +139,11 @@ def make_parser():
     p.add_argument("--distill", type=float, default=fdefaults.distill, metavar="ALPHA",
                    help="weight of distillation from the uncompressed model in [0, 1) "
                         "(default 0: off)")
+    p.add_argument("--physically-pruned", action="store_true",
+                   help="write only the kept channels (a smaller model file) and the config "
+                        "with the same bits and every keep 1.0, instead of the full-size "
+                        "model with pruned channels zero; the engine computes the same "
+                        "integers and counts the same flash for either pair")
     add_threads(p)
 
     p = sub.add_parser("export", help="PyTorch checkpoint -> model file",
@@ -403,7 +408,11 @@ def cmd_finetune(args, argv):
         if not np.array_equal(cm.outputs(test.raw), trained_outputs):
             raise AssertionError("snapping the weights to their quantized values changed "
                                  "the compressed model")
-    full = cm.expanded_model()
+    if args.physically_pruned:
+        from .prune import physical_config
+        written, written_config = cm.net, physical_config(model, config)
+    else:
+        written, written_config = cm.expanded_model(), config
 
     # What the engine will load: the file as written, compressed afresh.
     metadata = {
@@ -411,7 +420,7 @@ def cmd_finetune(args, argv):
         "base_model": {"file": os.path.basename(args.model_file),
                        "float_test": float_before,
                        "metadata": getattr(model, "metadata", None)},
-        "compression_config": config.to_dict(),
+        "compression_config": written_config.to_dict(),
         "config_file": os.path.basename(config_out),
         "finetuning": fcfg.as_metadata(),
         "weights": ("integer layers' weights snapped to their quantized values "
@@ -419,21 +428,30 @@ def cmd_finetune(args, argv):
                     if args.snap else "as trained (float shadow weights)"),
         "compressed_test_before_finetuning": summary["before"],
         "compressed_test": after,
-        "float_test": _float_score(full, test),
+        "float_test": _float_score(written, test),
         "flash_bytes": cm.flash_bytes(),
         "float_bytes": cm.float_bytes(),
         "compression_ratio": round(cm.float_bytes() / cm.flash_bytes(), 2),
         "layers": cm.layer_table(),
         "finetuning_seconds": round(seconds, 1),
+        **({"physically_pruned": {
+            "config": config.to_dict(),
+            "kept_channels": {name: kept for name, kept in cm.plan.kept.items()},
+            "file_float_bytes": 4 * sum(p.numel() for p in written.parameters()),
+            "note": "only the channels the config keeps; float_bytes is the unpruned "
+                    "model's"}} if args.physically_pruned else {}),
         "date": _now(),
         "versions": _versions(),
     }
-    save_model_file(full, args.out, metadata)
-    save_config(config, config_out)
+    save_model_file(written, args.out, metadata)
+    save_config(written_config, config_out)
     check = CompressedModel(load_model_file(args.out), load_config(config_out))
     check.calibrate(datasets.calibration_inputs(model.dataset, args.mnist))
     if not np.array_equal(check.outputs(test.raw), trained_outputs):
         raise AssertionError("the written model file does not reproduce the fine-tuned "
+                             "compressed model")
+    if check.flash_bytes() != cm.flash_bytes():
+        raise AssertionError("the written pair does not count the flash of the fine-tuned "
                              "compressed model")
     print(f"wrote {args.out} and {config_out}: compressed test {_describe(after)}, flash "
           f"{cm.flash_bytes():,} bytes ({cm.float_bytes() / cm.flash_bytes():.1f}x smaller "

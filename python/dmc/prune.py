@@ -161,3 +161,20 @@ def check_expanded(full, config, p):
             raise ConfigError(f"layer '{name}': after fine-tuning, pruning would keep other "
                               f"channels than the fine-tuned ones (a kept channel has "
                               f"all-zero weights?)")
+
+
+def physical_config(model, config):
+    """The config for the physically pruned network (pruned_model): every
+    weight layer at the bits `config` gives it in `model`, every keep 1.0.
+
+    The engine, compressing the pruned network with it, quantizes the same
+    kept rows with the same per-row scales, calibrates the same ranges on the
+    same calibration images (a pruned channel contributes nothing to a range
+    in either) and counts the same flash, so its integers are those of the
+    full-size model under `config`; the file is only smaller."""
+    from .config import CompressionConfig
+
+    layers = {s["name"]: {"bits": config.resolve(model, s["name"])[1]}
+              for s in weight_specs(model)}
+    return CompressionConfig(default_keep=1.0, default_bits=config.default_bits,
+                             layers=layers, prune_norm=config.prune_norm)
