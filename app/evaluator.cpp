@@ -21,15 +21,16 @@ using namespace dmc;
 
 namespace {
 
-bool is_weight(const Step &s) { return s.op == Op::Conv2d || s.op == Op::Linear; }
+bool is_weight(const Step &s) { return s.runs(LayerType::Conv2d) || s.runs(LayerType::Linear); }
 
 // Where a changed config can start: a weight layer, or a float/int8
 // conversion before one. Not step 1 after a table-driven Quantize: the
 // lookup is cheaper than a copy from the cache.
 bool worth_caching(const std::vector<Step> &steps, int k) {
     const Step &s = steps[size_t(k)];
-    const bool boundary = is_weight(s) || s.op == Op::Dequantize || (s.op == Op::Quantize && !s.from_raw_input);
-    return boundary && !(k == 1 && steps[0].op == Op::Quantize);
+    const bool boundary = is_weight(s) || s.conversion == Conversion::Dequantize ||
+                          (s.conversion == Conversion::Quantize && !s.from_raw_input);
+    return boundary && !(k == 1 && steps[0].conversion == Conversion::Quantize);
 }
 
 } // namespace

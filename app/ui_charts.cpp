@@ -44,7 +44,7 @@ bool current(const AppState &s) { return s.snap.cm != nullptr; }
 // The step of report layer `i` in the compressed model.
 const Step *layer_step(const CompressedModel &cm, int layer) {
     for (const Step &st : cm.steps)
-        if ((st.op == Op::Conv2d || st.op == Op::Linear) && st.layer == layer) return &st;
+        if ((st.runs(LayerType::Conv2d) || st.runs(LayerType::Linear)) && st.layer == layer) return &st;
     return nullptr;
 }
 
@@ -97,7 +97,7 @@ void ram_chart(const CompressedModel &cm, float width) {
                             peak ? kRed : IM_COL32(90, 140, 200, 255));
         if (ImGui::IsMouseHoveringRect(ImVec2(x, o.y), ImVec2(x + bar, o.y + h)))
             ImGui::SetTooltip("%s: %s (%s)", cm.steps[k].name.c_str(), bytes_text(e.bytes).c_str(),
-                              op_name(cm.steps[k].op));
+                              op_name(cm.steps[k]));
         std::string name = cm.steps[k].name.substr(0, size_t(std::max(1.0f, bar / 7)));
         text_at(ImVec2(x + 2, o.y + h + 1), kDim, "%s", name.c_str());
     }
@@ -130,8 +130,8 @@ void sqnr_chart(const Report &r, int sqnr_images, float width) {
     ImGui::TextDisabled("output SQNR on the first %d images of the evaluation order; bar end = %.0f dB", sqnr_images, 60.0);
 }
 
-void histogram(const Step &st, float width) {
-    const std::vector<float> &w = st.source.weight;
+void histogram(const CompressedModel &cm, const Step &st, float width) {
+    const std::vector<float> &w = cm.float_layer(st).weight;
     if (w.empty()) return;
     const bool integer = st.integer;
     const int bits = integer ? st.weights.bits : 32;
@@ -330,7 +330,7 @@ void draw_error_charts() {
         name_item("select " + layers[i].name);
     }
     const LayerReport &sel = layers[size_t(s.selected_layer)];
-    if (const Step *st = layer_step(*s.snap.cm, sel.layer)) histogram(*st, width * 0.98f);
+    if (const Step *st = layer_step(*s.snap.cm, sel.layer)) histogram(*s.snap.cm, *st, width * 0.98f);
     pruning_mask(*s.snap.cm, sel.layer, width * 0.98f);
 }
 

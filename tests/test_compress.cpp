@@ -46,13 +46,13 @@ TEST(Compress, StepsFuseReluAndConvertAroundFloatLayers) {
     const CalibrationSet cal = dmc_test::random_images(m, 50, 32);
     const CompressedModel all_int = compress_model(m, CompressionConfig{}, cal);
     std::string ops;
-    for (const Step &s : all_int.steps) ops += std::string(op_name(s.op)) + (s.fused_relu ? "+relu " : " ");
+    for (const Step &s : all_int.steps) ops += std::string(op_name(s)) + (s.fused_relu ? "+relu " : " ");
     EXPECT_EQ(ops, "quantize conv2d+relu maxpool2d conv2d+relu avgpool2d flatten linear+relu linear ");
     EXPECT_TRUE(all_int.integer_only());
 
     const CompressedModel mixed = compress_model(m, parse_config(R"({"layers": {"conv2": {"bits": 32}}})"), cal);
     ops.clear();
-    for (const Step &s : mixed.steps) ops += std::string(op_name(s.op)) + (s.integer ? "/i " : "/f ");
+    for (const Step &s : mixed.steps) ops += std::string(op_name(s)) + (s.integer ? "/i " : "/f ");
     EXPECT_EQ(ops, "quantize/i conv2d/i maxpool2d/i dequantize/f conv2d/f avgpool2d/f flatten/f quantize/i "
                    "linear/i linear/i ");
     EXPECT_FALSE(mixed.integer_only());
@@ -183,7 +183,7 @@ TEST(Compress, CalibrationFindsTheExactAccumulatorExtremes) {
     int checked = 0;
     for (size_t k = 1; k < cm.steps.size(); ++k) {
         const Step &s = cm.steps[k];
-        if (!s.integer || (s.op != Op::Conv2d && s.op != Op::Linear)) continue;
+        if (!s.integer || (!s.runs(LayerType::Conv2d) && !s.runs(LayerType::Linear))) continue;
         const int64_t n = s.weights.row_length;
         std::vector<int8_t> w(size_t(s.weights.rows * n));
         for (int r = 0; r < s.weights.rows; ++r)
@@ -202,7 +202,7 @@ TEST(Compress, CalibrationFindsTheExactAccumulatorExtremes) {
             for (int pos = 0; pos < positions; ++pos) {
                 for (int c = 0; c < s.output.channels; ++c) {
                     int64_t acc = s.bias[size_t(c)];
-                    if (s.op == Op::Linear) {
+                    if (s.runs(LayerType::Linear)) {
                         for (int64_t j = 0; j < n; ++j) acc += int64_t(x[size_t(j)]) * w[size_t(c * n + j)];
                     } else {
                         const int oy = pos / s.output.width, ox = pos % s.output.width;

@@ -208,7 +208,7 @@ TEST(DepthwiseCompress, StepsFuseTheClampAndQuantizeItsMax) {
     const Model m = separable();
     const CompressedModel cm = compress_model(m, parse_config(R"({"default": {"bits": 4}})"), dmc_test::random_images(m, 30, 9));
     std::vector<std::string> ops;
-    for (const Step &s : cm.steps) ops.push_back(op_name(s.op));
+    for (const Step &s : cm.steps) ops.push_back(op_name(s));
     EXPECT_EQ(ops, (std::vector<std::string>{"quantize", "conv2d", "maxpool2d", "relu", "depthwise_conv2d", "conv2d",
                                              "depthwise_conv2d", "global_avgpool2d", "linear"}));
     const Step &conv1 = step_named(cm, "conv1"), &clamp1 = step_named(cm, "clamp1"), &dw1 = step_named(cm, "dw1");
@@ -337,10 +337,10 @@ TEST(DepthwiseReport, ParamsFlashMacsAndPeakRam) {
     int64_t most = 0;
     for (size_t k = 1; k < cm.steps.size(); ++k) {
         const Step &s = cm.steps[k];
-        if (s.op == Op::DepthwiseConv2d || s.op == Op::GlobalAvgPool2d) {
+        if (s.runs(LayerType::DepthwiseConv2d) || s.runs(LayerType::GlobalAvgPool2d)) {
             EXPECT_EQ(scratch_bytes(s), 0);
         }
-        if (s.op == Op::ReLU) continue; // in place
+        if (s.runs(LayerType::ReLU)) continue; // in place
         most = std::max(most, (cm.steps[k - 1].output_bytes() + 15) / 16 * 16 + (scratch_bytes(s) + 15) / 16 * 16 +
                                   (s.output_bytes() + 15) / 16 * 16);
     }
@@ -351,7 +351,7 @@ TEST(DepthwiseReport, ParamsFlashMacsAndPeakRam) {
     const CalibrationSet in = dmc_test::random_images(m, 3, 17);
     run.run(in.raw.data(), [&](int k, const void *out) {
         const Step &s = ref.steps[size_t(k)];
-        const float top = s.op == Op::ReLU ? s.source.relu_max : s.fused_relu ? s.relu_max : INFINITY;
+        const float top = s.runs(LayerType::ReLU) ? s.source.relu_max : s.fused_relu ? s.relu_max : INFINITY;
         const float *v = static_cast<const float *>(out);
         for (int64_t e = 0; e < s.output.size(); ++e) {
             ASSERT_LE(v[e], top) << s.name;

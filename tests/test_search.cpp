@@ -146,13 +146,13 @@ TEST(Evaluate, SqnrSumsGiveEvaluatesOutputSqnr) {
     for (int i = 0; i < test.count; ++i) {
         test.run(run_float, i, [&](int k, const void *out) {
             const Step &s = reference.steps[size_t(k)];
-            if (s.op != Op::Conv2d && s.op != Op::Linear) return;
+            if (!s.runs(LayerType::Conv2d) && !s.runs(LayerType::Linear)) return;
             const float *v = static_cast<const float *>(out);
             float_outputs[s.layer].assign(v, v + s.output.size());
         });
         test.run(run, i, [&](int k, const void *out) {
             const Step &s = cm.steps[size_t(k)];
-            if (s.op == Op::Conv2d || s.op == Op::Linear) sums[s.layer].add(cm, k, out, float_outputs[s.layer].data());
+            if (s.runs(LayerType::Conv2d) || s.runs(LayerType::Linear)) sums[s.layer].add(cm, k, out, float_outputs[s.layer].data());
         });
     }
     ASSERT_EQ(want.layers.size(), sums.size());

@@ -73,6 +73,7 @@
 #include "dmc/text.h"
 #include "dmc_arith.h"
 #include "plan.h"
+#include "steps.h"
 
 namespace dmc {
 
@@ -96,58 +97,6 @@ Layer pruned_geometry(const Layer &original, int live) {
     l.output.channels = live;
     if (original.type == LayerType::Flatten) l.output.channels = int(l.input.size());
     return l;
-}
-
-// The steps compress_model() lays out (compress.cpp's lay_out_steps), with
-// what scratch_bytes() and the plan read: shapes, kernel geometry, bits.
-std::vector<Step> step_skeleton(const Model &model, const std::vector<Layer> &layers,
-                                const std::vector<LayerCompression> &settings) {
-    bool integer = true;
-    for (size_t li = 0; li < layers.size(); ++li)
-        if (layers[li].has_weights()) {
-            integer = settings[li].bits != kFloatBits;
-            break;
-        }
-    std::vector<Step> steps(1);
-    steps[0].op = integer ? Op::Quantize : Op::Normalize;
-    steps[0].integer = integer;
-    steps[0].from_raw_input = true;
-    steps[0].name = "input";
-    steps[0].input = steps[0].output = model.input.shape;
-    for (size_t li = 0; li < layers.size(); ++li) {
-        const Layer &layer = layers[li];
-        if (layer.type == LayerType::ReLU && li > 0 && layers[li - 1].has_weights()) {
-            steps.back().fused_relu = true;
-            continue;
-        }
-        if (layer.has_weights() && (settings[li].bits != kFloatBits) != integer) {
-            integer = !integer;
-            Step convert;
-            convert.op = integer ? Op::Quantize : Op::Dequantize;
-            convert.integer = integer;
-            convert.input = convert.output = layer.input;
-            steps.push_back(convert);
-        }
-        Step s;
-        switch (layer.type) {
-        case LayerType::Conv2d: s.op = Op::Conv2d; break;
-        case LayerType::Linear: s.op = Op::Linear; break;
-        case LayerType::MaxPool2d: s.op = Op::MaxPool2d; break;
-        case LayerType::AvgPool2d: s.op = Op::AvgPool2d; break;
-        case LayerType::ReLU: s.op = Op::ReLU; break;
-        case LayerType::Flatten: s.op = Op::Flatten; break;
-        case LayerType::DepthwiseConv2d:
-        case LayerType::GlobalAvgPool2d: throw Error("budget: unreachable (require_budget_layers)");
-        }
-        s.integer = integer;
-        s.layer = int(li);
-        s.input = layer.input;
-        s.output = layer.output;
-        s.source = layer;
-        if (layer.has_weights()) s.weights.bits = settings[li].bits;
-        steps.push_back(std::move(s));
-    }
-    return steps;
 }
 
 } // namespace
@@ -193,7 +142,7 @@ Footprint footprint(const Model &model, const CompressionConfig &config) {
         live = l.output.channels;
         layers.push_back(std::move(l));
     }
-    const std::vector<Step> steps = step_skeleton(model, layers, settings);
+    const std::vector<Step> steps = lay_out_steps(model.input.shape, layers, settings);
     const BufferPlan plan = plan_buffers(steps);
     f.peak_ram_bytes = plan.arena_bytes;
     for (size_t k = 0; k < steps.size(); ++k) {

@@ -12,97 +12,94 @@
 #include "kernel_params.h"
 #include "ops/ops.h"
 #include "plan.h"
+#include "steps.h"
 
 namespace dmc {
 
-const char *op_name(Op op) {
-    switch (op) {
-    case Op::Normalize: return "normalize";
-    case Op::Quantize: return "quantize";
-    case Op::Dequantize: return "dequantize";
-    case Op::Conv2d: return "conv2d";
-    case Op::Linear: return "linear";
-    case Op::MaxPool2d: return "maxpool2d";
-    case Op::AvgPool2d: return "avgpool2d";
-    case Op::ReLU: return "relu";
-    case Op::Flatten: return "flatten";
-    case Op::DepthwiseConv2d: return "depthwise_conv2d";
-    case Op::GlobalAvgPool2d: return "global_avgpool2d";
+const char *op_name(const Step &step) {
+    switch (step.conversion) {
+    case Conversion::None: return layer_type_name(step.type);
+    case Conversion::Normalize: return "normalize";
+    case Conversion::Quantize: return "quantize";
+    case Conversion::Dequantize: return "dequantize";
     }
     return "?";
 }
 
 bool CompressedModel::integer_only() const {
     for (const Step &s : steps)
-        if (is_weight_op(s.op) && !s.integer) return false;
+        if (s.has_weights() && !s.integer) return false;
     return true;
 }
 
 namespace {
 
-Op op_for(LayerType type) {
-    switch (type) {
-    case LayerType::Conv2d: return Op::Conv2d;
-    case LayerType::Linear: return Op::Linear;
-    case LayerType::MaxPool2d: return Op::MaxPool2d;
-    case LayerType::AvgPool2d: return Op::AvgPool2d;
-    case LayerType::ReLU: return Op::ReLU;
-    case LayerType::Flatten: return Op::Flatten;
-    case LayerType::DepthwiseConv2d: return Op::DepthwiseConv2d;
-    case LayerType::GlobalAvgPool2d: return Op::GlobalAvgPool2d;
-    }
-    return Op::Flatten;
+// A layer without its weights and bias: what a step keeps of it.
+Layer geometry(const Layer &l) {
+    Layer g;
+    g.type = l.type;
+    g.name = l.name;
+    g.in_channels = l.in_channels;
+    g.out_channels = l.out_channels;
+    g.kernel = l.kernel;
+    g.stride = l.stride;
+    g.padding = l.padding;
+    g.relu_max = l.relu_max;
+    g.input = l.input;
+    g.output = l.output;
+    return g;
 }
 
-// The step list, before any parameter is known. `integer` says whether a
-// step's output is int8; a Quantize or Dequantize goes wherever the next
-// weight layer needs the other kind of tensor.
-std::vector<Step> lay_out_steps(const Model &m, const std::vector<LayerCompression> &settings) {
-    bool first_integer = true;
-    for (size_t li = 0; li < m.layers.size(); ++li) {
-        if (m.layers[li].has_weights()) {
-            first_integer = settings[li].bits != kFloatBits;
+Step conversion_step(Conversion c, bool integer, const std::string &name, const Shape &shape) {
+    Step s;
+    s.conversion = c;
+    s.integer = integer;
+    s.name = name;
+    s.input = s.output = shape;
+    return s;
+}
+
+} // namespace
+
+std::vector<Step> lay_out_steps(const Shape &input, const std::vector<Layer> &layers,
+                                const std::vector<LayerCompression> &settings) {
+    bool integer = true;
+    for (size_t li = 0; li < layers.size(); ++li) {
+        if (layers[li].has_weights()) {
+            integer = settings[li].bits != kFloatBits;
             break;
         }
     }
     std::vector<Step> steps;
-    Step input;
-    input.op = first_integer ? Op::Quantize : Op::Normalize;
-    input.integer = first_integer;
-    input.from_raw_input = true;
-    input.name = "input";
-    input.input = input.output = m.input.shape;
-    steps.push_back(input);
-
-    bool integer = first_integer;
-    for (size_t li = 0; li < m.layers.size(); ++li) {
-        const Layer &layer = m.layers[li];
-        if (layer.type == LayerType::ReLU && li > 0 && m.layers[li - 1].has_weights()) {
+    steps.push_back(conversion_step(integer ? Conversion::Quantize : Conversion::Normalize, integer, "input", input));
+    steps.back().from_raw_input = true;
+    for (size_t li = 0; li < layers.size(); ++li) {
+        const Layer &layer = layers[li];
+        if (layer.type == LayerType::ReLU && li > 0 && layers[li - 1].has_weights()) {
             steps.back().fused_relu = true;
             steps.back().relu_max = layer.relu_max;
             continue;
         }
         if (layer.has_weights() && (settings[li].bits != kFloatBits) != integer) {
             integer = !integer;
-            Step convert;
-            convert.op = integer ? Op::Quantize : Op::Dequantize;
-            convert.integer = integer;
-            convert.name = (integer ? "quantize_" : "dequantize_") + layer.name;
-            convert.input = convert.output = layer.input;
-            steps.push_back(convert);
+            steps.push_back(conversion_step(integer ? Conversion::Quantize : Conversion::Dequantize, integer,
+                                            (integer ? "quantize_" : "dequantize_") + layer.name, layer.input));
         }
         Step s;
-        s.op = op_for(layer.type);
+        s.type = layer.type;
         s.integer = integer;
         s.layer = int(li);
         s.name = layer.name;
         s.input = layer.input;
         s.output = layer.output;
-        s.source = layer;
+        s.source = geometry(layer);
+        if (integer && layer.has_weights()) s.weights.bits = settings[li].bits;
         steps.push_back(std::move(s));
     }
     return steps;
 }
+
+namespace {
 
 // The calibration tensors at one step boundary, all images back to back.
 struct Batch {
@@ -115,6 +112,7 @@ struct Batch {
         storage.assign(size_t(int64_t(n) * bytes_each / 8), 0);
     }
     void *at(int i) { return reinterpret_cast<char *>(storage.data()) + int64_t(i) * bytes_each; }
+    const void *at(int i) const { return reinterpret_cast<const char *>(storage.data()) + int64_t(i) * bytes_each; }
     const int8_t *q(int i) const {
         return reinterpret_cast<const int8_t *>(storage.data()) + int64_t(i) * bytes_each;
     }
@@ -185,12 +183,12 @@ void visit_depthwise_accumulators(const Step &s, const Batch &in, Visit visit) {
 // the same from every variant.
 template <typename Visit>
 void visit_accumulators(const Step &s, const Batch &in, Visit visit) {
-    if (s.op == Op::DepthwiseConv2d) return visit_depthwise_accumulators(s, in, visit);
+    if (s.runs(LayerType::DepthwiseConv2d)) return visit_depthwise_accumulators(s, in, visit);
     const Conv2dKernel &kernel = *chosen_kernels().conv2d;
     const int channels = s.output.channels;
-    const dmc_conv2d_s8 p = s.op == Op::Linear ? linear_as_conv(s, in.count) : conv2d_params(s);
+    const dmc_conv2d_s8 p = s.runs(LayerType::Linear) ? linear_as_conv(s, in.count) : conv2d_params(s);
     std::vector<int8_t> scratch(size_t(64 * planned_scratch(conv2d_kernels(), p))); // see calibration_room
-    if (s.op == Op::Linear) {
+    if (s.runs(LayerType::Linear)) {
         const int32_t n = s.input.channels;
         std::vector<int8_t> inputs(size_t(in.count) * size_t(n)); // back to back, unlike the Batch's
         for (int i = 0; i < in.count; ++i) std::copy_n(in.q(i), n, inputs.begin() + int64_t(i) * n);
@@ -218,59 +216,57 @@ int32_t quantized_relu_max(float max, const QuantParams &q) {
 }
 
 // Channel c's bias in accumulator units, with the input zero point's share
-// of the dot product folded in.
-double folded_bias(const Step &s, int c) {
-    const Layer &l = s.source;
+// of the dot product folded in. `l`: the float layer.
+double folded_bias(const Step &s, const Layer &l, int c) {
     const double step = s.in_q.scale * s.weights.scales[size_t(c)];
     const double b = l.bias.empty() ? 0.0 : round_half_up(double(l.bias[size_t(c)]) / step);
     return b - double(s.in_q.zero_point) * s.weights.row_sums[size_t(c)];
 }
 
 // Whether channel c's accumulator stays within int32 for every input.
-bool bias_fits(const Step &s, int bits, int c) {
-    const double worst_dot = double(s.source.fan_in()) * weight_qmax(bits) * 128.0;
-    return std::fabs(folded_bias(s, c)) + worst_dot <= double(std::numeric_limits<int32_t>::max());
+bool bias_fits(const Step &s, const Layer &l, int bits, int c) {
+    const double worst_dot = double(l.fan_in()) * weight_qmax(bits) * 128.0;
+    return std::fabs(folded_bias(s, l, c)) + worst_dot <= double(std::numeric_limits<int32_t>::max());
 }
 
 // Sets s.bias from the quantized weights; false (s.bias unset) when a
 // channel's bias does not fit.
-bool fold_biases(Step &s, int bits) {
-    const int channels = s.source.out_channels;
+bool fold_biases(Step &s, const Layer &l, int bits) {
+    const int channels = l.out_channels;
     for (int c = 0; c < channels; ++c)
-        if (!bias_fits(s, bits, c)) return false;
+        if (!bias_fits(s, l, bits, c)) return false;
     s.bias.resize(size_t(channels));
-    for (int c = 0; c < channels; ++c) s.bias[size_t(c)] = int32_t(folded_bias(s, c));
+    for (int c = 0; c < channels; ++c) s.bias[size_t(c)] = int32_t(folded_bias(s, l, c));
     return true;
 }
 
-// Quantizes the weights and bias of an integer weight step whose
-// input quantization (s.in_q) is known, then sets its output quantization
-// from the accumulator ranges over the calibration batch. With `keep`, the
-// accumulators are also kept (image after image, in output order), so that
-// the step's outputs need not be computed a second time.
-void quantize_weight_step(Step &s, int bits, const Batch &in, std::vector<int32_t> *keep) {
-    const Layer &l = s.source;
+// Quantizes the weights of float layer `l` into integer step s, whose input
+// quantization (s.in_q) is known, and folds its bias.
+void quantize_weights_and_bias(Step &s, const Layer &l, int bits) {
     const std::string where = "layer '" + l.name + "'";
-    if (in.count < 1) throw Error(where + ": quantizing it needs calibration inputs, none given");
     s.weights = quantize_weights(l.weight, l.out_channels, l.fan_in(), bits);
-    if (!fold_biases(s, bits)) {
-        // A row far smaller than the layer's others (max|w| of 3e-8 beside
-        // 0.5) would put its bias beyond int32 at its own scale: it is
-        // scaled as the layer's largest row instead, its weights then
-        // quantizing to about zero, which is what they contribute.
-        const double wide = layer_weight_scale(l.weight, bits);
-        std::vector<double> scales = s.weights.scales;
-        for (size_t c = 0; c < scales.size(); ++c)
-            if (!bias_fits(s, bits, int(c))) scales[c] = std::max(scales[c], wide);
-        s.weights = quantize_weights(l.weight, l.out_channels, l.fan_in(), bits, scales);
-        for (int c = 0; c < l.out_channels; ++c)
-            if (!bias_fits(s, bits, c))
-                throw Error(where + ": its bias " + std::to_string(l.bias[size_t(c)]) +
-                            " is too large for an int32 accumulator at this input scale");
-        fold_biases(s, bits);
-    }
-    const int channels = l.out_channels;
+    if (fold_biases(s, l, bits)) return;
+    // A row far smaller than the layer's others (max|w| of 3e-8 beside 0.5)
+    // would put its bias beyond int32 at its own scale: it is scaled as the
+    // layer's largest row instead, its weights then quantizing to about
+    // zero, which is what they contribute.
+    const double wide = layer_weight_scale(l.weight, bits);
+    std::vector<double> scales = s.weights.scales;
+    for (size_t c = 0; c < scales.size(); ++c)
+        if (!bias_fits(s, l, bits, int(c))) scales[c] = std::max(scales[c], wide);
+    s.weights = quantize_weights(l.weight, l.out_channels, l.fan_in(), bits, scales);
+    for (int c = 0; c < l.out_channels; ++c)
+        if (!bias_fits(s, l, bits, c))
+            throw Error(where + ": its bias " + std::to_string(l.bias[size_t(c)]) +
+                        " is too large for an int32 accumulator at this input scale");
+    fold_biases(s, l, bits);
+}
 
+// The real range of an integer weight step's outputs over the calibration
+// batch, from its accumulators (kept in *keep, image after image in output
+// order, when keep is set).
+void accumulator_range(const Step &s, const Batch &in, std::vector<int32_t> *keep, double *lo, double *hi) {
+    const int channels = s.source.out_channels;
     std::vector<int32_t> acc_lo(size_t(channels), std::numeric_limits<int32_t>::max());
     std::vector<int32_t> acc_hi(size_t(channels), std::numeric_limits<int32_t>::min());
     const int64_t size = s.output.size();
@@ -280,20 +276,19 @@ void quantize_weight_step(Step &s, int bits, const Batch &in, std::vector<int32_
         acc_hi[size_t(c)] = std::max(acc_hi[size_t(c)], acc);
         if (keep) (*keep)[size_t(image * size + element)] = acc;
     });
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    *lo = std::numeric_limits<double>::infinity();
+    *hi = -*lo;
     for (int c = 0; c < channels; ++c) {
         const double step = s.in_q.scale * s.weights.scales[size_t(c)];
-        lo = std::min(lo, double(acc_lo[size_t(c)]) * step);
-        hi = std::max(hi, double(acc_hi[size_t(c)]) * step);
+        *lo = std::min(*lo, double(acc_lo[size_t(c)]) * step);
+        *hi = std::max(*hi, double(acc_hi[size_t(c)]) * step);
     }
-    if (s.fused_relu) { // outputs are clamped to [0, relu_max]: so is the range
-        lo = 0.0;
-        hi = std::min(hi, double(s.relu_max));
-    }
-    s.out_q = activation_params(lo, hi);
-    s.act_min = s.fused_relu ? s.out_q.zero_point : DMC_ACT_MIN;
-    s.act_max = s.fused_relu ? quantized_relu_max(s.relu_max, s.out_q) : DMC_ACT_MAX;
+}
 
+// The output stage of an integer weight step with its output quantization
+// set: one multiplier and shift per channel.
+void set_requantization(Step &s, const std::string &where) {
+    const int channels = s.source.out_channels;
     s.multiplier.resize(size_t(channels));
     s.shift.resize(size_t(channels));
     for (int c = 0; c < channels; ++c) {
@@ -309,54 +304,80 @@ void quantize_weight_step(Step &s, int bits, const Batch &in, std::vector<int32_
     }
 }
 
+// Quantizes the weights and bias of an integer weight step whose input
+// quantization (s.in_q) is known, then sets its output quantization from
+// the accumulator ranges over the calibration batch. With `keep`, the
+// accumulators are also kept (image after image, in output order), so that
+// the step's outputs need not be computed a second time.
+void quantize_weight_step(Step &s, const Layer &l, int bits, const Batch &in, std::vector<int32_t> *keep) {
+    const std::string where = "layer '" + l.name + "'";
+    if (in.count < 1) throw Error(where + ": quantizing it needs calibration inputs, none given");
+    quantize_weights_and_bias(s, l, bits);
+    double lo, hi;
+    accumulator_range(s, in, keep, &lo, &hi);
+    if (s.fused_relu) { // outputs are clamped to [0, relu_max]: so is the range
+        lo = 0.0;
+        hi = std::min(hi, double(s.relu_max));
+    }
+    s.out_q = activation_params(lo, hi);
+    s.act_min = s.fused_relu ? s.out_q.zero_point : DMC_ACT_MIN;
+    s.act_max = s.fused_relu ? quantized_relu_max(s.relu_max, s.out_q) : DMC_ACT_MAX;
+    set_requantization(s, where);
+}
+
+// A Normalize or Quantize step's parameters.
+void set_conversion_params(Step &s, const InputSpec &spec, const Batch &in) {
+    if (s.conversion == Conversion::Normalize) {
+        s.input_mean = spec.mean;
+        s.input_std = spec.std;
+    } else if (s.conversion == Conversion::Quantize && s.from_raw_input) {
+        // Exact range from the input spec: no calibration needed.
+        const double std = spec.std, mean = spec.mean;
+        s.out_q = activation_params((spec.min - mean) / std, (spec.max - mean) / std);
+        s.input_mean = spec.mean;
+        s.input_inv_scale = float(1.0 / (std * s.out_q.scale));
+    } else if (s.conversion == Conversion::Quantize) {
+        if (in.count < 1) throw Error("step '" + s.name + "' needs calibration inputs, none given");
+        double lo, hi;
+        float_range(in, s.input.size(), &lo, &hi);
+        s.out_q = activation_params(lo, hi);
+        s.input_mean = 0.0f;
+        s.input_inv_scale = float(1.0 / s.out_q.scale);
+    }
+}
+
 // Parameters of a step that depend only on what comes into it (`keep`: see
-// quantize_weight_step).
-void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Batch &in, int bits,
+// quantize_weight_step). `cm`: the model being compressed, for its input
+// spec and the float layers.
+void set_step_params(Step &s, const CompressedModel &cm, const QuantParams &in_q, const Batch &in, int bits,
                      std::vector<int32_t> *keep) {
     s.in_q = in_q;
-    switch (s.op) {
-    case Op::Normalize:
-        s.input_mean = m.input.mean;
-        s.input_std = m.input.std;
-        break;
-    case Op::Quantize:
-        if (s.from_raw_input) {
-            // Exact range from the input spec: no calibration needed.
-            const double std = m.input.std, mean = m.input.mean;
-            s.out_q = activation_params((m.input.min - mean) / std, (m.input.max - mean) / std);
-            s.input_mean = m.input.mean;
-            s.input_inv_scale = float(1.0 / (std * s.out_q.scale));
+    if (s.conversion != Conversion::None) return set_conversion_params(s, cm.model.input, in);
+    switch (s.type) {
+    case LayerType::Conv2d:
+    case LayerType::Linear:
+    case LayerType::DepthwiseConv2d:
+        if (s.integer) {
+            quantize_weight_step(s, cm.float_layer(s), bits, in, keep);
         } else {
-            if (in.count < 1)
-                throw Error("step '" + s.name + "' needs calibration inputs, none given");
-            double lo, hi;
-            float_range(in, s.input.size(), &lo, &hi);
-            s.out_q = activation_params(lo, hi);
-            s.input_mean = 0.0f;
-            s.input_inv_scale = float(1.0 / s.out_q.scale);
+            s.float_weight_t = ops::transpose_weights(cm.float_layer(s));
+            s.source.bias = cm.float_layer(s).bias; // what the float kernel adds
         }
         break;
-    case Op::Dequantize: break;
-    case Op::Conv2d:
-    case Op::Linear:
-    case Op::DepthwiseConv2d:
-        if (s.integer) quantize_weight_step(s, bits, in, keep);
-        else s.float_weight_t = ops::transpose_weights(s.source);
-        break;
-    case Op::AvgPool2d:
+    case LayerType::AvgPool2d:
         s.out_q = in_q;
         if (s.integer)
             s.pool_divisor = quantize_multiplier(1.0 / double(s.source.kernel * s.source.kernel));
         break;
-    case Op::GlobalAvgPool2d:
+    case LayerType::GlobalAvgPool2d:
         s.out_q = in_q;
         if (s.integer) s.pool_divisor = quantize_multiplier(1.0 / double(s.input.height * s.input.width));
         break;
-    case Op::MaxPool2d:
-    case Op::ReLU:
-    case Op::Flatten:
+    case LayerType::MaxPool2d:
+    case LayerType::ReLU:
+    case LayerType::Flatten:
         s.out_q = in_q;
-        if (s.op == Op::ReLU) {
+        if (s.type == LayerType::ReLU) {
             s.act_min = in_q.zero_point;
             s.act_max = quantized_relu_max(s.source.relu_max, in_q);
         }
@@ -368,15 +389,15 @@ void set_step_params(Step &s, const Model &m, const QuantParams &in_q, const Bat
 // before it: its kind, shapes, bits and kept channels. Two configs whose
 // steps have equal keys up to step k calibrate steps 0..k identically.
 std::string step_key(const Step &s, const CompressedModel &cm) {
-    std::string key = std::string(op_name(s.op)) + (s.integer ? "/i" : "/f") + std::to_string(s.layer) + ":" +
+    std::string key = std::string(op_name(s)) + (s.integer ? "/i" : "/f") + std::to_string(s.layer) + ":" +
                       s.input.str() + ">" + s.output.str() + (s.fused_relu ? "+relu" : "");
-    const float relu_max = s.op == Op::ReLU ? s.source.relu_max : s.relu_max;
-    if ((s.fused_relu || s.op == Op::ReLU) && std::isfinite(relu_max)) {
+    const float relu_max = s.runs(LayerType::ReLU) ? s.source.relu_max : s.relu_max;
+    if ((s.fused_relu || s.runs(LayerType::ReLU)) && std::isfinite(relu_max)) {
         char max[32];
         std::snprintf(max, sizeof max, "<=%a", double(relu_max)); // exact: two maxes never share a key
         key += max;
     }
-    if (is_weight_op(s.op)) {
+    if (s.has_weights()) {
         key += " bits " + std::to_string(cm.settings[size_t(s.layer)].bits) + " kept";
         for (int c : cm.pruned.kept[size_t(s.layer)]) key += " " + std::to_string(c);
     }
@@ -412,6 +433,39 @@ std::string content_identity(const Model &m, const CalibrationSet &calibration) 
     return text;
 }
 
+// Refuses a calibration whose tensors would take more than 1 GiB.
+void check_calibration_size(const std::vector<Step> &steps, int n) {
+    int64_t total = 0;
+    for (const Step &s : steps) total += s.output_bytes() * n;
+    if (total > (int64_t(1) << 30))
+        throw Error("calibration: the activations of " + std::to_string(n) + " calibration inputs take " +
+                    std::to_string(total >> 20) + " MiB, more than 1 GiB; use fewer calibration inputs");
+}
+
+// An integer weight step's outputs over the batch: its kept accumulators
+// (accumulator_range), requantized.
+void requantize_kept(const Step &s, const std::vector<int32_t> &accumulators, Batch &out) {
+    const int64_t size = s.output.size();
+    const int channels = s.output.channels;
+    for (int i = 0; i < out.count; ++i) {
+        int8_t *q = static_cast<int8_t *>(out.at(i));
+        const int32_t *acc = accumulators.data() + int64_t(i) * size;
+        for (int64_t e = 0; e < size; e += channels) // position by position (no division)
+            for (int c = 0; c < channels; ++c)
+                q[e + c] = dmc_requantize(acc[e + c], s.multiplier[size_t(c)], s.shift[size_t(c)],
+                                          s.out_q.zero_point, s.act_min, s.act_max);
+    }
+}
+
+// The quantized raw input for each byte value, where the first step quantizes.
+void set_input_lut(CompressedModel &cm) {
+    const Step &first = cm.steps.front();
+    if (first.conversion == Conversion::Quantize)
+        for (int p = 0; p < 256; ++p)
+            cm.input_lut[p] = dmc_quantize_input(float(p) / 255.0f, first.input_mean, first.input_inv_scale,
+                                                 first.out_q.zero_point);
+}
+
 } // namespace
 
 struct Compressor::Cache {
@@ -419,6 +473,45 @@ struct Compressor::Cache {
     std::vector<std::string> keys;  // keys[k]: steps 0..k, cumulative
     std::vector<Batch> outputs;     // outputs[k]: step k's output for every calibration input
     std::vector<int32_t> accumulators; // a weight step's, kept while it is calibrated (reused: tens of MB)
+    std::vector<uint8_t> scratch;
+
+    // Takes the steps whose keys match the last compression's as they are,
+    // with their outputs; returns how many.
+    size_t reuse(CompressedModel &cm, const std::vector<std::string> &new_keys) {
+        size_t reused = 0;
+        while (reused < new_keys.size() && reused < keys.size() && new_keys[reused] == keys[reused]) ++reused;
+        for (size_t k = 0; k < reused; ++k) cm.steps[k] = steps[k];
+        steps.resize(reused);
+        keys.resize(reused);
+        outputs.resize(reused);
+        return reused;
+    }
+
+    // Sets step k's parameters from the calibration tensors that really
+    // reach it (`in`: step k-1's outputs, or the raw inputs) and keeps its
+    // outputs.
+    void calibrate(CompressedModel &cm, size_t k, const Batch &in, const std::string &key) {
+        Step &s = cm.steps[k];
+        const QuantParams in_q = k == 0 ? QuantParams{} : cm.steps[k - 1].out_q;
+        const int bits = s.layer >= 0 ? cm.settings[size_t(s.layer)].bits : 8;
+        // An integer conv2d/linear step's outputs are its kept accumulators,
+        // requantized; the rest (and a step whose accumulators would take
+        // more than 256 MiB) runs its kernel.
+        const bool weights = s.integer && s.has_weights();
+        const bool keep = weights && int64_t(in.count) * s.output.size() * 4 <= (int64_t(256) << 20);
+        set_step_params(s, cm, in_q, in, bits, keep ? &accumulators : nullptr);
+        Batch out(in.count, s.output_bytes());
+        if (keep) {
+            requantize_kept(s, accumulators, out);
+        } else {
+            scratch.resize(size_t(calibration_room(s)));
+            for (int i = 0; i < in.count; ++i)
+                run_step(s, in.at(i), out.at(i), scratch.data(), int64_t(scratch.size()));
+        }
+        steps.push_back(s);
+        keys.push_back(key);
+        outputs.push_back(std::move(out));
+    }
 };
 
 Compressor::Compressor(Model model, CalibrationSet calibration)
@@ -440,14 +533,9 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
     cm.settings.resize(model_.layers.size());
     for (size_t li = 0; li < model_.layers.size(); ++li)
         if (model_.layers[li].has_weights()) cm.settings[li] = config.resolve(model_, int(li));
-    cm.steps = lay_out_steps(cm.pruned.model, cm.settings);
-
+    cm.steps = lay_out_steps(cm.pruned.model.input.shape, cm.pruned.model.layers, cm.settings);
     const int n = calibration_.count;
-    int64_t total = 0;
-    for (const Step &s : cm.steps) total += s.output_bytes() * n;
-    if (total > (int64_t(1) << 30))
-        throw Error("calibration: the activations of " + std::to_string(n) + " calibration inputs take " +
-                    std::to_string(total >> 20) + " MiB, more than 1 GiB; use fewer calibration inputs");
+    check_calibration_size(cm.steps, n);
 
     // The steps whose keys match the last compression's are reused as they
     // are, with their outputs; calibration resumes after them.
@@ -455,61 +543,19 @@ CompressedModel Compressor::compress(const CompressionConfig &config) {
     std::vector<std::string> keys;
     std::string key = identity_ + (config.prune_norm == PruneNorm::L1 ? "l1;" : "l2;");
     for (const Step &s : cm.steps) keys.push_back(key += step_key(s, cm));
-    size_t reused = 0;
-    while (reused < keys.size() && reused < cache.keys.size() && keys[reused] == cache.keys[reused]) ++reused;
-    for (size_t k = 0; k < reused; ++k) cm.steps[k] = cache.steps[k];
-    cache.steps.resize(reused);
-    cache.keys.resize(reused);
-    cache.outputs.resize(reused);
+    const size_t reused = cache.reuse(cm, keys);
 
-    // Run the calibration set through the remaining steps one at a time,
-    // setting each step's parameters from the tensors that really reach it.
+    // Run the calibration set through the remaining steps one at a time.
     Batch raw(n, model_.input.shape.size() * 4);
     if (reused == 0)
         for (int i = 0; i < n; ++i)
             std::copy_n(calibration_.raw.data() + int64_t(i) * model_.input.shape.size(),
                         model_.input.shape.size(), static_cast<float *>(raw.at(i)));
-    std::vector<uint8_t> scratch;
-    std::vector<int32_t> &accumulators = cache.accumulators;
-    for (size_t k = reused; k < cm.steps.size(); ++k) {
-        Step &s = cm.steps[k];
-        Batch &in = k == 0 ? raw : cache.outputs[k - 1];
-        const QuantParams in_q = k == 0 ? QuantParams{} : cm.steps[k - 1].out_q;
-        const int bits = s.layer >= 0 ? cm.settings[size_t(s.layer)].bits : 8;
-        // An integer conv2d/linear step's outputs are its kept accumulators,
-        // requantized; the rest (and a step whose accumulators would take
-        // more than 256 MiB) runs its kernel.
-        const bool weights = s.integer && is_weight_op(s.op);
-        const bool keep = weights && int64_t(n) * s.output.size() * 4 <= (int64_t(256) << 20);
-        set_step_params(s, model_, in_q, in, bits, keep ? &accumulators : nullptr);
-        Batch out(n, s.output_bytes());
-        if (keep) {
-            const int64_t size = s.output.size();
-            const int channels = s.output.channels;
-            for (int i = 0; i < n; ++i) {
-                int8_t *q = static_cast<int8_t *>(out.at(i));
-                const int32_t *acc = accumulators.data() + int64_t(i) * size;
-                for (int64_t e = 0; e < size; e += channels) // position by position (no division)
-                    for (int c = 0; c < channels; ++c)
-                        q[e + c] = dmc_requantize(acc[e + c], s.multiplier[size_t(c)], s.shift[size_t(c)],
-                                                  s.out_q.zero_point, s.act_min, s.act_max);
-            }
-        } else {
-            scratch.resize(size_t(calibration_room(s)));
-            for (int i = 0; i < n; ++i) run_step(s, in.at(i), out.at(i), scratch.data(), int64_t(scratch.size()));
-        }
-        cache.steps.push_back(s);
-        cache.keys.push_back(keys[k]);
-        cache.outputs.push_back(std::move(out));
-    }
+    for (size_t k = reused; k < cm.steps.size(); ++k) cache.calibrate(cm, k, k == 0 ? raw : cache.outputs[k - 1], keys[k]);
 
     cm.step_keys = std::move(keys);
     cm.plan = plan_buffers(cm.steps);
-    const Step &first = cm.steps.front();
-    if (first.op == Op::Quantize)
-        for (int p = 0; p < 256; ++p)
-            cm.input_lut[p] = dmc_quantize_input(float(p) / 255.0f, first.input_mean,
-                                                 first.input_inv_scale, first.out_q.zero_point);
+    set_input_lut(cm);
     return cm;
 }
 

@@ -18,30 +18,31 @@ nlohmann::json q_json(const QuantParams &q) { return {{"scale", q.scale}, {"zero
 std::string compressed_model_to_json(const CompressedModel &cm) {
     nlohmann::json steps = nlohmann::json::array();
     for (const Step &s : cm.steps) {
-        nlohmann::json j = {{"op", op_name(s.op)},
+        nlohmann::json j = {{"op", op_name(s)},
                             {"name", s.name},
                             {"integer", s.integer},
                             {"layer", s.layer},
                             {"input", shape_json(s.input)},
                             {"output", shape_json(s.output)}};
-        if (s.op == Op::Conv2d || s.op == Op::DepthwiseConv2d || s.op == Op::AvgPool2d || s.op == Op::MaxPool2d)
+        if (s.runs(LayerType::Conv2d) || s.runs(LayerType::DepthwiseConv2d) || s.runs(LayerType::AvgPool2d) ||
+            s.runs(LayerType::MaxPool2d))
             j["geometry"] = {{"kernel", s.source.kernel}, {"stride", s.source.stride}, {"padding", s.source.padding}};
-        if (is_weight_op(s.op)) j["fused_relu"] = s.fused_relu;
-        if (is_weight_op(s.op) && s.fused_relu && std::isfinite(s.relu_max)) j["relu_max"] = s.relu_max;
-        if (s.op == Op::ReLU && std::isfinite(s.source.relu_max)) j["relu_max"] = s.source.relu_max;
-        if (s.integer || s.op == Op::Dequantize) {
+        if (s.has_weights()) j["fused_relu"] = s.fused_relu;
+        if (s.has_weights() && s.fused_relu && std::isfinite(s.relu_max)) j["relu_max"] = s.relu_max;
+        if (s.runs(LayerType::ReLU) && std::isfinite(s.source.relu_max)) j["relu_max"] = s.source.relu_max;
+        if (s.integer || s.conversion == Conversion::Dequantize) {
             j["in_q"] = q_json(s.in_q);
             j["out_q"] = q_json(s.out_q);
             j["act_min"] = s.act_min;
             j["act_max"] = s.act_max;
         }
-        if (s.op == Op::Quantize || s.op == Op::Normalize) {
+        if (s.conversion == Conversion::Quantize || s.conversion == Conversion::Normalize) {
             j["from_raw_input"] = s.from_raw_input;
             j["input_mean"] = s.input_mean;
             j["input_std"] = s.input_std;
             j["input_inv_scale"] = s.input_inv_scale;
         }
-        if (s.integer && is_weight_op(s.op)) {
+        if (s.integer && s.has_weights()) {
             const QuantizedWeights &w = s.weights;
             std::vector<int8_t> values(size_t(w.rows * w.row_length));
             for (int r = 0; r < w.rows; ++r)
@@ -54,7 +55,7 @@ std::string compressed_model_to_json(const CompressedModel &cm) {
             std::vector<int> shift(s.shift.begin(), s.shift.end());
             j["shift"] = shift;
         }
-        if (s.integer && (s.op == Op::AvgPool2d || s.op == Op::GlobalAvgPool2d))
+        if (s.integer && (s.runs(LayerType::AvgPool2d) || s.runs(LayerType::GlobalAvgPool2d)))
             j["pool_divisor"] = {{"multiplier", s.pool_divisor.multiplier}, {"shift", s.pool_divisor.shift}};
         steps.push_back(std::move(j));
     }

@@ -47,17 +47,18 @@ Report describe(const CompressedModel &cm) {
     r.model = cm.model.name;
     r.config_json = config_to_json(cm.config);
     for (const Step &s : cm.steps) {
-        if (!is_weight_op(s.op)) continue;
+        if (!s.has_weights()) continue;
         const Layer &original = cm.model.layers[size_t(s.layer)];
+        const Layer &pruned = cm.float_layer(s);
         LayerReport l;
         l.name = s.name;
-        l.type = op_name(s.op);
+        l.type = op_name(s);
         l.layer = s.layer;
         l.channels_total = original.out_channels;
         l.channels_kept = s.source.out_channels;
         l.bits = cm.settings[size_t(s.layer)].bits;
         l.keep = cm.settings[size_t(s.layer)].keep;
-        l.params = int64_t(s.source.weight.size() + s.source.bias.size());
+        l.params = int64_t(pruned.weight.size() + pruned.bias.size());
         l.macs = s.source.macs();
         const int64_t channels = s.source.out_channels;
         if (s.integer) {
@@ -67,14 +68,14 @@ Report describe(const CompressedModel &cm) {
             const std::vector<float> w = dequantize_weights(s.weights);
             double signal = 0.0, noise = 0.0;
             for (size_t i = 0; i < w.size(); ++i) {
-                const double x = s.source.weight[i], e = double(w[i]) - x;
+                const double x = pruned.weight[i], e = double(w[i]) - x;
                 signal += x * x;
                 noise += e * e;
             }
             l.weight_sqnr_db = sqnr_db(signal, noise);
         } else {
-            l.weight_bytes = 4 * int64_t(s.source.weight.size());
-            l.bias_bytes = 4 * int64_t(s.source.bias.size());
+            l.weight_bytes = 4 * int64_t(pruned.weight.size());
+            l.bias_bytes = 4 * int64_t(pruned.bias.size());
             l.weight_sqnr_db = std::numeric_limits<double>::infinity();
         }
         l.output_sqnr_db = std::numeric_limits<double>::quiet_NaN(); // set by evaluate()

@@ -19,25 +19,25 @@ namespace {
 // The integer steps with a kernel table.
 void run_integer_step(const Step &s, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
     const KernelChoice &k = chosen_kernels();
-    switch (s.op) {
-    case Op::Conv2d: {
+    switch (s.type) {
+    case LayerType::Conv2d: {
         const dmc_conv2d_s8 p = conv2d_params(s);
         return k.conv2d->run(&p, in, out, scratch, room);
     }
-    case Op::Linear: {
+    case LayerType::Linear: {
         const dmc_linear_s8 p = linear_params(s);
         return k.linear->run(&p, in, out, scratch, room);
     }
-    case Op::MaxPool2d:
-    case Op::AvgPool2d: {
+    case LayerType::MaxPool2d:
+    case LayerType::AvgPool2d: {
         const dmc_pool2d_s8 p = pool2d_params(s);
-        return (s.op == Op::MaxPool2d ? k.maxpool2d : k.avgpool2d)->run(&p, in, out, scratch, room);
+        return (s.type == LayerType::MaxPool2d ? k.maxpool2d : k.avgpool2d)->run(&p, in, out, scratch, room);
     }
-    case Op::DepthwiseConv2d: {
+    case LayerType::DepthwiseConv2d: {
         const dmc_depthwise_conv2d_s8 p = depthwise_conv2d_params(s);
         return k.depthwise_conv2d->run(&p, in, out, scratch, room);
     }
-    case Op::GlobalAvgPool2d: {
+    case LayerType::GlobalAvgPool2d: {
         const dmc_global_avgpool2d_s8 p = global_avgpool2d_params(s);
         return k.global_avgpool2d->run(&p, in, out, scratch, room);
     }
@@ -49,16 +49,16 @@ void run_integer_step(const Step &s, const int8_t *in, int8_t *out, int8_t *scra
 }
 
 void run_float_step(const Step &s, const float *in, float *out) {
-    switch (s.op) {
-    case Op::Conv2d:
-    case Op::Linear:
-    case Op::DepthwiseConv2d:
+    switch (s.type) {
+    case LayerType::Conv2d:
+    case LayerType::Linear:
+    case LayerType::DepthwiseConv2d:
         ops::run_layer_f32(s.source, s.float_weight_t.data(), in, out);
         if (s.fused_relu) ops::relu_f32(out, out, s.output.size(), s.relu_max);
         return;
-    case Op::MaxPool2d: return ops::maxpool2d_f32(s.source, in, out);
-    case Op::AvgPool2d: return ops::avgpool2d_f32(s.source, in, out);
-    case Op::GlobalAvgPool2d: return ops::global_avgpool2d_f32(s.source, in, out);
+    case LayerType::MaxPool2d: return ops::maxpool2d_f32(s.source, in, out);
+    case LayerType::AvgPool2d: return ops::avgpool2d_f32(s.source, in, out);
+    case LayerType::GlobalAvgPool2d: return ops::global_avgpool2d_f32(s.source, in, out);
     default: return ops::relu_f32(in, out, s.input.size(), s.source.relu_max);
     }
 }
@@ -71,24 +71,25 @@ void run_step(const Step &s, const void *in, void *out, void *scratch, int64_t r
     const auto *fi = static_cast<const float *>(in);
     auto *fo = static_cast<float *>(out);
     const int64_t n = s.input.size();
-    switch (s.op) {
-    case Op::Normalize:
+    switch (s.conversion) {
+    case Conversion::Normalize:
         for (int64_t i = 0; i < n; ++i) fo[i] = (fi[i] - s.input_mean) / s.input_std;
         return;
-    case Op::Quantize:
+    case Conversion::Quantize:
         for (int64_t i = 0; i < n; ++i)
             qo[i] = dmc_quantize_input(fi[i], s.input_mean, s.input_inv_scale, s.out_q.zero_point);
         return;
-    case Op::Dequantize:
+    case Conversion::Dequantize:
         for (int64_t i = 0; i < n; ++i) fo[i] = dmc_dequantize(qi[i], float(s.in_q.scale), s.in_q.zero_point);
         return;
-    case Op::Flatten:
+    case Conversion::None: break;
+    }
+    if (s.type == LayerType::Flatten) {
         if (in != out) std::memmove(out, in, size_t(s.output_bytes()));
-        return;
-    default:
-        if (s.integer) run_integer_step(s, qi, qo, static_cast<int8_t *>(scratch), room);
-        else run_float_step(s, fi, fo);
-        return;
+    } else if (s.integer) {
+        run_integer_step(s, qi, qo, static_cast<int8_t *>(scratch), room);
+    } else {
+        run_float_step(s, fi, fo);
     }
 }
 
@@ -135,7 +136,7 @@ const void *Executor::run(const float *raw_input, const Observer &observe) {
 const void *Executor::run_u8(const uint8_t *pixels, const Observer &observe) {
     const Step &first = model_.steps[0];
     const int64_t n = first.input.size();
-    if (first.op != Op::Quantize) {
+    if (first.conversion != Conversion::Quantize) {
         // A float first layer: feed raw = pixel / 255 through the normal path.
         raw_.resize(size_t(n));
         for (int64_t i = 0; i < n; ++i) raw_[size_t(i)] = float(pixels[i]) / 255.0f;

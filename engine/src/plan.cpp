@@ -33,7 +33,7 @@ namespace {
 int64_t aligned(int64_t bytes) { return (bytes + 15) / 16 * 16; }
 
 bool in_place(const std::vector<Step> &steps, size_t k) {
-    return k > 0 && (steps[k].op == Op::ReLU || steps[k].op == Op::Flatten);
+    return k > 0 && (steps[k].runs(LayerType::ReLU) || steps[k].runs(LayerType::Flatten));
 }
 
 // What step k holds at once: input + scratch + output, aligned.
@@ -46,17 +46,19 @@ int64_t step_bytes(const std::vector<Step> &steps, size_t k) {
 } // namespace
 
 int64_t scratch_bytes(const Step &s) {
-    if (!s.integer) return 0; // the float reference ops need none
-    switch (s.op) {
-    case Op::Conv2d: return planned_scratch(conv2d_kernels(), conv2d_params(s));
-    case Op::Linear: return planned_scratch(linear_kernels(), linear_params(s));
-    case Op::MaxPool2d: return planned_scratch(maxpool2d_kernels(), pool2d_params(s));
-    case Op::AvgPool2d: return planned_scratch(avgpool2d_kernels(), pool2d_params(s));
-    case Op::ReLU: return planned_scratch(relu_kernels(), relu_params(s));
-    case Op::DepthwiseConv2d: return planned_scratch(depthwise_conv2d_kernels(), depthwise_conv2d_params(s));
-    case Op::GlobalAvgPool2d: return planned_scratch(global_avgpool2d_kernels(), global_avgpool2d_params(s));
-    default: return 0;
+    // The float reference ops and the conversions need none.
+    if (!s.integer || s.conversion != Conversion::None) return 0;
+    switch (s.type) {
+    case LayerType::Conv2d: return planned_scratch(conv2d_kernels(), conv2d_params(s));
+    case LayerType::Linear: return planned_scratch(linear_kernels(), linear_params(s));
+    case LayerType::MaxPool2d: return planned_scratch(maxpool2d_kernels(), pool2d_params(s));
+    case LayerType::AvgPool2d: return planned_scratch(avgpool2d_kernels(), pool2d_params(s));
+    case LayerType::ReLU: return planned_scratch(relu_kernels(), relu_params(s));
+    case LayerType::DepthwiseConv2d: return planned_scratch(depthwise_conv2d_kernels(), depthwise_conv2d_params(s));
+    case LayerType::GlobalAvgPool2d: return planned_scratch(global_avgpool2d_kernels(), global_avgpool2d_params(s));
+    case LayerType::Flatten: return 0;
     }
+    return 0;
 }
 
 BufferPlan plan_buffers(const std::vector<Step> &steps) {

@@ -19,38 +19,41 @@
 
 namespace dmc {
 
-enum class Op {
+// A step runs one layer of the model (the LayerType of the layer it
+// implements), or is one of the conversions around the layers: raw input
+// to float or int8, float to int8, int8 to float.
+enum class Conversion {
+    None,       // the step runs model layer `layer`, a `type`
     Normalize,  // raw float input -> (x - mean) / std           (float)
     Quantize,   // float -> int8 (the raw input, or a float layer's output)
-    Dequantize, // int8 -> float, before a layer left in float
-    Conv2d,
-    Linear,
-    MaxPool2d,
-    AvgPool2d,
-    ReLU,   // only where it does not directly follow a weight layer (fused there)
-    Flatten, // no data movement: HWC is already flat
-    DepthwiseConv2d,
-    GlobalAvgPool2d
+    Dequantize  // int8 -> float, before a layer left in float
 };
-const char *op_name(Op op);
-// Conv2d, Linear and DepthwiseConv2d: the steps with quantized weights.
-inline bool is_weight_op(Op op) { return op == Op::Conv2d || op == Op::Linear || op == Op::DepthwiseConv2d; }
 
 struct Step {
-    Op op = Op::Flatten;
+    Conversion conversion = Conversion::None;
+    LayerType type = LayerType::Flatten; // the layer it runs (conversion None)
     bool integer = false; // its output is int8 (else float); its input is too,
                           // except for Quantize (float in) and Dequantize (int8 in)
     int layer = -1;       // index of the model layer it implements; -1 for conversions
     std::string name;
     Shape input, output;
 
-    // Conv2d, Linear, DepthwiseConv2d: the pruned float layer (geometry,
-    // and the weights a float step runs with), and whether a following ReLU
-    // is fused in, with its max (infinity: none; 6 for ReLU6).
+    // Whether the step runs a layer of this type.
+    bool runs(LayerType t) const { return conversion == Conversion::None && type == t; }
+    // Conv2d, Linear and DepthwiseConv2d: the steps with quantized weights.
+    bool has_weights() const {
+        return runs(LayerType::Conv2d) || runs(LayerType::Linear) || runs(LayerType::DepthwiseConv2d);
+    }
+
+    // The pruned layer's geometry (type, channels, kernel, stride, padding,
+    // a ReLU's max); its float weights stay in CompressedModel::pruned
+    // (float_layer()). A float weight step keeps its bias here, the float
+    // kernels' input. Weight steps: whether a following ReLU is fused in,
+    // with its max (infinity: none; 6 for ReLU6).
     Layer source;
     bool fused_relu = false;
     float relu_max = std::numeric_limits<float>::infinity();
-    // Float Conv2d/Linear: the weights transposed (see src/ops/ops.h).
+    // Float Conv2d/Linear/DepthwiseConv2d: the weights transposed (see src/ops/ops.h).
     std::vector<float> float_weight_t;
 
     // Integer Conv2d/Linear/DepthwiseConv2d: packed weights and the output stage.
@@ -76,6 +79,9 @@ struct Step {
 
     int64_t output_bytes() const { return output.size() * (integer ? 1 : 4); }
 };
+// What a step does, as `dmc` prints it: the layer type's name in the model
+// file ("conv2d", ...), or "normalize", "quantize", "dequantize".
+const char *op_name(const Step &step);
 
 // Where each step's tensors live in one arena (plan_buffers, src/plan.cpp,
 // explains the layout). Step k reads the tensor step k-1 wrote (step 0
@@ -118,6 +124,8 @@ struct CompressedModel {
     QuantParams output_q() const { return steps.back().out_q; }
     Shape output_shape() const { return steps.back().output; }
     bool integer_only() const; // every conv2d/linear step is integer
+    // The pruned float layer a step implements (its weights and bias).
+    const Layer &float_layer(const Step &s) const { return pruned.model.layers[size_t(s.layer)]; }
 };
 
 // The calibration set: raw inputs (before normalisation), `count` of them,

@@ -52,10 +52,10 @@ void write_values(std::ostringstream &out, const T *values, size_t n, bool hex, 
 std::string kernels_for(const CompressedModel &cm) {
     bool conv = false, linear = false, pool = false, depthwise = false;
     for (const Step &s : cm.steps) {
-        conv = conv || s.op == Op::Conv2d;
-        linear = linear || s.op == Op::Linear;
-        pool = pool || s.op == Op::MaxPool2d || s.op == Op::AvgPool2d || s.op == Op::GlobalAvgPool2d;
-        depthwise = depthwise || s.op == Op::DepthwiseConv2d;
+        conv = conv || s.runs(LayerType::Conv2d);
+        linear = linear || s.runs(LayerType::Linear);
+        pool = pool || s.runs(LayerType::MaxPool2d) || s.runs(LayerType::AvgPool2d) || s.runs(LayerType::GlobalAvgPool2d);
+        depthwise = depthwise || s.runs(LayerType::DepthwiseConv2d);
     }
     std::string out;
     for (const KernelSource &k : kernel_sources()) {
@@ -175,15 +175,9 @@ std::string step_id(const Header &h, const Step &s) { return h.p + "_" + s.name;
 // parameter struct, a pooling step its parameter struct, others nothing.
 std::vector<std::string> step_names(const Header &h, const Step &s) {
     const std::string id = step_id(h, s);
-    switch (s.op) {
-    case Op::Conv2d:
-    case Op::Linear:
-    case Op::DepthwiseConv2d: return {id, id + "_weights", id + "_bias", id + "_multiplier", id + "_shift"};
-    case Op::MaxPool2d:
-    case Op::AvgPool2d:
-    case Op::GlobalAvgPool2d: return {id};
-    default: return {};
-    }
+    if (s.has_weights()) return {id, id + "_weights", id + "_bias", id + "_multiplier", id + "_shift"};
+    if (s.runs(LayerType::MaxPool2d) || s.runs(LayerType::AvgPool2d) || s.runs(LayerType::GlobalAvgPool2d)) return {id};
+    return {};
 }
 
 // Refuses a header that would define a name twice or a name that is not
@@ -312,7 +306,7 @@ void write_declarations(std::ostringstream &o, const Header &h) {
 // integer conv2d or linear step.
 void write_weight_layer(std::ostringstream &o, const Header &h, const Step &s, const std::string &id) {
     const QuantizedWeights &w = s.weights;
-    o << "/* " << s.name << ": " << op_name(s.op) << " " << s.input.str() << " -> " << s.output.str() << ", "
+    o << "/* " << s.name << ": " << op_name(s) << " " << s.input.str() << " -> " << s.output.str() << ", "
       << w.bits << "-bit weights" << (s.fused_relu ? ", ReLU fused" : "")
       << (s.fused_relu && std::isfinite(s.relu_max) ? " (max " + float_literal(s.relu_max) + ")" : "") << " */\n"
       << "static const uint8_t " << id << "_weights[" << w.bytes() << "] " << h.P << "_ALIGNED = {";
@@ -326,14 +320,14 @@ void write_weight_layer(std::ostringstream &o, const Header &h, const Step &s, c
     o << "};\n";
     const std::string constants =
         id + "_weights, " + id + "_bias, " + id + "_multiplier, " + id + "_shift,\n    ";
-    if (s.op == Op::Conv2d) {
+    if (s.runs(LayerType::Conv2d)) {
         o << "static const dmc_conv2d_s8 " << id << " = {\n    " << s.input.height << ", " << s.input.width << ", "
           << s.input.channels << ", /* in h, w, c */\n    " << s.output.height << ", " << s.output.width << ", "
           << s.output.channels << ", /* out h, w, c */\n    " << s.source.kernel << ", " << s.source.stride << ", "
           << s.source.padding << ", /* kernel, stride, padding */\n    " << w.bits << ", /* bits */\n    "
           << constants << s.in_q.zero_point << ", " << s.out_q.zero_point << ", /* input, output zero point */\n    "
           << s.act_min << ", " << s.act_max << " /* activation min, max */\n};\n\n";
-    } else if (s.op == Op::DepthwiseConv2d) {
+    } else if (s.runs(LayerType::DepthwiseConv2d)) {
         o << "static const dmc_depthwise_conv2d_s8 " << id << " = {\n    " << s.input.height << ", "
           << s.input.width << ", " << s.input.channels << ", /* in h, w, channels */\n    " << s.output.height
           << ", " << s.output.width << ", /* out h, w */\n    " << s.source.kernel << ", " << s.source.stride
@@ -371,34 +365,32 @@ std::string write_step(std::ostringstream &o, const Header &h, size_t k) {
     const std::string in = "arena + " + std::to_string(e.input_offset);
     const std::string out = "arena + " + std::to_string(e.output_offset);
     const std::string scratch = "arena + " + std::to_string(e.scratch_offset);
-    switch (s.op) {
-    case Op::Conv2d:
+    if (s.conversion != Conversion::None) throw Error("export: unexpected float step '" + s.name + "'");
+    switch (s.type) {
+    case LayerType::Conv2d:
         write_weight_layer(o, h, s, id);
         return "    dmc_conv2d_s8_run(&" + id + ", " + in + ", " + out + ", " + scratch + ");\n";
-    case Op::Linear:
+    case LayerType::Linear:
         write_weight_layer(o, h, s, id);
         return "    dmc_linear_s8_run(&" + id + ", " + in + ", " + out + ");\n";
-    case Op::MaxPool2d:
-    case Op::AvgPool2d:
+    case LayerType::MaxPool2d:
+    case LayerType::AvgPool2d:
         write_pool_layer(o, s, id);
-        return std::string("    dmc_") + (s.op == Op::MaxPool2d ? "max" : "avg") + "pool2d_s8_run(&" + id + ", " + in +
+        return std::string("    dmc_") + (s.type == LayerType::MaxPool2d ? "max" : "avg") + "pool2d_s8_run(&" + id + ", " + in +
                ", " + out + ");\n";
-    case Op::DepthwiseConv2d:
+    case LayerType::DepthwiseConv2d:
         write_weight_layer(o, h, s, id);
         return "    dmc_depthwise_conv2d_s8_run(&" + id + ", " + in + ", " + out + ");\n";
-    case Op::GlobalAvgPool2d:
+    case LayerType::GlobalAvgPool2d:
         write_global_pool_layer(o, s, id);
         return "    dmc_global_avgpool2d_s8_run(&" + id + ", " + in + ", " + out + ");\n";
-    case Op::ReLU:
+    case LayerType::ReLU:
         if (s.act_max != DMC_ACT_MAX) // a ReLU6: the clamp (a plain ReLU's header stays as it was)
             return "    dmc_clamp_s8_run(" + in + ", " + out + ", " + std::to_string(s.input.size()) + ", " +
                    std::to_string(s.in_q.zero_point) + ", " + std::to_string(s.act_max) + ");\n";
         return "    dmc_relu_s8_run(" + in + ", " + out + ", " + std::to_string(s.input.size()) + ", " +
                std::to_string(s.in_q.zero_point) + ");\n";
-    case Op::Flatten: return "    /* " + s.name + ": flatten, nothing to move (HWC is flat) */\n";
-    case Op::Normalize:
-    case Op::Quantize:
-    case Op::Dequantize: break;
+    case LayerType::Flatten: return "    /* " + s.name + ": flatten, nothing to move (HWC is flat) */\n";
     }
     throw Error("export: unexpected float step '" + s.name + "'");
 }
