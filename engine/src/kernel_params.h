@@ -9,26 +9,39 @@
 
 namespace dmc {
 
-inline dmc_conv2d_s8 conv2d_params(const Step &s) {
-    dmc_conv2d_s8 p;
+// The window of a convolution or pooling step: the shapes' heights and
+// widths, kernel, stride and padding.
+template <typename Params>
+void set_window(Params &p, const Step &s) {
     p.in_h = s.input.height;
     p.in_w = s.input.width;
-    p.in_c = s.input.channels;
     p.out_h = s.output.height;
     p.out_w = s.output.width;
-    p.out_c = s.output.channels;
     p.kernel = s.source.kernel;
     p.stride = s.source.stride;
     p.padding = s.source.padding;
+}
+
+// The weights and output stage of an integer weight step.
+template <typename Params>
+void set_weights_and_output(Params &p, const Step &s) {
     p.bits = s.weights.bits;
     p.weights = s.weights.packed.data();
     p.bias = s.bias.data();
     p.multiplier = s.multiplier.data();
     p.shift = s.shift.data();
-    p.input_zero_point = s.in_q.zero_point;
     p.output_zero_point = s.out_q.zero_point;
     p.act_min = s.act_min;
     p.act_max = s.act_max;
+}
+
+inline dmc_conv2d_s8 conv2d_params(const Step &s) {
+    dmc_conv2d_s8 p;
+    set_window(p, s);
+    p.in_c = s.input.channels;
+    p.out_c = s.output.channels;
+    set_weights_and_output(p, s);
+    p.input_zero_point = s.in_q.zero_point;
     return p;
 }
 
@@ -36,27 +49,14 @@ inline dmc_linear_s8 linear_params(const Step &s) {
     dmc_linear_s8 p;
     p.in_features = s.input.channels;
     p.out_features = s.output.channels;
-    p.bits = s.weights.bits;
-    p.weights = s.weights.packed.data();
-    p.bias = s.bias.data();
-    p.multiplier = s.multiplier.data();
-    p.shift = s.shift.data();
-    p.output_zero_point = s.out_q.zero_point;
-    p.act_min = s.act_min;
-    p.act_max = s.act_max;
+    set_weights_and_output(p, s);
     return p;
 }
 
 inline dmc_pool2d_s8 pool2d_params(const Step &s) {
     dmc_pool2d_s8 p;
-    p.in_h = s.input.height;
-    p.in_w = s.input.width;
+    set_window(p, s);
     p.channels = s.input.channels;
-    p.out_h = s.output.height;
-    p.out_w = s.output.width;
-    p.kernel = s.source.kernel;
-    p.stride = s.source.stride;
-    p.padding = s.source.padding;
     p.zero_point = s.in_q.zero_point;
     p.multiplier = s.pool_divisor.multiplier;
     p.shift = s.pool_divisor.shift;
@@ -65,23 +65,10 @@ inline dmc_pool2d_s8 pool2d_params(const Step &s) {
 
 inline dmc_depthwise_conv2d_s8 depthwise_conv2d_params(const Step &s) {
     dmc_depthwise_conv2d_s8 p;
-    p.in_h = s.input.height;
-    p.in_w = s.input.width;
+    set_window(p, s);
     p.channels = s.input.channels;
-    p.out_h = s.output.height;
-    p.out_w = s.output.width;
-    p.kernel = s.source.kernel;
-    p.stride = s.source.stride;
-    p.padding = s.source.padding;
-    p.bits = s.weights.bits;
-    p.weights = s.weights.packed.data();
-    p.bias = s.bias.data();
-    p.multiplier = s.multiplier.data();
-    p.shift = s.shift.data();
+    set_weights_and_output(p, s);
     p.input_zero_point = s.in_q.zero_point;
-    p.output_zero_point = s.out_q.zero_point;
-    p.act_min = s.act_min;
-    p.act_max = s.act_max;
     return p;
 }
 
