@@ -162,23 +162,9 @@ int model_format_version(const Model &model) {
     return version;
 }
 
-static Layer parse_layer(const json &j, size_t index, int64_t version, int64_t *parameter_budget) {
-    const std::string where0 = "layer " + std::to_string(index);
-    if (!j.is_object()) throw Error(where0 + ": must be a JSON object");
-    JsonReader r(j, where0);
-    Layer layer;
-    const std::string type_name = r.string("type");
-    if (!layer_type_from_name(type_name, &layer.type))
-        throw Error(where0 + ": unknown layer type " + in_quotes(type_name) +
-                    " (known: conv2d, linear, relu, maxpool2d, avgpool2d, flatten, "
-                    "depthwise_conv2d, global_avgpool2d)");
-    layer.name = r.string("name");
-    if (!is_identifier(layer.name))
-        throw Error(where0 + ": name " + in_quotes(layer.name) +
-                    " must be letters, digits and '_', starting with a letter (at most 64)");
-    const std::string where = "layer '" + layer.name + "' (" + type_name + ")";
-    r.set_context(where);
-
+// The fields of a layer of layer.type (its geometry, a ReLU's max), read
+// from `j` through `r`; returns how many weights the layer has.
+static int64_t parse_layer_fields(const json &j, JsonReader &r, Layer &layer, const std::string &where) {
     int64_t weight_count = 0;
     switch (layer.type) {
     case LayerType::Conv2d:
@@ -225,23 +211,48 @@ static Layer parse_layer(const json &j, size_t index, int64_t version, int64_t *
     case LayerType::GlobalAvgPool2d:
     case LayerType::Flatten: r.allow_only({"type", "name"}); break;
     }
+    return weight_count;
+}
+
+// A weight layer's weights and bias, counted against the model's parameter budget.
+static void parse_layer_weights(const json &j, JsonReader &r, Layer &layer, int64_t weight_count,
+                                const std::string &where, int64_t *parameter_budget) {
+    if (layer.fan_in() > limits::kMaxFanIn)
+        throw Error(where + ": " + std::to_string(layer.fan_in()) +
+                    " weights per output exceed the limit of " +
+                    std::to_string(limits::kMaxFanIn) + " (int32 accumulators must stay exact)");
+    const int64_t bias_count = j.contains("bias") ? layer.out_channels : 0;
+    *parameter_budget -= weight_count + bias_count;
+    if (*parameter_budget < 0)
+        throw Error(where + ": the model has more than " +
+                    std::to_string(limits::kMaxParameters) + " parameters");
+    layer.weight = read_tensor(r.value("weight"), weight_count, where + " weight");
+    if (j.contains("bias")) layer.bias = read_tensor(j["bias"], bias_count, where + " bias");
+}
+
+static Layer parse_layer(const json &j, size_t index, int64_t version, int64_t *parameter_budget) {
+    const std::string where0 = "layer " + std::to_string(index);
+    if (!j.is_object()) throw Error(where0 + ": must be a JSON object");
+    JsonReader r(j, where0);
+    Layer layer;
+    const std::string type_name = r.string("type");
+    if (!layer_type_from_name(type_name, &layer.type))
+        throw Error(where0 + ": unknown layer type " + in_quotes(type_name) +
+                    " (known: conv2d, linear, relu, maxpool2d, avgpool2d, flatten, "
+                    "depthwise_conv2d, global_avgpool2d)");
+    layer.name = r.string("name");
+    if (!is_identifier(layer.name))
+        throw Error(where0 + ": name " + in_quotes(layer.name) +
+                    " must be letters, digits and '_', starting with a letter (at most 64)");
+    const std::string where = "layer '" + layer.name + "' (" + type_name + ")";
+    r.set_context(where);
+
+    const int64_t weight_count = parse_layer_fields(j, r, layer, where);
     if (layer_version(layer) > version)
         throw Error(where + ": needs model file version 2 (the file says version " + std::to_string(version) +
                     ")");
 
-    if (layer.has_weights()) {
-        if (layer.fan_in() > limits::kMaxFanIn)
-            throw Error(where + ": " + std::to_string(layer.fan_in()) +
-                        " weights per output exceed the limit of " +
-                        std::to_string(limits::kMaxFanIn) + " (int32 accumulators must stay exact)");
-        const int64_t bias_count = j.contains("bias") ? layer.out_channels : 0;
-        *parameter_budget -= weight_count + bias_count;
-        if (*parameter_budget < 0)
-            throw Error(where + ": the model has more than " +
-                        std::to_string(limits::kMaxParameters) + " parameters");
-        layer.weight = read_tensor(r.value("weight"), weight_count, where + " weight");
-        if (j.contains("bias")) layer.bias = read_tensor(j["bias"], bias_count, where + " bias");
-    }
+    if (layer.has_weights()) parse_layer_weights(j, r, layer, weight_count, where, parameter_budget);
     return layer;
 }
 
