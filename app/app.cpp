@@ -341,6 +341,44 @@ void update() {
     update_budget();
 }
 
+// The budget panel's state, for state_json().
+static nlohmann::json budget_json(const AppState &s) {
+    const Snapshot &n = s.snap;
+    return {{"running", n.budget_running != 0 || s.budget.id != 0},
+            {"stage", n.budget_running ? n.budget_stage : ""},
+            {"done", n.budget_running ? n.budget_done : 0},
+            {"total", n.budget_running ? n.budget_total : 0},
+            {"status", s.budget.status},
+            {"has_result", s.budget.has_result}};
+}
+
+// How long each stage took, for state_json(); `current`: the snapshot is of
+// the config requested last.
+static nlohmann::json timing_json(const AppState &s, bool current) {
+    const Snapshot &n = s.snap;
+    return {{"compress_ms", current ? n.compress_ms : -1},
+            {"first_ms", current ? n.first_ms : -1},
+            {"first_images", current ? n.first_images : 0},
+            {"quick_ms", n.generation == s.requested ? n.quick_ms : -1},
+            {"quick_images", n.generation == s.requested ? n.quick_images : 0},
+            {"quick_calibration_images", kQuickCalibration},
+            {"cached", current && n.cached},
+            {"first_kind", s.shown_first_kind},
+            {"full_ms", current ? n.full_ms : -1},
+            {"shown_first_ms", s.shown_first_ms},
+            {"shown_first_images", s.shown_first_images},
+            {"shown_full_ms", s.shown_full_ms},
+            {"resumed_at_step", n.resumed_at_step},
+            {"frame_ms", s.last_frame_ms},
+            {"frame_work_ms", s.frame_work_ms},
+            {"vertices", ImGui::GetIO().MetricsRenderVertices},
+            {"frames", s.frames},
+            {"frames_drawn", s.frames_drawn},
+            {"eval_frame_max_ms", s.busy_frame_max_ms},
+            {"eval_frame_mean_ms", s.busy_frame_mean_ms},
+            {"eval_frames", s.busy_frames}};
+}
+
 std::string state_json() {
     const AppState &s = state();
     const Snapshot &n = s.snap;
@@ -389,13 +427,7 @@ std::string state_json() {
         {"error", s.message},
         {"background", n.background_task},
         {"export_status", s.export_status},
-        {"budget",
-         {{"running", n.budget_running != 0 || s.budget.id != 0},
-          {"stage", n.budget_running ? n.budget_stage : ""},
-          {"done", n.budget_running ? n.budget_done : 0},
-          {"total", n.budget_running ? n.budget_total : 0},
-          {"status", s.budget.status},
-          {"has_result", s.budget.has_result}}},
+        {"budget", budget_json(s)},
         {"tried", int(s.tried.size())},
         {"fragment", fragment()},
 #if defined(__wasm_simd128__)
@@ -403,28 +435,7 @@ std::string state_json() {
 #else
         {"simd128", false},
 #endif
-        {"timing",
-         {{"compress_ms", current ? n.compress_ms : -1},
-          {"first_ms", current ? n.first_ms : -1},
-          {"first_images", current ? n.first_images : 0},
-          {"quick_ms", n.generation == s.requested ? n.quick_ms : -1},
-          {"quick_images", n.generation == s.requested ? n.quick_images : 0},
-          {"quick_calibration_images", kQuickCalibration},
-          {"cached", current && n.cached},
-          {"first_kind", s.shown_first_kind},
-          {"full_ms", current ? n.full_ms : -1},
-          {"shown_first_ms", s.shown_first_ms},
-          {"shown_first_images", s.shown_first_images},
-          {"shown_full_ms", s.shown_full_ms},
-          {"resumed_at_step", n.resumed_at_step},
-          {"frame_ms", s.last_frame_ms},
-          {"frame_work_ms", s.frame_work_ms},
-          {"vertices", ImGui::GetIO().MetricsRenderVertices},
-          {"frames", s.frames},
-          {"frames_drawn", s.frames_drawn},
-          {"eval_frame_max_ms", s.busy_frame_max_ms},
-          {"eval_frame_mean_ms", s.busy_frame_mean_ms},
-          {"eval_frames", s.busy_frames}}}};
+        {"timing", timing_json(s, current)}};
     return j.dump();
 }
 

@@ -41,6 +41,18 @@ void digit_image(const uint8_t *pixels, ImVec2 at, float pixel, bool outline) {
     if (outline) dl->AddRect(at, ImVec2(at.x + 28 * pixel, at.y + 28 * pixel), IM_COL32(230, 80, 80, 255));
 }
 
+// A tab of the charts window, named "tab <label>" for the tests; `draw`
+// fills it while it is selected.
+template <typename Draw>
+static void tab(const char *label, Draw draw, ImGuiTabItemFlags flags = 0) {
+    const bool open = ImGui::BeginTabItem(label, nullptr, flags);
+    name_item(std::string("tab ") + label);
+    if (open) {
+        draw();
+        ImGui::EndTabItem();
+    }
+}
+
 void draw_ui() {
     AppState &s = state();
     s.widget_rects.clear();
@@ -60,34 +72,16 @@ void draw_ui() {
     ImGui::SetNextWindowSize(ImVec2(io.DisplaySize.x - left, io.DisplaySize.y));
     ImGui::Begin("Charts", nullptr, fixed | ImGuiWindowFlags_NoTitleBar);
     if (ImGui::BeginTabBar("views")) {
-        const bool tab_memory = ImGui::BeginTabItem("Memory and error");
-        name_item("tab Memory and error");
-        if (tab_memory) {
+        tab("Memory and error", [] {
             draw_memory_charts();
             draw_error_charts();
-            ImGui::EndTabItem();
-        }
-        const bool tab_sensitivity = ImGui::BeginTabItem("Sensitivity");
-        name_item("tab Sensitivity");
-        if (tab_sensitivity) {
-            draw_sensitivity();
-            ImGui::EndTabItem();
-        }
+        });
+        tab("Sensitivity", draw_sensitivity);
         // A new answer of the budget solver brings its chart forward, once.
-        const bool tab_size = ImGui::BeginTabItem("Size vs error", nullptr,
-                                                  s.budget.show_chart ? ImGuiTabItemFlags_SetSelected : 0);
+        const ImGuiTabItemFlags size_flags = s.budget.show_chart ? ImGuiTabItemFlags_SetSelected : 0;
         s.budget.show_chart = false;
-        name_item("tab Size vs error");
-        if (tab_size) {
-            draw_size_vs_error();
-            ImGui::EndTabItem();
-        }
-        const bool tab_predictions = ImGui::BeginTabItem("Predictions");
-        name_item("tab Predictions");
-        if (tab_predictions) {
-            draw_predictions();
-            ImGui::EndTabItem();
-        }
+        tab("Size vs error", draw_size_vs_error, size_flags);
+        tab("Predictions", draw_predictions);
         ImGui::EndTabBar();
     }
     ImGui::End();

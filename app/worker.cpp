@@ -25,6 +25,29 @@ namespace {
 
 struct Cancelled {}; // thrown from a progress callback to abandon stale work
 
+// How a background job's work ended.
+enum class Ended { Done, Cancelled, Failed };
+
+// Runs a background job's work with mu_ released (held through `lock` on
+// entry, held again on return): Cancelled when a progress callback threw
+// Cancelled, Failed (the engine's message in *error, if given) when the
+// work threw anything else.
+template <typename Work>
+Ended unlocked(std::unique_lock<std::mutex> &lock, std::string *error, Work work) {
+    lock.unlock();
+    Ended ended = Ended::Done;
+    try {
+        work();
+    } catch (const Cancelled &) {
+        ended = Ended::Cancelled;
+    } catch (const std::exception &e) {
+        if (error) *error = e.what();
+        ended = Ended::Failed;
+    }
+    lock.lock();
+    return ended;
+}
+
 double clock_ms() {
     using namespace std::chrono;
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
@@ -514,13 +537,11 @@ void Worker::progress(const Job &job, const char *task, int done, int total) {
 
 bool Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
     const CompressionConfig config = export_config_;
-    const uint64_t id = export_id_;
-    export_pending_ = false;
-    lock.unlock();
     ExportResult r;
-    r.id = id;
-    r.config_json = config_to_json(config);
-    try {
+    r.id = export_id_;
+    export_pending_ = false;
+    const Ended ended = unlocked(lock, &r.error, [&] {
+        r.config_json = config_to_json(config);
         progress(job, "export: compressing", 0, job.data->test.count);
         require_integer_only(config, *job.model);
         const CompressedModel cm = job.compressor->compress(config);
@@ -533,16 +554,9 @@ bool Worker::run_export(Job &job, std::unique_lock<std::mutex> &lock) {
         };
         r.report = evaluate(cm, job.data->test, options);
         r.header = export_header(cm, r.report);
-    } catch (const Cancelled &) {
-        lock.lock();
-        snap_.background_task.clear();
-        return true;
-    } catch (const std::exception &e) {
-        r.error = e.what();
-    }
-    lock.lock();
+    });
     snap_.background_task.clear();
-    if (job.version == model_version_ && !export_pending_) {
+    if (ended != Ended::Cancelled && job.version == model_version_ && !export_pending_) {
         export_result_ = std::move(r);
         export_ready_ = true;
     }
@@ -581,17 +595,12 @@ bool Worker::run_budget(Job &job, std::unique_lock<std::mutex> &lock) {
     snap_.budget_running = r.id;
     snap_.budget_stage = "starting";
     snap_.budget_done = snap_.budget_total = 0;
-    lock.unlock();
-    try {
+    const Ended ended = unlocked(lock, &r.error, [&] {
         r.outcome = solve_budget(*job.compressor, job.data->test, request.budget, request.choices, request.options,
                                  [&](SearchStage stage, int done, int total) { budget_progress(job, stage, done, total); });
-    } catch (const Cancelled &) {
-        r.cancelled = true;
-    } catch (const std::exception &e) {
-        r.error = e.what();
-    }
+    });
+    r.cancelled = ended == Ended::Cancelled;
     r.ms = clock_ms() - t0;
-    lock.lock();
     snap_.budget_running = 0;
     // Replaced by a newer request or a new model: nobody waits for this one.
     if (job.version != model_version_ || budget_pending_) return true;
@@ -607,19 +616,16 @@ bool Worker::run_sweep_point(Job &job, std::unique_lock<std::mutex> &lock) {
     if (!job.float_ready) return false;
     const std::string layer = sweep_queue_.front();
     SweepCurve curve = snap_.sweeps.count(layer) ? snap_.sweeps[layer] : SweepCurve{};
-    lock.unlock();
-    try {
+    const Ended ended = unlocked(lock, nullptr, [&] {
         int done = 0, total = 0;
         add_sweep_point(*job.compressor, job.data->test, layer, curve, &done, &total);
         progress(job, "sensitivity sweep", done, total);
-    } catch (const Cancelled &) {
-        lock.lock();
+    });
+    if (ended == Ended::Cancelled) {
         snap_.background_task.clear();
         return true;
-    } catch (const std::exception &e) {
-        curve.done = true; // a layer the engine refuses: show what there is
     }
-    lock.lock();
+    if (ended == Ended::Failed) curve.done = true; // a layer the engine refuses: show what there is
     if (job.version != model_version_) return true;
     snap_.sweeps[layer] = curve;
     if (curve.done) {
