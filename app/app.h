@@ -110,13 +110,13 @@ void download_config();
 // gives the same answer.
 BudgetRequest budget_request(int64_t flash, int64_t ram, int64_t macs, double max_drop_points);
 void find_budget(const BudgetRequest &request, bool apply_when_found);
-// window.dmc.findBudget: {flash, ram, macs, maxDrop, bits, keeps, subset};
+// window.dmc.findBudget: {flash, ram, macs, maxDrop, bits, keeps, subset, screenCalibration};
 // false (and message) if the text is not such an object.
 bool find_budget_json(const std::string &json);
 void cancel_budget();
 void smallest_within_one_point(); // the preset: max drop 1 point, no limit
 std::vector<std::string> budget_cli_args(const BudgetRequest &request); // dmc search's options
-std::string budget_defaults_json(); // the panel's bits, keeps and subset
+std::string budget_defaults_json(); // the panel's bits, keeps, subset and screening calibration
 std::string budget_result_json(const BudgetResult &result);
 void update_budget(); // polls the worker's answer (update() calls it)
 

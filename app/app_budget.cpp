@@ -18,11 +18,13 @@ namespace {
 
 // The panel's search space and subset, chosen for a full answer in a few
 // seconds in the browser: four keep ratios instead of dmc search's seven,
-// and candidates scored on 500 stratified test images instead of 2,000.
-// Everything else is solve_budget's default, as in `dmc search`.
+// candidates scored on 500 stratified test images instead of 2,000 and
+// compressed with 250 calibration inputs instead of 1,000 (the finalists
+// with all). Everything else is solve_budget's default, as in `dmc search`.
 const std::vector<int> kBudgetBits = {8, 4, 2};
 const std::vector<double> kBudgetKeeps = {1.0, 0.75, 0.5, 0.25};
 constexpr int kBudgetSubset = 500;
+constexpr int kBudgetScreenCalibration = 250;
 
 // The shortest text that reads back as the same double ("1", "0.75"):
 // what dmc search parses, and what JavaScript prints for the number.
@@ -71,6 +73,7 @@ BudgetRequest budget_request(int64_t flash, int64_t ram, int64_t macs, double ma
     r.choices.bits = kBudgetBits;
     r.choices.keeps = kBudgetKeeps;
     r.options.subset_images = kBudgetSubset;
+    r.options.screening_calibration = kBudgetScreenCalibration;
     return r;
 }
 
@@ -95,6 +98,7 @@ bool find_budget_json(const std::string &text) {
         if (j.contains("bits")) r.choices.bits = j["bits"].get<std::vector<int>>();
         if (j.contains("keeps")) r.choices.keeps = j["keeps"].get<std::vector<double>>();
         if (j.contains("subset")) r.options.subset_images = j["subset"].get<int>();
+        if (j.contains("screenCalibration")) r.options.screening_calibration = j["screenCalibration"].get<int>();
         find_budget(r, false);
         return true;
     } catch (const std::exception &e) {
@@ -115,11 +119,17 @@ std::vector<std::string> budget_cli_args(const BudgetRequest &r) {
     if (r.budget.max_drop_points >= 0.0) args.insert(args.end(), {"--max-drop", number_text(r.budget.max_drop_points)});
     args.insert(args.end(), {"--bits", comma_list(r.choices.bits), "--keep", comma_list(r.choices.keeps), "--subset",
                              std::to_string(r.options.subset_images)});
+    if (r.options.screening_calibration > 0)
+        args.insert(args.end(), {"--screen-calibration", std::to_string(r.options.screening_calibration)});
     return args;
 }
 
 std::string budget_defaults_json() {
-    return nlohmann::json{{"bits", kBudgetBits}, {"keeps", kBudgetKeeps}, {"subset", kBudgetSubset}}.dump();
+    return nlohmann::json{{"bits", kBudgetBits},
+                          {"keeps", kBudgetKeeps},
+                          {"subset", kBudgetSubset},
+                          {"screenCalibration", kBudgetScreenCalibration}}
+        .dump();
 }
 
 // dmc search --json's object, and: the chosen figures at the top level,

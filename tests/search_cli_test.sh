@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dmc search: help, a met budget whose -o config dmc eval --config reads
-# with the figures search printed, an unmeetable budget, bad numbers.
+# with the figures search printed (LeNet-5, and a depthwise-separable
+# model), an unmeetable budget, bad numbers.
 # usage: search_cli_test.sh PATH/TO/dmc REPO_ROOT     (MNIST_DIR must be set)
 set -u
 dmc=$1
@@ -45,6 +46,29 @@ else
     fail "dmc search --flash 20000: $(cat "$tmp/err")"
 fi
 
+# A depthwise-separable model (depthwise layers take bits only; their
+# channels follow the layer before), screened with 100 calibration images:
+# the finalists use all of them, so dmc eval gives the same figures.
+dwmodel=$tmp/dwsep.json
+python3 "$root/tests/export/make_depthwise_model.py" >"$dwmodel" || fail "make_depthwise_model.py"
+if "$dmc" search --model "$dwmodel" --flash 600 --bits 8,2 --keep 1,0.5 --subset 200 --screen-calibration 100 \
+    --json -o "$tmp/dw.best.json" >"$tmp/dw.search.json" 2>"$tmp/err"; then
+    "$dmc" eval --model "$dwmodel" --config "$tmp/dw.best.json" --json >"$tmp/dw.eval.json" 2>"$tmp/err" ||
+        fail "dmc eval of the depthwise search's config: $(cat "$tmp/err")"
+    python3 - "$tmp/dw.search.json" "$tmp/dw.eval.json" "$tmp/dw.best.json" <<'PY' || fail "depthwise search: dmc eval disagrees"
+import json, sys
+s = json.load(open(sys.argv[1]))["best"]
+e = json.load(open(sys.argv[2]))
+layers = json.load(open(sys.argv[3])).get("layers", {})
+assert s["flash_bytes"] <= 600, s
+for k in ("flash_bytes", "peak_ram_bytes", "macs", "accuracy"):
+    assert s[k] == e[k], (k, s[k], e[k])
+assert "bits" in layers["dw1"] and "keep" not in layers["dw1"], layers
+PY
+else
+    fail "dmc search of a depthwise model: $(cat "$tmp/err")"
+fi
+
 # The table: the chosen config, its figures, the front.
 "$dmc" search --model "$model" --macs 400000 --bits 8,4 --keep 1,0.5 --subset 300 >"$tmp/out" 2>"$tmp/err" ||
     fail "dmc search --macs: $(cat "$tmp/err")"
@@ -70,6 +94,8 @@ expect_error "--bits 3" "option --bits: 3 is not one of 8, 4, 2" "$dmc" search -
 expect_error "--bits 32" "option --bits: '32'" "$dmc" search --model "$model" --flash 9000 --bits 32
 expect_error "--keep 0" "option --keep: 0 is outside (0, 1]" "$dmc" search --model "$model" --flash 9000 --keep 1,0
 expect_error "--keep 1.5" "option --keep: '1.5' is outside" "$dmc" search --model "$model" --flash 9000 --keep 1.5
+expect_error "--screen-calibration -1" "option --screen-calibration: '-1' is not an integer" \
+    "$dmc" search --model "$model" --flash 9000 --screen-calibration -1
 expect_error "--subset 0" "option --subset: '0' is not an integer" "$dmc" search --model "$model" --flash 9000 --subset 0
 
 if [ $failures -ne 0 ]; then

@@ -359,20 +359,64 @@ TEST(DepthwiseReport, ParamsFlashMacsAndPeakRam) {
     });
 }
 
-// The budget search prices a chain of conv2d/linear layers; until it knows
-// depthwise layers and global pooling it refuses them by name.
-TEST(DepthwiseBudget, TheBudgetSearchRefusesDepthwiseModels) {
+// The budget search through depthwise layers (no keep of their own: their
+// channels follow the layer before) and global pooling: footprint() gives
+// the compressed model's figures, and on a space small enough to enumerate
+// (bits {8, 2} everywhere, keep {1, 0.5} on conv1 and pw1: 128 configs) the
+// solver's answer fits, is priced exactly and comes within 3 right answers
+// of the true optimum.
+TEST(DepthwiseBudget, FootprintAndSolverThroughDepthwiseLayers) {
     const Model m = separable();
-    try {
-        footprint(m, CompressionConfig{});
-        FAIL() << "footprint priced a depthwise model";
-    } catch (const Error &e) {
-        EXPECT_NE(std::string(e.what()).find("budget: layer 'dw1' is a depthwise_conv2d layer"), std::string::npos)
-            << e.what();
+    const CalibrationSet calibration = dmc_test::random_images(m, 30, 3);
+    for (const char *text : {R"({})", R"({"default": {"bits": 2}, "layers": {"pw1": {"keep": 0.5}}})",
+                             R"({"layers": {"conv1": {"bits": 4, "keep": 0.5}, "dw1": {"bits": 2}, "pw1": {"keep": 0.25}}})",
+                             R"({"layers": {"dw2": {"bits": 32}, "conv1": {"keep": 0.75}}})"}) {
+        const CompressionConfig c = parse_config(text);
+        const CompressedModel cm = compress_model(m, c, calibration);
+        const Footprint f = footprint(m, c);
+        EXPECT_EQ(f.flash_bytes, describe(cm).flash_bytes) << text;
+        EXPECT_EQ(f.macs, describe(cm).macs) << text;
+        EXPECT_EQ(f.peak_ram_bytes, cm.plan.arena_bytes) << text;
     }
-    Compressor compressor(m, dmc_test::random_images(m, 4, 1));
-    Budget budget;
-    budget.flash_bytes = 100000;
-    EXPECT_THROW(solve_budget(compressor, dmc_test::random_test_set(4, 2), budget, BudgetChoices{}, BudgetOptions{}),
-                 Error);
+
+    TestSet test = dmc_test::random_test_set(300, 6);
+    {
+        const CompressedModel reference = float_reference(m);
+        Executor run(reference);
+        for (int i = 0; i < test.count; ++i) test.labels[size_t(i)] = uint8_t(predicted_class(reference, test.run(run, i)));
+    }
+    const BudgetChoices choices{{8, 2}, {1.0, 0.5}};
+    std::vector<std::pair<int64_t, int>> all; // flash, right answers
+    {
+        Compressor compressor(m, calibration);
+        IncrementalScorer scorer(test);
+        for (int code = 0; code < 128; ++code) {
+            CompressionConfig c;
+            int bit = 0;
+            for (const char *name : {"conv1", "dw1", "pw1", "dw2", "fc"}) c.layers[name].bits = (code >> bit++) & 1 ? 2 : 8;
+            for (const char *name : {"conv1", "pw1"})
+                if ((code >> bit++) & 1) c.layers[name].keep = 0.5;
+            all.push_back({footprint(m, c).flash_bytes, scorer.correct(compressor.compress(c))});
+        }
+    }
+    const int64_t largest = footprint(m, CompressionConfig{}).flash_bytes;
+    const int64_t least =
+        footprint(m, parse_config(R"({"default": {"bits": 2}, "layers": {"conv1": {"keep": 0.5}, "pw1": {"keep": 0.5}}})"))
+            .flash_bytes;
+    BudgetOptions options;
+    options.subset_images = 150;
+    for (int64_t budget : {least, (least + largest) / 2, largest}) {
+        int optimum = -1;
+        for (const auto &e : all)
+            if (e.first <= budget) optimum = std::max(optimum, e.second);
+        Compressor compressor(m, calibration);
+        Budget b;
+        b.flash_bytes = budget;
+        const BudgetOutcome found = solve_budget(compressor, test, b, choices, options);
+        EXPECT_LE(found.best.cost.flash_bytes, budget);
+        EXPECT_EQ(found.best.cost.flash_bytes, describe(compress_model(m, found.best.config, calibration)).flash_bytes);
+        EXPECT_GE(int(std::lround(found.best.accuracy * test.count)), optimum - 3) << "budget " << budget;
+        for (const char *dw : {"dw1", "dw2"})
+            EXPECT_FALSE(found.best.config.layers.count(dw) && found.best.config.layers.at(dw).keep) << dw;
+    }
 }

@@ -9,7 +9,7 @@
 // solve_budget() finds, with a fresh Compressor, and how long each took.
 //
 // usage: budget_bench [--model FILE] [--mnist DIR] [--limit N]
-//                     [--budgets B1,B2,...] [--subset N]
+//                     [--budgets B1,B2,...] [--subset N] [--screen-calibration N]
 // Prints figures; it is not a test.
 #include <algorithm>
 #include <chrono>
@@ -31,6 +31,7 @@ struct Args {
     std::string mnist;
     int limit = 0;
     int subset = 2000;
+    int screen = 0; // BudgetOptions::screening_calibration
     std::vector<int64_t> budgets = {8000, 10000, 12000, 14000, 17000, 20000, 25000, 30000};
 };
 
@@ -42,6 +43,7 @@ Args parse(int argc, char **argv) {
         else if (k == "--mnist") a.mnist = v;
         else if (k == "--limit") a.limit = std::atoi(v.c_str());
         else if (k == "--subset") a.subset = std::atoi(v.c_str());
+        else if (k == "--screen-calibration") a.screen = std::atoi(v.c_str());
         else if (k == "--budgets") {
             a.budgets.clear();
             for (size_t at = 0; at < v.size();) {
@@ -136,6 +138,7 @@ int main(int argc, char **argv) {
             b.flash_bytes = budget;
             BudgetOptions options;
             options.subset_images = args.subset;
+            options.screening_calibration = args.screen;
             t0 = std::chrono::steady_clock::now();
             const BudgetOutcome found = solve_budget(compressor, test, b, choices, options);
             const double solve_s = seconds_since(t0);

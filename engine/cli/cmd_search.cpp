@@ -14,10 +14,12 @@ namespace {
 const char *kSearchHelp =
     "usage: dmc search --model FILE [--flash BYTES] [--ram BYTES] [--macs N]\n"
     "                  [--max-drop POINTS] [--bits LIST] [--keep LIST] [--mnist DIR]\n"
-    "                  [--subset N] [--json] [-o BEST.config.json]\n"
+    "                  [--subset N] [--screen-calibration N] [--json]\n"
+    "                  [-o BEST.config.json]\n"
     "\n"
     "Finds the most accurate per-layer config (bits and keep ratio of every\n"
-    "conv2d/linear layer; the output layer keeps all its channels) whose flash,\n"
+    "conv2d/linear layer, bits of every depthwise layer, whose channels follow\n"
+    "the layer before; the output layer keeps all its channels) whose flash,\n"
     "peak RAM and MACs fit the budget, each figure <= its limit, exactly as\n"
     "dmc eval reports them. Candidates are scored on a stratified subset of the\n"
     "test images, the best few again on all of them. Prints the chosen config\n"
@@ -34,13 +36,17 @@ const char *kSearchHelp =
     "  --keep LIST        keep ratios to choose from (default\n"
     "                     1,0.875,0.75,0.625,0.5,0.375,0.25)\n"
     "  --subset N         test images candidates are scored on (default 2000)\n"
+    "  --screen-calibration N\n"
+    "                     compress candidates with only the first N calibration\n"
+    "                     images (faster, ranks a little differently; the\n"
+    "                     finalists always use all; default 0: all)\n"
     "  --json             print one JSON object instead of the tables\n"
     "  -o FILE            write the chosen config (what dmc eval --config reads)\n";
 
 int cmd_search(int argc, char **argv) {
     const Options o(argc, argv,
                     with_model_options({"--model", "--flash", "--ram", "--macs", "--max-drop", "--bits", "--keep",
-                                        "--mnist", "--subset", "-o"}),
+                                        "--mnist", "--subset", "--screen-calibration", "-o"}),
                     {"--json"});
     const Model model = load_model_option(o);
     Budget budget;
@@ -59,6 +65,7 @@ int cmd_search(int argc, char **argv) {
         if (k == 0.0) throw Error("option --keep: 0 is outside (0, 1]");
     BudgetOptions options;
     options.subset_images = o.integer("--subset", options.subset_images, 1, 100000000);
+    options.screening_calibration = o.integer("--screen-calibration", 0, 0, 100000000);
 
     const TestSet test = load_test_set(model, o.get("--mnist"));
     Compressor compressor(model, load_calibration_set(model, o.get("--mnist")));

@@ -4,15 +4,17 @@
 //
 // The space: every conv2d/linear layer takes one of the given bit widths
 // and one of the given keep ratios (the output layer keeps all its
-// channels). For LeNet-5 with bits {8, 4, 2} and seven keep ratios that is
+// channels); a depthwise layer takes a bit width only, its channels being
+// those of the layer before. For LeNet-5 with bits {8, 4, 2} and seven keep ratios that is
 // 21^4 * 3, about 580,000 configs; each takes a compression and a pass over
 // the test images to score, so the solver scores a few hundred.
 //
 // 1. Costs, exact and free. footprint() gives describe()'s flash, RAM and
 //    MACs of a config from shapes alone. With integer layers only, the
 //    model is a chain: a layer's flash and MACs depend on its own bits and
-//    keep and on the keep of the layer before (its inputs), and every step
-//    of the buffer plan on the same two layers. So the cost of a config is
+//    keep and on the keep that sets its input channels (the layer before's;
+//    through a depthwise layer or global pooling, the last keep set: the
+//    "flow"), and every step of the buffer plan on the same two. So the cost of a config is
 //    a sum (flash, MACs) or a max (RAM) of per-layer parts, each a table
 //    over (previous keep, keep, bits), filled from footprint() once.
 //
@@ -55,16 +57,20 @@
 // Scoring reuses work: the Compressor recalibrates only from the first
 // layer a config changes, and the IncrementalScorer reruns the test
 // images only from there; configs are scored in a fixed order that keeps
-// those shared prefixes long.
+// those shared prefixes long. Calibration still takes most of the time
+// (LeNet-5: about 60%); options.screening_calibration trades some of the
+// ranking's fidelity for it, the finalists keeping the full calibration.
 #include "dmc/budget.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -101,19 +107,7 @@ Layer pruned_geometry(const Layer &original, int live) {
 
 } // namespace
 
-// footprint() and the solver's cost tables model a chain of conv2d, linear
-// and pooling layers in which each layer's keep prunes the next one's
-// inputs; a depthwise layer (whose channels follow the layer before) and
-// global pooling are not in that model yet. Refused rather than priced wrong.
-static void require_budget_layers(const Model &model) {
-    for (const Layer &l : model.layers)
-        if (l.type == LayerType::DepthwiseConv2d || l.type == LayerType::GlobalAvgPool2d)
-            throw Error("budget: layer '" + l.name + "' is a " + layer_type_name(l.type) +
-                        " layer; the budget search does not handle depthwise convolution or global pooling yet");
-}
-
 Footprint footprint(const Model &model, const CompressionConfig &config) {
-    require_budget_layers(model);
     validate_config(config, model);
     const size_t n = model.layers.size();
     std::vector<LayerCompression> settings(n);
@@ -129,7 +123,9 @@ Footprint footprint(const Model &model, const CompressionConfig &config) {
         Layer l = pruned_geometry(original, live);
         if (original.has_weights()) {
             settings[li] = config.resolve(model, int(li));
-            l.out_channels = l.output.channels = kept_channels(settings[li].keep, original.out_channels);
+            // A depthwise layer has no keep of its own: its channels are its input's.
+            l.out_channels = l.output.channels =
+                original.prunable() ? kept_channels(settings[li].keep, original.out_channels) : live;
             const int64_t rows = l.out_channels;
             if (settings[li].bits == kFloatBits)
                 f.layer_flash[li] = 4 * (rows * l.fan_in() + (original.bias.empty() ? 0 : rows));
@@ -241,8 +237,8 @@ Resource front_resource(const Budget &b) {
     return Resource::Flash;
 }
 
-// A config as indices: state[2p] into bits, state[2p + 1] into keeps, for
-// the p-th conv2d/linear layer. Its lexicographic order is the fixed order
+// A config as indices: state[2p] into bits, state[2p + 1] into keeps (0
+// where the layer has no keep of its own), for the p-th layer with weights. Its lexicographic order is the fixed order
 // ties go by, and the order configs are scored in.
 using State = std::vector<int>;
 
@@ -273,8 +269,26 @@ struct Space {
     }
 
     size_t size() const { return layers.size(); }
-    int keep_count(size_t p) const { return p == out ? 1 : int(keeps.size()); }
-    double keep_of(size_t p, int k) const { return p == out ? 1.0 : keeps[size_t(k)]; }
+    // A depthwise layer has no keep of its own (its channels are those of
+    // the layer before), nor has the output layer.
+    bool passes(size_t p) const { return model.layers[size_t(layers[p])].type == LayerType::DepthwiseConv2d; }
+    int keep_count(size_t p) const { return p == out || passes(p) ? 1 : int(keeps.size()); }
+    double keep_of(size_t p, int k) const { return p == out || passes(p) ? 1.0 : keeps[size_t(k)]; }
+    // The "flow" out of layer p: the keep index that sets the channels of
+    // its output, its own or, through depthwise layers, the last one set.
+    int flow_count(size_t p) const { return passes(p) ? (p == 0 ? 1 : flow_count(p - 1)) : keep_count(p); }
+    int flow_in_count(size_t p) const { return p == 0 ? 1 : flow_count(p - 1); }
+    int flow_out(size_t p, int flow_in, int keep) const { return passes(p) ? flow_in : keep; }
+    // `s` with flow f into layer p: the keep of the last layer before p
+    // that has one.
+    State with_flow_in(State s, size_t p, int f) const {
+        for (size_t q = p; q-- > 0;)
+            if (!passes(q)) {
+                s[2 * q + 1] = f;
+                break;
+            }
+        return s;
+    }
     State top() const { return State(2 * size(), 0); }
 
     CompressionConfig config(const State &s) const {
@@ -289,8 +303,8 @@ struct Space {
     }
 };
 
-// Layer p's share of a config's cost, given the keep index of the layer
-// before (`prev`), its own keep and bits indices.
+// Layer p's share of a config's cost, given the flow into it (`prev`: the
+// keep index that sets its input channels), its own keep and bits indices.
 struct Part {
     int64_t flash = 0, macs = 0, ram = 0;
 };
@@ -301,12 +315,10 @@ class PartTable {
         const size_t L = space.size();
         parts_.resize(L);
         for (size_t p = 0; p < L; ++p) {
-            const int prevs = p == 0 ? 1 : space.keep_count(p - 1);
-            for (int a = 0; a < prevs; ++a)
+            for (int a = 0; a < space.flow_in_count(p); ++a)
                 for (int k = 0; k < space.keep_count(p); ++k)
                     for (size_t b = 0; b < space.bits.size(); ++b) {
-                        State s = space.top();
-                        if (p > 0) s[2 * (p - 1) + 1] = a;
+                        State s = space.with_flow_in(space.top(), p, a);
                         s[2 * p] = int(b);
                         s[2 * p + 1] = k;
                         parts_[p].push_back(part_of(p, footprint(space.model, space.config(s))));
@@ -345,9 +357,9 @@ class PartTable {
 Footprint smallest_reachable(const Space &space, const PartTable &parts) {
     Footprint least;
     for (Resource r : {Resource::Flash, Resource::Ram, Resource::Macs}) {
-        std::vector<int64_t> best(1, 0); // by keep index of the previous layer
+        std::vector<int64_t> best(1, 0); // by the flow out of the previous layer
         for (size_t p = 0; p < space.size(); ++p) {
-            std::vector<int64_t> next(size_t(space.keep_count(p)), INT64_MAX);
+            std::vector<int64_t> next(size_t(space.flow_count(p)), INT64_MAX);
             for (size_t a = 0; a < best.size(); ++a)
                 for (int k = 0; k < space.keep_count(p); ++k)
                     for (size_t b = 0; b < space.bits.size(); ++b) {
@@ -355,7 +367,8 @@ Footprint smallest_reachable(const Space &space, const PartTable &parts) {
                         const int64_t v = r == Resource::Flash ? best[a] + part.flash
                                           : r == Resource::Macs ? best[a] + part.macs
                                                                 : std::max(best[a], part.ram);
-                        next[size_t(k)] = std::min(next[size_t(k)], v);
+                        const size_t f = size_t(space.flow_out(p, int(a), k));
+                        next[f] = std::min(next[f], v);
                     }
             best = next;
         }
@@ -383,9 +396,21 @@ std::string unmeetable_message(const Budget &b, const Footprint &least, const Sp
 struct Label {
     int64_t flash = 0, macs = 0, ram = 0;
     int loss = 0;                  // predicted right answers lost (subset)
-    int prev_keep = -1, prev = -1; // where it came from in the layer before
+    int prev_keep = -1, prev = -1; // where it came from in the layer before (its flow, its index)
     int bits = 0;
 };
+
+// A compressor on the first options.screening_calibration calibration
+// inputs of `full`'s; none when that is all of them.
+std::unique_ptr<Compressor> screening_compressor(const Compressor &full, const BudgetOptions &options) {
+    const CalibrationSet &all = full.calibration();
+    const int n = options.screening_calibration;
+    if (n <= 0 || n >= all.count) return nullptr;
+    CalibrationSet first;
+    first.count = n;
+    first.raw.assign(all.raw.begin(), all.raw.begin() + int64_t(n) * full.model().input.shape.size());
+    return std::unique_ptr<Compressor>(new Compressor(full.model(), std::move(first)));
+}
 
 class Solver {
   public:
@@ -395,7 +420,7 @@ class Solver {
           space_(compressor.model(), choices), parts_(space_), resource_(front_resource(budget)),
           subset_(stratified_subset(test, options.subset_images > 0 ? options.subset_images : test.count,
                                     options.seed)),
-          subset_scorer_(subset_), full_scorer_(test) {
+          subset_scorer_(subset_), full_scorer_(test), screening_(screening_compressor(compressor, options)) {
         // The sensitivities and the first candidates are always scored; the
         // local search stops at max_evaluations.
         int first = 1 + 4;
@@ -447,6 +472,15 @@ class Solver {
     int base_correct_ = 0;
     double float_full_ = -1.0;
     int subset_threshold_ = 0; // drop mode: the right answers a config needs on the subset
+    double seconds_compressing_ = 0.0, seconds_screening_ = 0.0, seconds_confirming_ = 0.0;
+    // Compresses c, then counts right answers with `scorer`, adding the
+    // time each took to the figures above.
+    int timed_correct(Compressor &compressor, const CompressionConfig &c, IncrementalScorer &scorer,
+                      double *seconds_scoring);
+    // Screens with the first options.screening_calibration calibration
+    // inputs (none: with all of them, as the finalists are).
+    std::unique_ptr<Compressor> screening_;
+    Compressor &screener() { return screening_ ? *screening_ : compressor_; }
     int screen_total_ = 0;     // the most configs scored on the subset
 };
 
@@ -475,9 +509,22 @@ int Solver::score(const State &s) {
     if (progress_) progress_(SearchStage::Screening, int(scored_.size()) + 1, screen_total_);
     Scored result;
     result.cost = footprint(space_.model, c);
-    result.correct = subset_scorer_.correct(compressor_.compress(c));
+    result.correct = timed_correct(screener(), c, subset_scorer_, &seconds_screening_);
     scored_[s] = result;
     return result.correct;
+}
+
+int Solver::timed_correct(Compressor &compressor, const CompressionConfig &c, IncrementalScorer &scorer,
+                          double *seconds_scoring) {
+    using Clock = std::chrono::steady_clock;
+    const auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    const auto t0 = Clock::now();
+    const CompressedModel model = compressor.compress(c);
+    const auto t1 = Clock::now();
+    const int correct = scorer.correct(model);
+    seconds_compressing_ += seconds(t0, t1);
+    *seconds_scoring += seconds(t1, Clock::now());
+    return correct;
 }
 
 // Scores in lexicographic order: neighbours share their first layers' settings.
@@ -526,14 +573,16 @@ std::vector<Label> undominated(std::vector<Label> labels, const Budget &budget, 
 
 std::vector<State> Solver::candidates() const {
     const size_t L = space_.size(), B = space_.bits.size();
-    // labels[p][k]: partial configs of layers 0..p with layer p at keep k.
+    // labels[p][f]: partial configs of layers 0..p with flow f out of
+    // layer p (its keep index; through a depthwise layer, the one before's).
     std::vector<std::vector<std::vector<Label>>> labels(L);
     for (size_t p = 0; p < L; ++p) {
-        labels[p].resize(size_t(space_.keep_count(p)));
-        const int prevs = p == 0 ? 1 : space_.keep_count(p - 1);
-        for (int k = 0; k < space_.keep_count(p); ++k) {
+        labels[p].resize(size_t(space_.flow_count(p)));
+        for (int f = 0; f < space_.flow_count(p); ++f) {
             std::vector<Label> next;
-            for (int a = 0; a < prevs; ++a) {
+            for (int a = 0; a < space_.flow_in_count(p); ++a) {
+                const int k = space_.passes(p) ? 0 : f;
+                if (space_.passes(p) && a != f) continue;
                 const std::vector<Label> start(1);
                 const std::vector<Label> &from = p == 0 ? start : labels[p - 1][size_t(a)];
                 for (size_t i = 0; i < from.size(); ++i)
@@ -551,7 +600,7 @@ std::vector<State> Solver::candidates() const {
                         next.push_back(l);
                     }
             }
-            labels[p][size_t(k)] = undominated(std::move(next), budget_, resource_);
+            labels[p][size_t(f)] = undominated(std::move(next), budget_, resource_);
         }
     }
     // Back to states, then the few most promising by prediction.
@@ -561,15 +610,15 @@ std::vector<State> Solver::candidates() const {
         State state;
     };
     std::vector<Ranked> all;
-    for (int k = 0; k < space_.keep_count(L - 1); ++k)
+    for (int k = 0; k < space_.flow_count(L - 1); ++k)
         for (size_t i = 0; i < labels[L - 1][size_t(k)].size(); ++i) {
             State s(2 * L);
-            int keep = k, at = int(i);
+            int flow = k, at = int(i);
             for (size_t p = L; p-- > 0;) {
-                const Label &l = labels[p][size_t(keep)][size_t(at)];
+                const Label &l = labels[p][size_t(flow)][size_t(at)];
                 s[2 * p] = l.bits;
-                s[2 * p + 1] = keep;
-                keep = l.prev_keep;
+                s[2 * p + 1] = space_.passes(p) ? 0 : flow;
+                flow = l.prev_keep;
                 at = l.prev;
             }
             const Label &last = labels[L - 1][size_t(k)][i];
@@ -683,7 +732,7 @@ BudgetOutcome Solver::finish() {
     const auto confirm = [&](const State &s) {
         if (!confirmed_.count(s)) {
             if (progress_) progress_(SearchStage::FullCheck, int(confirmed_.size()) + 1, finalists);
-            confirmed_[s] = full_scorer_.correct(compressor_.compress(space_.config(s)));
+            confirmed_[s] = timed_correct(compressor_, space_.config(s), full_scorer_, &seconds_confirming_);
         }
         return confirmed_[s];
     };
@@ -738,6 +787,9 @@ BudgetOutcome Solver::finish() {
     outcome.evaluated = int(scored_.size());
     outcome.confirmed = int(confirmed_.size());
     outcome.front_resource = resource_;
+    outcome.seconds_compressing = seconds_compressing_;
+    outcome.seconds_screening = seconds_screening_;
+    outcome.seconds_confirming = seconds_confirming_;
     // The front: by increasing resource, each more accurate on the subset than any before.
     std::vector<State> by_cost = order;
     std::sort(by_cost.begin(), by_cost.end(), [&](const State &a, const State &b) {
@@ -778,7 +830,6 @@ BudgetOutcome Solver::run() {
 
 BudgetOutcome solve_budget(Compressor &compressor, const TestSet &test, const Budget &budget,
                            const BudgetChoices &choices, const BudgetOptions &options, const SearchProgress &progress) {
-    require_budget_layers(compressor.model());
     return Solver(compressor, test, budget, choices, options, progress).run();
 }
 
@@ -858,6 +909,9 @@ std::string budget_outcome_to_text(const BudgetOutcome &o) {
     std::snprintf(line, sizeof line,
                   "\n%d configurations scored on a stratified subset of %s test images, %d of them again on all %s\n",
                   o.evaluated, with_commas(o.subset_images).c_str(), o.confirmed, with_commas(o.test_images).c_str());
+    out += line;
+    std::snprintf(line, sizeof line, "time: %.1f s compressing (calibration), %.1f s scoring on the subset, %.1f s on all images\n",
+                  o.seconds_compressing, o.seconds_screening, o.seconds_confirming);
     out += line;
     out += std::string("\nfront: ") + resource_name(o.front_resource) +
            " against accuracy on the subset (all: on every test image, where confirmed)\n";

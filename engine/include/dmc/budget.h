@@ -79,6 +79,12 @@ struct BudgetChoices {
 
 struct BudgetOptions {
     int subset_images = 2000; // candidates are scored on this stratified subset...
+    // ...compressed with the first this many calibration inputs (0: all of
+    // them): a cheaper, slightly different calibration that ranks configs
+    // much as the full one does (budget_bench measures how much). Finalists
+    // are compressed with every calibration input, as dmc eval does, so the
+    // answer's figures are exact either way.
+    int screening_calibration = 0;
     int finalists = 6;        // ...and this many of the best confirmed on all images
     int max_evaluations = 400; // subset scores at most, sensitivities included
     uint64_t seed = 1;         // of the stratified order
@@ -103,6 +109,9 @@ struct BudgetOutcome {
     int subset_images = 0, test_images = 0;
     int evaluated = 0; // configs scored on the subset
     int confirmed = 0; // configs scored on all test images
+    // Where the time went (thread CPU time is not measured: wall seconds):
+    // compressing (calibration), scoring on the subset, and on all images.
+    double seconds_compressing = 0.0, seconds_screening = 0.0, seconds_confirming = 0.0;
     Resource front_resource = Resource::Flash;
     // The configs evaluated that no other evaluated config beats on both
     // front_resource (lower) and subset accuracy (higher), by increasing

@@ -155,6 +155,7 @@ class Compressor {
 
     CompressedModel compress(const CompressionConfig &config);
     const Model &model() const { return model_; }
+    const CalibrationSet &calibration() const { return calibration_; }
 
   private:
     struct Cache;
