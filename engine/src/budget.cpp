@@ -87,19 +87,13 @@ namespace dmc {
 
 namespace {
 
-// A layer's geometry after pruning: the shapes and channel counts, no weights.
+// A layer's geometry after pruning to `live` input channels: the shapes
+// and channel counts, no weights.
 Layer pruned_geometry(const Layer &original, int live) {
-    Layer l;
-    l.type = original.type;
-    l.name = original.name;
-    l.kernel = original.kernel;
-    l.stride = original.stride;
-    l.padding = original.padding;
-    l.input = original.input;
-    l.output = original.output;
+    Layer l = layer_geometry(original);
     l.input.channels = live;
     l.in_channels = live;
-    l.out_channels = original.has_weights() ? original.out_channels : live;
+    if (!original.has_weights()) l.out_channels = live;
     l.output.channels = live;
     if (original.type == LayerType::Flatten) l.output.channels = int(l.input.size());
     return l;

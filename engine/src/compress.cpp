@@ -32,10 +32,7 @@ bool CompressedModel::integer_only() const {
     return true;
 }
 
-namespace {
-
-// A layer without its weights and bias: what a step keeps of it.
-Layer geometry(const Layer &l) {
+Layer layer_geometry(const Layer &l) {
     Layer g;
     g.type = l.type;
     g.name = l.name;
@@ -49,6 +46,8 @@ Layer geometry(const Layer &l) {
     g.output = l.output;
     return g;
 }
+
+namespace {
 
 Step conversion_step(Conversion c, bool integer, const std::string &name, const Shape &shape) {
     Step s;
@@ -92,7 +91,7 @@ std::vector<Step> lay_out_steps(const Shape &input, const std::vector<Layer> &la
         s.name = layer.name;
         s.input = layer.input;
         s.output = layer.output;
-        s.source = geometry(layer);
+        s.source = layer_geometry(layer);
         if (integer && layer.has_weights()) s.weights.bits = settings[li].bits;
         steps.push_back(std::move(s));
     }

@@ -18,4 +18,7 @@ namespace dmc {
 std::vector<Step> lay_out_steps(const Shape &input, const std::vector<Layer> &layers,
                                 const std::vector<LayerCompression> &settings);
 
+// A layer without its weights and bias: what a step keeps of it.
+Layer layer_geometry(const Layer &layer);
+
 } // namespace dmc
