@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The exported header on emulated microcontrollers. For LeNet-5 at 8 bits,
 # and at 4 and 2 bits with pruning (the configs of tests/export), and for
-# tests/export's depthwise-separable model at 4 bits with pruning, the
-# header is cross-compiled with arm-none-eabi-gcc (-std=c99 -Wall -Wextra
-# -Werror -pedantic) and run under qemu-system-arm with semihosting over
+# tests/export's depthwise-separable model at 4 bits with pruning, and for
+# the trained depthwise-separable asset (assets/dsconv.compressed.json under
+# its committed config), the header is cross-compiled with
+# arm-none-eabi-gcc (-std=c99 -Wall -Wextra -Werror -pedantic) and run
+# under qemu-system-arm with semihosting over
 # the first MNIST test images, embedded in the firmware as a const array
 # (images.S):
 #   m4        Cortex-M4F (mps2-an386), 500 images: the header's DSP path
@@ -44,7 +46,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
 hostflags="-O2 -Wall -Wextra -Werror -pedantic"
-configs=(int8 int4_pruned int2_pruned dw_int4_pruned)
+configs=(int8 int4_pruned int2_pruned dw_int4_pruned dsconv)
 declare -A config_json=(
     [int8]='{"default": {"bits": 8}}'
     [int4_pruned]='{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
@@ -53,7 +55,10 @@ declare -A config_json=(
 )
 # dw_: the depthwise-separable model of tests/export (depthwise conv, ReLU6
 # fused and stand-alone, global average pooling, pruning through depthwise).
-declare -A config_model=([dw_int4_pruned]=$tmp/dwsep.json)
+# dsconv: the committed trained asset, fine-tuned under its committed config.
+config_json[dsconv]=$(cat "$root/assets/dsconv.compressed.config.json")
+declare -A config_model=([dw_int4_pruned]=$tmp/dwsep.json
+    [dsconv]=$root/assets/dsconv.compressed.json)
 python3 "$root/tests/export/make_depthwise_model.py" >"$tmp/dwsep.json"
 runs=(host_c host_cpp cxx_compile m4 m4_nodsp m7 m3 m4_cxx m0)
 
