@@ -377,7 +377,10 @@ struct DepthwiseCase {
 
 const DepthwiseCase kDepthwiseCases[] = {{1, 5, 5, 3, 1, 0},  {3, 7, 9, 3, 2, 1},  {7, 9, 7, 3, 1, 1},
                                          {7, 11, 5, 5, 2, 2}, {3, 6, 6, 1, 1, 0},  {1, 13, 11, 5, 2, 0},
-                                         {16, 14, 14, 3, 2, 1}, {3, 4, 4, 4, 3, 3}, {5, 1, 1, 1, 1, 0}};
+                                         {16, 14, 14, 3, 2, 1}, {3, 4, 4, 4, 3, 3}, {5, 1, 1, 1, 1, 0},
+                                         // groups of eight channels and a tail; a window past 25 taps
+                                         {13, 9, 7, 3, 1, 1}, {24, 6, 6, 2, 2, 1}, {8, 5, 5, 5, 1, 2},
+                                         {9, 9, 9, 7, 1, 3}};
 
 // By the definition: channel c's k x k filter on channel c, padded
 // positions holding the input zero point, int64 sums.

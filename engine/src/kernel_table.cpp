@@ -8,6 +8,7 @@
 
 #include "simd/avx2.h"
 #include "simd/conv_simd.h"
+#include "simd/depthwise_simd.h"
 #include "simd/maxpool_rows.h"
 
 namespace dmc {
@@ -20,6 +21,13 @@ inline void conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *, const int8_t *
     std::abort();
 }
 inline void linear_s8_simd128(const dmc_linear_s8 *, const int8_t *, int8_t *, int8_t *, int64_t) { std::abort(); }
+inline void depthwise_conv2d_s8_simd128(const dmc_depthwise_conv2d_s8 *, const int8_t *, int8_t *, int8_t *, int64_t) {
+    std::abort();
+}
+inline void depthwise_conv2d_s8_accumulators_simd128(const dmc_depthwise_conv2d_s8 *, const int8_t *, int32_t *,
+                                                     int8_t *, int64_t) {
+    std::abort();
+}
 #endif
 
 namespace {
@@ -163,6 +171,8 @@ const std::vector<DepthwiseKernel> &depthwise_conv2d_kernels() {
     static const std::vector<DepthwiseKernel> table = {
         {"depthwise_conv2d_s8_ref", Isa::Plain, no_scratch<dmc_depthwise_conv2d_s8>, depthwise_conv2d_s8_ref,
          depthwise_conv2d_s8_accumulators_ref},
+        {"depthwise_conv2d_s8_simd128", Isa::Simd128, no_scratch<dmc_depthwise_conv2d_s8>,
+         depthwise_conv2d_s8_simd128, depthwise_conv2d_s8_accumulators_simd128},
     };
     return table;
 }

@@ -1,8 +1,9 @@
 // kernel_table.h - the integer kernels as one table of variants per op,
 // and the variant the engine runs (internal).
 //
-// Each op (conv2d, linear, max pooling; depthwise conv2d, average and
-// global average pooling and ReLU have one entry) lists its variants, always the same ones in the same order:
+// Each op (conv2d, linear, max pooling, depthwise conv2d; average and
+// global average pooling and ReLU have one entry) lists its variants,
+// always the same ones in the same order:
 //   ..._ref      the plain C99 kernels of engine/kernels/, the definition,
 //                which the exported header compiles too;
 //   ..._simd128  128-bit SIMD: SSE4.2 natively, SIMD128 in the browser;
