@@ -285,6 +285,154 @@ static inline void dmc_dot4_dsp(const int8_t *x, int32_t x_stride, const uint8_t
     else if (bits == 4) dmc_dot4_dsp_bits(x, x_stride, w_row, n, 4, out);
     else dmc_dot4_dsp_bits(x, x_stride, w_row, n, 2, out);
 }
+
+/* Two rows against one input, for the fully connected layers: out[r] =
+ * sum_i x[i] * w_r[i], r = 0, 1. Each input word is sign-extended once and
+ * used by both rows. The main loop takes 8 inputs (8 and 4 bits) or 16 (2
+ * bits) per pass, with one 32-bit load per row per pass. Sub-byte weights
+ * keep the top-bits trick, spread with one AND per word of bytes:
+ *   4 bits: W holds nibbles n0..n7; (W << 4) & 0xF0F0F0F0 has n0, n2, n4, n6
+ *   in the top nibbles of its bytes and W & 0xF0F0F0F0 has n1, n3, n5, n7,
+ *   so SXTB16 (ROR #8) gives the pairs (n0, n4), (n2, n6), (n1, n5),
+ *   (n3, n7), each value times 16. The inputs are paired the same way by
+ *   one PKHBT and one PKHTB per 8 (shared by the two rows):
+ *   bytes (x0, x1, x4, x5) and (x2, x3, x6, x7).
+ *   2 bits: W holds crumbs c0..c15; (W << 6), (W << 4), (W << 2), W, each
+ *   & 0xC0C0C0C0, give pairs (c_k, c_k+8) times 64; the inputs are paired
+ *   (x_k, x_k+8) the same way.
+ * A remainder of 4 or more uses the 4-value step of dmc_dot_dsp_bits, the
+ * last n % 4 values the plain loop. Same integers as the plain loops. */
+static inline uint32_t dmc_pkhbt16(uint32_t lo, uint32_t hi) /* lo[15:0] | hi[15:0] << 16 */
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+static inline uint32_t dmc_pkhtb16(uint32_t hi, uint32_t lo) /* hi[31:16] << 16 | lo[31:16] */
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* acc += the four products of the bytes of x and w_a, w_b already paired
+ * (x02 with w02, x13 with w13) */
+#define DMC_SMLAD2(acc, x02, x13, w02, w13) ((acc) = dmc_smlad((x13), (w13), dmc_smlad((x02), (w02), (acc))))
+
+/* The rest of a row pair after the main loop: 4 values at a time, then
+ * one by one; then the sums, divided back by 2^scale_shift. */
+static inline void dmc_dot2_dsp_rest(const int8_t *x, const uint8_t *w0, const uint8_t *w1, int32_t i,
+                                     int32_t n, int32_t bits, int32_t a0, int32_t a1, int32_t out[2])
+{
+    const int32_t scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
+    for (; i + 4 <= n; i += 4) {
+        uint32_t w02, w13;
+        const uint32_t v = dmc_load32(x + i), x02 = dmc_sxtb16(v), x13 = dmc_sxtb16_ror8(v);
+        dmc_dsp_weights(w0, i, bits, &w02, &w13);
+        DMC_SMLAD2(a0, x02, x13, w02, w13);
+        dmc_dsp_weights(w1, i, bits, &w02, &w13);
+        DMC_SMLAD2(a1, x02, x13, w02, w13);
+    }
+    a0 >>= scale_shift; /* exact: every term is a multiple of 2^scale_shift */
+    a1 >>= scale_shift;
+    for (; i < n; ++i) {
+        a0 += (int32_t)x[i] * dmc_packed_get(w0, i, bits);
+        a1 += (int32_t)x[i] * dmc_packed_get(w1, i, bits);
+    }
+    out[0] = a0;
+    out[1] = a1;
+}
+
+static inline void dmc_dot2_dsp_w8(const int8_t *x, const uint8_t *w0, const uint8_t *w1, int32_t n,
+                                   int32_t out[2])
+{
+    int32_t a0 = 0, a1 = 0, i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        const uint32_t va = dmc_load32(x + i), vb = dmc_load32(x + i + 4);
+        const uint32_t xa02 = dmc_sxtb16(va), xa13 = dmc_sxtb16_ror8(va);
+        const uint32_t xb02 = dmc_sxtb16(vb), xb13 = dmc_sxtb16_ror8(vb);
+        uint32_t w;
+        w = dmc_load32(w0 + i);
+        DMC_SMLAD2(a0, xa02, xa13, dmc_sxtb16(w), dmc_sxtb16_ror8(w));
+        w = dmc_load32(w1 + i);
+        DMC_SMLAD2(a1, xa02, xa13, dmc_sxtb16(w), dmc_sxtb16_ror8(w));
+        w = dmc_load32(w0 + i + 4);
+        DMC_SMLAD2(a0, xb02, xb13, dmc_sxtb16(w), dmc_sxtb16_ror8(w));
+        w = dmc_load32(w1 + i + 4);
+        DMC_SMLAD2(a1, xb02, xb13, dmc_sxtb16(w), dmc_sxtb16_ror8(w));
+    }
+    dmc_dot2_dsp_rest(x, w0, w1, i, n, 8, a0, a1, out);
+}
+
+static inline void dmc_dot2_dsp_w4(const int8_t *x, const uint8_t *w0, const uint8_t *w1, int32_t n,
+                                   int32_t out[2])
+{
+    int32_t a0 = 0, a1 = 0, i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        const uint32_t va = dmc_load32(x + i), vb = dmc_load32(x + i + 4);
+        const uint32_t p0 = dmc_pkhbt16(va, vb), p1 = dmc_pkhtb16(vb, va);
+        const uint32_t x04 = dmc_sxtb16(p0), x15 = dmc_sxtb16_ror8(p0);
+        const uint32_t x26 = dmc_sxtb16(p1), x37 = dmc_sxtb16_ror8(p1);
+        uint32_t w, e, o;
+        w = dmc_load32(w0 + (i >> 1));
+        e = (w << 4) & 0xF0F0F0F0u;
+        o = w & 0xF0F0F0F0u;
+        DMC_SMLAD2(a0, x04, x26, dmc_sxtb16(e), dmc_sxtb16_ror8(e));
+        DMC_SMLAD2(a0, x15, x37, dmc_sxtb16(o), dmc_sxtb16_ror8(o));
+        w = dmc_load32(w1 + (i >> 1));
+        e = (w << 4) & 0xF0F0F0F0u;
+        o = w & 0xF0F0F0F0u;
+        DMC_SMLAD2(a1, x04, x26, dmc_sxtb16(e), dmc_sxtb16_ror8(e));
+        DMC_SMLAD2(a1, x15, x37, dmc_sxtb16(o), dmc_sxtb16_ror8(o));
+    }
+    dmc_dot2_dsp_rest(x, w0, w1, i, n, 4, a0, a1, out);
+}
+
+static inline void dmc_dot2_dsp_w2(const int8_t *x, const uint8_t *w0, const uint8_t *w1, int32_t n,
+                                   int32_t out[2])
+{
+    int32_t a0 = 0, a1 = 0, i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        const uint32_t va = dmc_load32(x + i), vb = dmc_load32(x + i + 4);
+        const uint32_t vc = dmc_load32(x + i + 8), vd = dmc_load32(x + i + 12);
+        const uint32_t p0 = dmc_pkhbt16(va, vc), p1 = dmc_pkhtb16(vc, va); /* x0 x1 x8 x9, x2 x3 x10 x11 */
+        const uint32_t p2 = dmc_pkhbt16(vb, vd), p3 = dmc_pkhtb16(vd, vb); /* x4 x5 x12 x13, x6 x7 x14 x15 */
+        const uint32_t x08 = dmc_sxtb16(p0), x19 = dmc_sxtb16_ror8(p0);
+        const uint32_t x2a = dmc_sxtb16(p1), x3b = dmc_sxtb16_ror8(p1);
+        const uint32_t x4c = dmc_sxtb16(p2), x5d = dmc_sxtb16_ror8(p2);
+        const uint32_t x6e = dmc_sxtb16(p3), x7f = dmc_sxtb16_ror8(p3);
+        uint32_t w, c0, c1, c2, c3;
+        /* byte j of W holds c4j..c4j+3: (W << 6) & m puts c0, c4, c8, c12 on top */
+        w = dmc_load32(w0 + (i >> 2));
+        c0 = (w << 6) & 0xC0C0C0C0u;
+        c1 = (w << 4) & 0xC0C0C0C0u;
+        c2 = (w << 2) & 0xC0C0C0C0u;
+        c3 = w & 0xC0C0C0C0u;
+        DMC_SMLAD2(a0, x08, x4c, dmc_sxtb16(c0), dmc_sxtb16_ror8(c0));
+        DMC_SMLAD2(a0, x19, x5d, dmc_sxtb16(c1), dmc_sxtb16_ror8(c1));
+        DMC_SMLAD2(a0, x2a, x6e, dmc_sxtb16(c2), dmc_sxtb16_ror8(c2));
+        DMC_SMLAD2(a0, x3b, x7f, dmc_sxtb16(c3), dmc_sxtb16_ror8(c3));
+        w = dmc_load32(w1 + (i >> 2));
+        c0 = (w << 6) & 0xC0C0C0C0u;
+        c1 = (w << 4) & 0xC0C0C0C0u;
+        c2 = (w << 2) & 0xC0C0C0C0u;
+        c3 = w & 0xC0C0C0C0u;
+        DMC_SMLAD2(a1, x08, x4c, dmc_sxtb16(c0), dmc_sxtb16_ror8(c0));
+        DMC_SMLAD2(a1, x19, x5d, dmc_sxtb16(c1), dmc_sxtb16_ror8(c1));
+        DMC_SMLAD2(a1, x2a, x6e, dmc_sxtb16(c2), dmc_sxtb16_ror8(c2));
+        DMC_SMLAD2(a1, x3b, x7f, dmc_sxtb16(c3), dmc_sxtb16_ror8(c3));
+    }
+    dmc_dot2_dsp_rest(x, w0, w1, i, n, 2, a0, a1, out);
+}
+
+static inline void dmc_dot2_dsp(const int8_t *x, const uint8_t *w0, const uint8_t *w1, int32_t n,
+                                int32_t bits, int32_t out[2])
+{
+    if (bits == 8) dmc_dot2_dsp_w8(x, w0, w1, n, out);
+    else if (bits == 4) dmc_dot2_dsp_w4(x, w0, w1, n, out);
+    else dmc_dot2_dsp_w2(x, w0, w1, n, out);
+}
 #else
 #define DMC_ARM_DSP 0
 #endif

@@ -21,8 +21,19 @@ typedef struct dmc_linear_s8 {
 static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
 {
     const int32_t row_bytes = dmc_row_bytes(p->in_features, p->bits);
-    int32_t o;
-    for (o = 0; o < p->out_features; ++o) {
+    int32_t o = 0;
+#if DMC_ARM_DSP
+    /* two rows per pass: each input word is widened once for both */
+    for (; o + 1 < p->out_features; o += 2) {
+        const uint8_t *w = p->weights + (size_t)o * (size_t)row_bytes;
+        int32_t acc[2], r;
+        dmc_dot2_dsp(in, w, w + row_bytes, p->in_features, p->bits, acc);
+        for (r = 0; r < 2; ++r)
+            out[o + r] = dmc_requantize(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
+                                        p->output_zero_point, p->act_min, p->act_max);
+    }
+#endif
+    for (; o < p->out_features; ++o) {
         const int32_t acc =
             p->bias[o] + dmc_dot(in, p->weights + (size_t)o * (size_t)row_bytes, p->in_features, p->bits);
         out[o] = dmc_requantize(acc, p->multiplier[o], p->shift[o], p->output_zero_point,
