@@ -252,8 +252,10 @@ void pruning_mask(const CompressedModel &cm, int li, float width) {
 }
 
 // The budget solver's answer on the size-versus-error chart: every config
-// it scored (hollow, subset error), its front (a line, subset error) and
-// the chosen config (a ring, error on all test images). Clicking a point
+// it scored (hollow, subset error), its front (subset error; a line where
+// it is the front against flash, the chart's x: a front against RAM or
+// MACs is not monotone in flash, so its points stand alone) and the chosen
+// config (a ring, error on all test images). Clicking a point
 // puts its config on the sliders; the chosen one is named for the tests.
 struct ChartAxes {
     std::function<float(double)> x, y; // flash bytes, error in percent
@@ -283,7 +285,7 @@ void budget_overlay(AppState &s, const ChartAxes &ax) {
     for (size_t i = 0; i < o.front.size(); ++i) {
         const BudgetPoint &p = o.front[i];
         const ImVec2 at(ax.x(double(p.cost.flash_bytes)), ax.y(100 * (1 - p.subset_accuracy)));
-        if (i) {
+        if (i && o.front_resource == Resource::Flash) {
             const BudgetPoint &q = o.front[i - 1];
             dl()->AddLine(ImVec2(ax.x(double(q.cost.flash_bytes)), ax.y(100 * (1 - q.subset_accuracy))), at, front, 2.0f);
         }
@@ -463,8 +465,9 @@ void draw_size_vs_error() {
     if (s.budget.has_result) {
         const BudgetOutcome &b = s.budget.result.outcome;
         ImGui::TextDisabled("Budget solver: %d configs scored on %s test images (grey), its front against %s "
-                            "(green), the chosen one (orange ring) on all %s. Click a point to apply it.",
+                            "(green%s), the chosen one (orange ring) on all %s. Click a point to apply it.",
                             b.evaluated, with_commas(b.subset_images).c_str(), resource_name(b.front_resource),
+                            b.front_resource == Resource::Flash ? "" : ", each point at its flash",
                             with_commas(b.test_images).c_str());
     }
 }
