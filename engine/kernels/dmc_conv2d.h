@@ -81,6 +81,320 @@ static inline void dmc_conv2d_s8_gather(const dmc_conv2d_s8 *p, const int8_t *in
     }
 }
 
+#if DMC_ARM_DSP
+/* The Cortex-M DSP convolution (same integers as dmc_conv2d_s8_run's plain
+ * loops, in the same scratch). Two output pixels at a time: each receptive
+ * field is gathered as int8 into the upper half of its 2 * stride bytes of
+ * scratch (the plain path's four int8 fields make room for two int16 ones),
+ * then widened once, in place and front to back, into int16 pairs ordered
+ * the way one 32-bit word of the layer's packed weights pairs up (see
+ * dmc_dot2_dsp_w8/w4/w2): a group of 4 (8 bits), 8 (4 bits) or 16 (2 bits)
+ * values per weight word, zero-padded to a whole group. The inner loop then
+ * runs two output channels by two pixels: per weight word, one load and
+ * one spread per channel, no sign extension of activations, 4 SMLADs per
+ * 4 values. The last, partial weight word of a row is read byte by byte
+ * (never past the row). Widening group g reads int8 bytes
+ * [stride + G g, stride + G (g + 1)) before it writes int16 bytes
+ * [2 G g, 2 G (g + 1)), which lie below every byte still to be read, since
+ * G (g + 1) <= stride. */
+static inline int32_t dmc_dsp_group(int32_t bits)
+{
+    return bits == 8 ? 4 : (bits == 4 ? 8 : 16);
+}
+
+static inline void dmc_store32(void *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static inline __attribute__((always_inline)) void dmc_conv_dsp_widen(int8_t *dst, const int8_t *src,
+                                                                     int32_t groups, int32_t bits)
+{
+    int32_t g;
+    for (g = 0; g < groups; ++g) {
+        if (bits == 8) {
+            const uint32_t v = dmc_load32(src);
+            const uint32_t x02 = dmc_sxtb16(v), x13 = dmc_sxtb16_ror8(v);
+            dmc_store32(dst, x02);
+            dmc_store32(dst + 4, x13);
+            src += 4;
+            dst += 8;
+        } else if (bits == 4) {
+            const uint32_t va = dmc_load32(src), vb = dmc_load32(src + 4);
+            const uint32_t p0 = dmc_pkhbt16(va, vb), p1 = dmc_pkhtb16(vb, va);
+            const uint32_t x04 = dmc_sxtb16(p0), x15 = dmc_sxtb16_ror8(p0);
+            const uint32_t x26 = dmc_sxtb16(p1), x37 = dmc_sxtb16_ror8(p1);
+            dmc_store32(dst, x04);
+            dmc_store32(dst + 4, x26);
+            dmc_store32(dst + 8, x15);
+            dmc_store32(dst + 12, x37);
+            src += 8;
+            dst += 16;
+        } else {
+            const uint32_t va = dmc_load32(src), vb = dmc_load32(src + 4);
+            const uint32_t vc = dmc_load32(src + 8), vd = dmc_load32(src + 12);
+            const uint32_t p0 = dmc_pkhbt16(va, vc), p1 = dmc_pkhtb16(vc, va);
+            const uint32_t p2 = dmc_pkhbt16(vb, vd), p3 = dmc_pkhtb16(vd, vb);
+            const uint32_t x08 = dmc_sxtb16(p0), x19 = dmc_sxtb16_ror8(p0);
+            const uint32_t x2a = dmc_sxtb16(p1), x3b = dmc_sxtb16_ror8(p1);
+            const uint32_t x4c = dmc_sxtb16(p2), x5d = dmc_sxtb16_ror8(p2);
+            const uint32_t x6e = dmc_sxtb16(p3), x7f = dmc_sxtb16_ror8(p3);
+            dmc_store32(dst, x08);
+            dmc_store32(dst + 4, x4c);
+            dmc_store32(dst + 8, x19);
+            dmc_store32(dst + 12, x5d);
+            dmc_store32(dst + 16, x2a);
+            dmc_store32(dst + 20, x6e);
+            dmc_store32(dst + 24, x3b);
+            dmc_store32(dst + 28, x7f);
+            src += 16;
+            dst += 32;
+        }
+    }
+}
+
+/* One quad (4 values) of two channels against two widened fields:
+ * ea, eb are the channels' weight bytes for the quad, spread (top bits);
+ * x0, x1 the pixels' two words of int16 pairs. */
+#define DMC_CONV_QUAD_C(ea, eb, x0, x1)                                                           \
+    do {                                                                                          \
+        const uint32_t wa02_ = dmc_sxtb16(ea), wa13_ = dmc_sxtb16_ror8(ea);                       \
+        const uint32_t wb02_ = dmc_sxtb16(eb), wb13_ = dmc_sxtb16_ror8(eb);                       \
+        const uint32_t p0a_ = dmc_load32(x0), p0b_ = dmc_load32((x0) + 4);                        \
+        const uint32_t p1a_ = dmc_load32(x1), p1b_ = dmc_load32((x1) + 4);                        \
+        DMC_SMLAD2(a00, p0a_, p0b_, wa02_, wa13_);                                                \
+        DMC_SMLAD2(a01, p1a_, p1b_, wa02_, wa13_);                                                \
+        DMC_SMLAD2(a10, p0a_, p0b_, wb02_, wb13_);                                                \
+        DMC_SMLAD2(a11, p1a_, p1b_, wb02_, wb13_);                                                \
+        (x0) += 8;                                                                                \
+        (x1) += 8;                                                                                \
+    } while (0)
+
+#if defined(__OPTIMIZE__) && defined(__GNUC__)
+/* The loop over whole weight words as one asm statement, n > 0 words: per
+ * quad, the weight word loaded from wa, wb (each then advanced by INC
+ * bytes), spread by SPREAD, then 4 SMLADs per channel pair. Compilers
+ * schedule the C version's values into more registers than the core has
+ * and spill in the loop; this loop fits its 14 (an optimising build only:
+ * without one the C version runs). */
+#define DMC_CONV_QUAD_TEXT(SPREAD, INC)                                                           \
+    "ldr %[t0], [%[wa]], #" #INC "\n\t"                                                           \
+    "ldr %[t1], [%[wb]], #" #INC "\n\t" SPREAD                                                    \
+    "sxtb16 %[t2], %[t0]\n\t"                                                                     \
+    "sxtb16 %[t3], %[t1]\n\t"                                                                     \
+    "ldr %[t4], [%[x0]], #8\n\t"                                                                  \
+    "smlad %[a00], %[t4], %[t2], %[a00]\n\t"                                                      \
+    "smlad %[a10], %[t4], %[t3], %[a10]\n\t"                                                      \
+    "ldr %[t4], [%[x1]], #8\n\t"                                                                  \
+    "smlad %[a01], %[t4], %[t2], %[a01]\n\t"                                                      \
+    "smlad %[a11], %[t4], %[t3], %[a11]\n\t"                                                      \
+    "sxtb16 %[t2], %[t0], ror #8\n\t"                                                             \
+    "sxtb16 %[t3], %[t1], ror #8\n\t"                                                             \
+    "ldr %[t4], [%[x0], #-4]\n\t"                                                                 \
+    "smlad %[a00], %[t4], %[t2], %[a00]\n\t"                                                      \
+    "smlad %[a10], %[t4], %[t3], %[a10]\n\t"                                                      \
+    "ldr %[t4], [%[x1], #-4]\n\t"                                                                 \
+    "smlad %[a01], %[t4], %[t2], %[a01]\n\t"                                                      \
+    "smlad %[a11], %[t4], %[t3], %[a11]\n\t"
+#define DMC_CONV_LOOP_ASM(QUADS)                                                                  \
+    do {                                                                                          \
+        uint32_t t0_, t1_, t2_, t3_, t4_;                                                         \
+        __asm__ volatile("1:\n\t" QUADS "subs %[n], %[n], #1\n\t"                                \
+                         "bne 1b"                                                                 \
+                         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),    \
+                           [x0] "+r"(x0), [x1] "+r"(x1), [wa] "+r"(wa), [wb] "+r"(wb),            \
+                           [n] "+r"(n_), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [t2] "=&r"(t2_),       \
+                           [t3] "=&r"(t3_), [t4] "=&r"(t4_)                                       \
+                         :                                                                        \
+                         : "cc", "memory");                                                       \
+    } while (0)
+#define DMC_SPREAD_NONE ""
+#define DMC_SPREAD(SHIFT, MASK)                                                                   \
+    "lsl %[t0], %[t0], #" #SHIFT "\n\tand %[t0], %[t0], #" #MASK "\n\t"                           \
+    "lsl %[t1], %[t1], #" #SHIFT "\n\tand %[t1], %[t1], #" #MASK "\n\t"
+#define DMC_SPREAD_AND(MASK) "and %[t0], %[t0], #" #MASK "\n\tand %[t1], %[t1], #" #MASK "\n\t"
+#endif
+
+/* Up to 4 bytes of a row as a little-endian word, zeros beyond n. */
+static inline uint32_t dmc_load32_partial(const uint8_t *p, int32_t n)
+{
+    uint32_t v = 0;
+    int32_t k;
+    for (k = 0; k < n && k < 4; ++k) v |= (uint32_t)p[k] << (8 * k);
+    return v;
+}
+
+/* One weight word of two channels (wa, wb) against two widened fields
+ * (advanced past it): the word's G / 4 quads, in C. */
+static inline __attribute__((always_inline)) void dmc_conv_dsp_word(uint32_t wa, uint32_t wb,
+                                                                    const int8_t **px0, const int8_t **px1,
+                                                                    int32_t bits, int32_t *pa00,
+                                                                    int32_t *pa01, int32_t *pa10,
+                                                                    int32_t *pa11)
+{
+    const int32_t quads = bits == 8 ? 1 : (bits == 4 ? 2 : 4);
+    const int8_t *x0 = *px0, *x1 = *px1;
+    int32_t a00 = *pa00, a01 = *pa01, a10 = *pa10, a11 = *pa11, q;
+    for (q = 0; q < quads; ++q) {
+        uint32_t ea, eb;
+        if (bits == 8) {
+            ea = wa;
+            eb = wb;
+        } else if (bits == 4) {
+            ea = (q == 0 ? wa << 4 : wa) & 0xF0F0F0F0u;
+            eb = (q == 0 ? wb << 4 : wb) & 0xF0F0F0F0u;
+        } else {
+            ea = (wa << (6 - 2 * q)) & 0xC0C0C0C0u;
+            eb = (wb << (6 - 2 * q)) & 0xC0C0C0C0u;
+        }
+        DMC_CONV_QUAD_C(ea, eb, x0, x1);
+    }
+    *px0 = x0;
+    *px1 = x1;
+    *pa00 = a00;
+    *pa01 = a01;
+    *pa10 = a10;
+    *pa11 = a11;
+}
+
+/* acc = {pixel 0 x row a, pixel 1 x row a, pixel 0 x row b, pixel 1 x row b} */
+static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_t *x0, const int8_t *x1,
+                                                                     const uint8_t *wa, const uint8_t *wb,
+                                                                     int32_t depth, int32_t row_bytes,
+                                                                     int32_t whole, int32_t bits,
+                                                                     int32_t acc[4])
+{
+    const int32_t group = dmc_dsp_group(bits), full = whole;
+    const int32_t scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
+    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+#if defined(__OPTIMIZE__) && defined(__GNUC__)
+    if (full > 0) {
+        int32_t n_ = full;
+        if (bits == 8) {
+            DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD_NONE, 4));
+        } else if (bits == 4) {
+            DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xF0F0F0F0), 0)
+                                  DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xF0F0F0F0), 4));
+        } else {
+            DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(6, 0xC0C0C0C0), 0)
+                                  DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xC0C0C0C0), 0)
+                                      DMC_CONV_QUAD_TEXT(DMC_SPREAD(2, 0xC0C0C0C0), 0)
+                                          DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xC0C0C0C0), 4));
+        }
+    }
+#else
+    int32_t g;
+    for (g = 0; g < full; ++g) {
+        dmc_conv_dsp_word(dmc_load32(wa), dmc_load32(wb), &x0, &x1, bits, &a00, &a01, &a10, &a11);
+        wa += 4;
+        wb += 4;
+    }
+#endif
+    if (full * group < depth) { /* the last row's partial word: never read past the row */
+        const int32_t left = row_bytes - 4 * full;
+        dmc_conv_dsp_word(dmc_load32_partial(wa, left), dmc_load32_partial(wb, left), &x0, &x1, bits,
+                          &a00, &a01, &a10, &a11);
+    }
+    acc[0] = a00 >> scale_shift; /* exact: every term is a multiple of 2^scale_shift */
+    acc[1] = a01 >> scale_shift;
+    acc[2] = a10 >> scale_shift;
+    acc[3] = a11 >> scale_shift;
+}
+
+/* dmc_conv2d_s8_gather, with a short way for a window inside the image:
+ * its kernel rows copied, no bounds and no padding. */
+static inline void dmc_conv_dsp_gather(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy, int32_t ox,
+                                       int8_t *col)
+{
+    const int32_t k = p->kernel, c = p->in_c, y0 = oy * p->stride - p->padding;
+    const int32_t x0 = ox * p->stride - p->padding;
+    if (y0 >= 0 && x0 >= 0 && y0 + k <= p->in_h && x0 + k <= p->in_w) {
+        const int32_t row = k * c, in_row = p->in_w * c;
+        const int8_t *src = in + ((size_t)y0 * (size_t)p->in_w + (size_t)x0) * (size_t)c;
+        int32_t ky;
+        for (ky = 0; ky < k; ++ky, col += row, src += in_row) dmc_copy_bytes(col, src, row);
+        return;
+    }
+    dmc_conv2d_s8_gather(p, in, oy, ox, col);
+}
+
+static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(const dmc_conv2d_s8 *p,
+                                                                             const int8_t *in, int8_t *out,
+                                                                             int8_t *scratch, int32_t bits)
+{
+    const int32_t depth = p->kernel * p->kernel * p->in_c;
+    const int32_t stride = dmc_padded_length(depth);
+    const int32_t group = dmc_dsp_group(bits);
+    const int32_t words = (depth + group - 1) / group; /* weight words per row, the last maybe partial */
+    const int32_t padded = words * group;               /* <= stride */
+    const int32_t row_bytes = dmc_row_bytes(depth, bits);
+    const int32_t pixels = p->out_h * p->out_w, out_c = p->out_c, out_w = p->out_w;
+    /* the parameters in locals: the int8 output stores may alias anything,
+     * so the compiler would reload them from *p after each one */
+    const int32_t *const bias = p->bias, *const multiplier = p->multiplier;
+    const int8_t *const shift = p->shift;
+    const uint8_t *const weights = p->weights;
+    const int32_t zero_point = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
+    int8_t *const field[2] = {scratch, scratch + 2 * stride};
+    int32_t first, k, oc, oy = 0, ox = 0;
+    for (first = 0; first < pixels; first += 2) {
+        const int32_t count = pixels - first < 2 ? 1 : 2;
+        const int8_t *x1 = field[count - 1];
+        int8_t *o = out + (size_t)first * (size_t)out_c;
+        for (k = 0; k < count; ++k) {
+            int8_t *bytes = field[k] + stride;
+            int32_t z;
+            dmc_conv_dsp_gather(p, in, oy, ox, bytes);
+            for (z = depth; z < padded; ++z) bytes[z] = 0;
+            dmc_conv_dsp_widen(field[k], bytes, words, bits);
+            if (++ox == out_w) {
+                ox = 0;
+                ++oy;
+            }
+        }
+        for (oc = 0; oc < out_c; oc += 2) {
+            /* an odd last channel runs against itself; only its first copy is stored */
+            const int32_t ob = oc + 1 < out_c ? oc + 1 : oc;
+            const uint8_t *wa = weights + (size_t)oc * (size_t)row_bytes;
+            const uint8_t *wb = weights + (size_t)ob * (size_t)row_bytes;
+            int32_t acc[4];
+            /* a partial last word is loaded whole when another row follows row b */
+            dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes, ob + 1 < out_c ? words : depth / group,
+                               bits, acc);
+            o[oc] = dmc_requantize_dsp(bias[oc] + acc[0], multiplier[oc], shift[oc], zero_point, act_min,
+                                       act_max);
+            if (count == 2)
+                o[out_c + oc] = dmc_requantize_dsp(bias[oc] + acc[1], multiplier[oc], shift[oc], zero_point,
+                                                   act_min, act_max);
+            if (ob == oc) continue;
+            o[ob] = dmc_requantize_dsp(bias[ob] + acc[2], multiplier[ob], shift[ob], zero_point, act_min,
+                                       act_max);
+            if (count == 2)
+                o[out_c + ob] = dmc_requantize_dsp(bias[ob] + acc[3], multiplier[ob], shift[ob], zero_point,
+                                                   act_min, act_max);
+        }
+    }
+}
+
+static inline void dmc_conv2d_s8_run_dsp_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                            int8_t *scratch)
+{
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 8);
+}
+
+static inline void dmc_conv2d_s8_run_dsp_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                            int8_t *scratch)
+{
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 4);
+}
+
+static inline void dmc_conv2d_s8_run_dsp_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                            int8_t *scratch)
+{
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 2);
+}
+#endif
+
 /* out (out_h x out_w x out_c) = conv(in (in_h x in_w x in_c)).
  * scratch: dmc_conv2d_s8_scratch_bytes(p) bytes, not overlapping in/out.
  * Output pixels are taken in blocks of DMC_CONV_BLOCK in raster order; the
@@ -94,6 +408,12 @@ static inline void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, i
     const int32_t pixels = p->out_h * p->out_w;
     int32_t first, k, oc;
     int32_t oy = 0, ox = 0; /* the next pixel to gather, stepped (no division) */
+#if DMC_ARM_DSP
+    if (p->bits == 8) dmc_conv2d_s8_run_dsp_w8(p, in, out, scratch);
+    else if (p->bits == 4) dmc_conv2d_s8_run_dsp_w4(p, in, out, scratch);
+    else dmc_conv2d_s8_run_dsp_w2(p, in, out, scratch);
+    return;
+#endif
     for (k = 0; k < DMC_CONV_BLOCK; ++k) /* the fields' zero padding, once */
         memset(scratch + k * stride + depth, 0, (size_t)(stride - depth));
     for (first = 0; first < pixels; first += DMC_CONV_BLOCK) {

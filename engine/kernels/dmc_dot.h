@@ -286,6 +286,27 @@ static inline void dmc_dot4_dsp(const int8_t *x, int32_t x_stride, const uint8_t
     else dmc_dot4_dsp_bits(x, x_stride, w_row, n, 2, out);
 }
 
+/* dmc_requantize, the same integers, cheaper for shift >= 33 (the usual
+ * case), in 32-bit arithmetic: 2^(shift-1) is then a multiple of 2^32, so
+ * floor((acc * m + 2^(shift-1)) / 2^shift)
+ *   = floor((h + 2^(shift-33)) / 2^(shift-32)),  h = floor(acc * m / 2^32)
+ * (one SMULL's upper word; |h| < 2^30, so nothing overflows), and the
+ * result plus the zero point needs no saturation before the clamp to
+ * [act_min, act_max] (inside int8, where dmc_requantize's +-2^24
+ * saturation cannot change the outcome). */
+static inline int8_t dmc_requantize_dsp(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero_point,
+                                        int32_t act_min, int32_t act_max)
+{
+    if (shift >= 33) {
+        const int32_t h = (int32_t)(((int64_t)acc * (int64_t)multiplier) >> 32);
+        int32_t v = ((h + (1 << (shift - 33))) >> (shift - 32)) + zero_point;
+        v = v < act_min ? act_min : v;
+        v = v > act_max ? act_max : v;
+        return (int8_t)v;
+    }
+    return dmc_requantize(acc, multiplier, shift, zero_point, act_min, act_max);
+}
+
 /* Two rows against one input, for the fully connected layers: out[r] =
  * sum_i x[i] * w_r[i], r = 0, 1. Each input word is sign-extended once and
  * used by both rows. The main loop takes 8 inputs (8 and 4 bits) or 16 (2

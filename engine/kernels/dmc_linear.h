@@ -29,7 +29,7 @@ static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, i
         int32_t acc[2], r;
         dmc_dot2_dsp(in, w, w + row_bytes, p->in_features, p->bits, acc);
         for (r = 0; r < 2; ++r)
-            out[o + r] = dmc_requantize(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
+            out[o + r] = dmc_requantize_dsp(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
                                         p->output_zero_point, p->act_min, p->act_max);
     }
 #endif
