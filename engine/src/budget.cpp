@@ -441,6 +441,8 @@ class Solver {
     bool better(const State &a, const State &b) const;
     std::vector<State> ranked() const;
     BudgetOutcome finish();
+    State choose(const std::vector<State> &order);
+    BudgetOutcome outcome(const State &best, const std::vector<State> &order) const;
     BudgetPoint point(const State &s) const;
 
     bool drop_mode() const { return !has_limit(budget_); }
@@ -722,6 +724,12 @@ BudgetPoint Solver::point(const State &s) const {
 
 BudgetOutcome Solver::finish() {
     const std::vector<State> order = ranked();
+    return outcome(choose(order), order);
+}
+
+// The answer among the ranked configs: the finalists confirmed on all test
+// images (drop mode: the cheapest that keeps within the drop there).
+State Solver::choose(const std::vector<State> &order) {
     const int finalists = std::max(1, options_.finalists);
     const auto confirm = [&](const State &s) {
         if (!confirmed_.count(s)) {
@@ -771,6 +779,10 @@ BudgetOutcome Solver::finish() {
             throw Error(text);
         }
     }
+    return best;
+}
+
+BudgetOutcome Solver::outcome(const State &best, const std::vector<State> &order) const {
     BudgetOutcome outcome;
     outcome.model = space_.model.name;
     outcome.budget = budget_;
