@@ -301,6 +301,19 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
     acc[3] = a11 >> scale_shift;
 }
 
+/* Requantizes channel c's accumulators of the pass's two pixels into o[0]
+ * and o[second] (second = 0: one pixel). Out of line: inlined, its values
+ * would crowd the pass loop's registers. */
+static __attribute__((noinline, unused)) void dmc_conv_dsp_out2(const dmc_conv2d_s8 *p, int32_t c, int32_t acc0,
+                                                                int32_t acc1, int8_t *o, int32_t second)
+{
+    const int32_t bias = p->bias[c], multiplier = p->multiplier[c], shift = p->shift[c];
+    const int32_t zero_point = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
+    const int8_t q0 = dmc_requantize_dsp(bias + acc0, multiplier, shift, zero_point, act_min, act_max);
+    if (second) o[second] = dmc_requantize_dsp(bias + acc1, multiplier, shift, zero_point, act_min, act_max);
+    o[0] = q0;
+}
+
 /* dmc_conv2d_s8_gather, with a short way for a window inside the image:
  * its kernel rows copied, no bounds and no padding. */
 static inline void dmc_conv_dsp_gather(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy, int32_t ox,
@@ -329,12 +342,7 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
     const int32_t padded = words * group;               /* <= stride */
     const int32_t row_bytes = dmc_row_bytes(depth, bits);
     const int32_t pixels = p->out_h * p->out_w, out_c = p->out_c, out_w = p->out_w;
-    /* the parameters in locals: the int8 output stores may alias anything,
-     * so the compiler would reload them from *p after each one */
-    const int32_t *const bias = p->bias, *const multiplier = p->multiplier;
-    const int8_t *const shift = p->shift;
     const uint8_t *const weights = p->weights;
-    const int32_t zero_point = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
     int8_t *const field[2] = {scratch, scratch + 2 * stride};
     int32_t first, k, oc, oy = 0, ox = 0;
     for (first = 0; first < pixels; first += 2) {
@@ -345,7 +353,14 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             int8_t *bytes = field[k] + stride;
             int32_t z;
             dmc_conv_dsp_gather(p, in, oy, ox, bytes);
-            for (z = depth; z < padded; ++z) bytes[z] = 0;
+            /* zeros from depth to padded (at most 15 bytes), by words: a
+             * byte loop would become a call to memset */
+            z = depth & ~3;
+            if (z < depth) {
+                dmc_store32(bytes + z, dmc_load32(bytes + z) & ~(0xFFFFFFFFu << (8 * (depth - z))));
+                z += 4;
+            }
+            for (; z < padded; z += 4) dmc_store32(bytes + z, 0);
             dmc_conv_dsp_widen(field[k], bytes, words, bits);
             if (++ox == out_w) {
                 ox = 0;
@@ -361,17 +376,8 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             /* a partial last word is loaded whole when another row follows row b */
             dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes, ob + 1 < out_c ? words : depth / group,
                                bits, acc);
-            o[oc] = dmc_requantize_dsp(bias[oc] + acc[0], multiplier[oc], shift[oc], zero_point, act_min,
-                                       act_max);
-            if (count == 2)
-                o[out_c + oc] = dmc_requantize_dsp(bias[oc] + acc[1], multiplier[oc], shift[oc], zero_point,
-                                                   act_min, act_max);
-            if (ob == oc) continue;
-            o[ob] = dmc_requantize_dsp(bias[ob] + acc[2], multiplier[ob], shift[ob], zero_point, act_min,
-                                       act_max);
-            if (count == 2)
-                o[out_c + ob] = dmc_requantize_dsp(bias[ob] + acc[3], multiplier[ob], shift[ob], zero_point,
-                                                   act_min, act_max);
+            dmc_conv_dsp_out2(p, oc, acc[0], acc[1], o + oc, count == 2 ? out_c : 0);
+            if (ob != oc) dmc_conv_dsp_out2(p, ob, acc[2], acc[3], o + ob, count == 2 ? out_c : 0);
         }
     }
 }

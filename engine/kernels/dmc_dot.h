@@ -294,6 +294,13 @@ static inline void dmc_dot4_dsp(const int8_t *x, int32_t x_stride, const uint8_t
  * result plus the zero point needs no saturation before the clamp to
  * [act_min, act_max] (inside int8, where dmc_requantize's +-2^24
  * saturation cannot change the outcome). */
+static __attribute__((noinline, unused)) int8_t dmc_requantize_dsp_slow(int32_t acc, int32_t multiplier,
+                                                                        int32_t shift, int32_t zero_point,
+                                                                        int32_t act_min, int32_t act_max)
+{
+    return dmc_requantize(acc, multiplier, shift, zero_point, act_min, act_max);
+}
+
 static inline int8_t dmc_requantize_dsp(int32_t acc, int32_t multiplier, int32_t shift, int32_t zero_point,
                                         int32_t act_min, int32_t act_max)
 {
@@ -304,7 +311,7 @@ static inline int8_t dmc_requantize_dsp(int32_t acc, int32_t multiplier, int32_t
         v = v > act_max ? act_max : v;
         return (int8_t)v;
     }
-    return dmc_requantize(acc, multiplier, shift, zero_point, act_min, act_max);
+    return dmc_requantize_dsp_slow(acc, multiplier, shift, zero_point, act_min, act_max); /* rare: out of line */
 }
 
 /* Two rows against one input, for the fully connected layers: out[r] =
