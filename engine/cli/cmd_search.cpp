@@ -14,7 +14,7 @@ namespace {
 const char *kSearchHelp =
     "usage: dmc search --model FILE [--flash BYTES] [--ram BYTES] [--macs N]\n"
     "                  [--max-drop POINTS] [--bits LIST] [--keep LIST] [--mnist DIR]\n"
-    "                  [--subset N] [--screen-calibration N] [--json]\n"
+    "                  [--subset N] [--screen-calibration N] [--threads N] [--json]\n"
     "                  [-o BEST.config.json]\n"
     "\n"
     "Finds the most accurate per-layer config (bits and keep ratio of every\n"
@@ -40,13 +40,15 @@ const char *kSearchHelp =
     "                     compress candidates with only the first N calibration\n"
     "                     images (faster, ranks a little differently; the\n"
     "                     finalists always use all; default 0: all)\n"
+    "  --threads N        score candidates on N threads (default 1; the answer is\n"
+    "                     the same with any number)\n"
     "  --json             print one JSON object instead of the tables\n"
     "  -o FILE            write the chosen config (what dmc eval --config reads)\n";
 
 int cmd_search(int argc, char **argv) {
     const Options o(argc, argv,
                     with_model_options({"--model", "--flash", "--ram", "--macs", "--max-drop", "--bits", "--keep",
-                                        "--mnist", "--subset", "--screen-calibration", "-o"}),
+                                        "--mnist", "--subset", "--screen-calibration", "--threads", "-o"}),
                     {"--json"});
     const Model model = load_model_option(o);
     Budget budget;
@@ -66,6 +68,7 @@ int cmd_search(int argc, char **argv) {
     BudgetOptions options;
     options.subset_images = o.integer("--subset", options.subset_images, 1, 100000000);
     options.screening_calibration = o.integer("--screen-calibration", 0, 0, 100000000);
+    options.threads = o.integer("--threads", 1, 1, 16);
 
     const TestSet test = load_test_set(model, o.get("--mnist"));
     Compressor compressor(model, load_calibration_set(model, o.get("--mnist")));

@@ -63,6 +63,7 @@
 #include "dmc/budget.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -71,6 +72,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -394,17 +396,27 @@ struct Label {
     int bits = 0;
 };
 
-// A compressor on the first options.screening_calibration calibration
-// inputs of `full`'s; none when that is all of them.
-std::unique_ptr<Compressor> screening_compressor(const Compressor &full, const BudgetOptions &options) {
+// The calibration set candidates are screened with: the first
+// options.screening_calibration inputs of `full`'s, or all of them.
+CalibrationSet screening_calibration(const Compressor &full, const BudgetOptions &options) {
     const CalibrationSet &all = full.calibration();
     const int n = options.screening_calibration;
-    if (n <= 0 || n >= all.count) return nullptr;
+    if (n <= 0 || n >= all.count) return all;
     CalibrationSet first;
     first.count = n;
     first.raw.assign(all.raw.begin(), all.raw.begin() + int64_t(n) * full.model().input.shape.size());
-    return std::unique_ptr<Compressor>(new Compressor(full.model(), std::move(first)));
+    return first;
 }
+
+// What one screening thread scores with: a compressor of its own (its
+// cache follows its own configs) and a scorer of the subset.
+struct Lane {
+    Compressor compressor;
+    IncrementalScorer scorer;
+    double seconds_compressing = 0.0, seconds_scoring = 0.0;
+    Lane(const Model &model, CalibrationSet calibration, const TestSet &subset)
+        : compressor(model, std::move(calibration)), scorer(subset) {}
+};
 
 class Solver {
   public:
@@ -414,7 +426,10 @@ class Solver {
           space_(compressor.model(), choices), parts_(space_), resource_(front_resource(budget)),
           subset_(stratified_subset(test, options.subset_images > 0 ? options.subset_images : test.count,
                                     options.seed)),
-          subset_scorer_(subset_), full_scorer_(test), screening_(screening_compressor(compressor, options)) {
+          full_scorer_(test) {
+        const CalibrationSet calibration = screening_calibration(compressor, options);
+        for (int t = 0; t < std::max(1, std::min(options.threads, 16)); ++t)
+            lanes_.emplace_back(new Lane(compressor.model(), calibration, subset_));
         // The sensitivities and the first candidates are always scored; the
         // local search stops at max_evaluations.
         int first = 1 + 4;
@@ -458,7 +473,8 @@ class Solver {
     const PartTable parts_;
     const Resource resource_;
     const TestSet subset_;
-    IncrementalScorer subset_scorer_, full_scorer_;
+    IncrementalScorer full_scorer_;
+    std::vector<std::unique_ptr<Lane>> lanes_; // lanes_[0] on this thread
 
     std::map<State, Scored> scored_;
     std::map<State, int> confirmed_; // right answers on all test images
@@ -473,10 +489,8 @@ class Solver {
     // time each took to the figures above.
     int timed_correct(Compressor &compressor, const CompressionConfig &c, IncrementalScorer &scorer,
                       double *seconds_scoring);
-    // Screens with the first options.screening_calibration calibration
-    // inputs (none: with all of them, as the finalists are).
-    std::unique_ptr<Compressor> screening_;
-    Compressor &screener() { return screening_ ? *screening_ : compressor_; }
+    Scored screen(Lane &lane, const State &s) const;
+    void screen_in_parallel(const std::vector<State> &states);
     int screen_total_ = 0;     // the most configs scored on the subset
 };
 
@@ -501,13 +515,23 @@ void Solver::measure_float() {
 int Solver::score(const State &s) {
     const auto found = scored_.find(s);
     if (found != scored_.end()) return found->second.correct;
-    const CompressionConfig c = space_.config(s);
     if (progress_) progress_(SearchStage::Screening, int(scored_.size()) + 1, screen_total_);
+    return (scored_[s] = screen(*lanes_[0], s)).correct;
+}
+
+// Scores s on the subset with the lane's compressor and scorer.
+Solver::Scored Solver::screen(Lane &lane, const State &s) const {
+    using Clock = std::chrono::steady_clock;
+    const CompressionConfig c = space_.config(s);
     Scored result;
     result.cost = footprint(space_.model, c);
-    result.correct = timed_correct(screener(), c, subset_scorer_, &seconds_screening_);
-    scored_[s] = result;
-    return result.correct;
+    const auto t0 = Clock::now();
+    const CompressedModel model = lane.compressor.compress(c);
+    const auto t1 = Clock::now();
+    result.correct = lane.scorer.correct(model);
+    lane.seconds_compressing += std::chrono::duration<double>(t1 - t0).count();
+    lane.seconds_scoring += std::chrono::duration<double>(Clock::now() - t1).count();
+    return result;
 }
 
 int Solver::timed_correct(Compressor &compressor, const CompressionConfig &c, IncrementalScorer &scorer,
@@ -523,26 +547,73 @@ int Solver::timed_correct(Compressor &compressor, const CompressionConfig &c, In
     return correct;
 }
 
-// Scores in lexicographic order: neighbours share their first layers' settings.
+// Scores in lexicographic order: neighbours share their first layers'
+// settings. With more lanes, each takes a contiguous share of that order.
 void Solver::score_all(std::vector<State> states) {
     std::sort(states.begin(), states.end());
+    states.erase(std::unique(states.begin(), states.end()), states.end());
+    states.erase(std::remove_if(states.begin(), states.end(), [&](const State &s) { return scored_.count(s) > 0; }),
+                 states.end());
+    if (lanes_.size() > 1 && states.size() > 1) return screen_in_parallel(states);
     for (const State &s : states) score(s);
+}
+
+// Lane 0 scores the first share here (reporting progress, which may throw
+// to cancel); the others theirs on threads of their own, stopping early
+// when told. The results go in once all are back: the same whatever the
+// lanes' speed.
+void Solver::screen_in_parallel(const std::vector<State> &states) {
+    const size_t lanes = std::min(lanes_.size(), states.size());
+    std::vector<std::vector<Scored>> results(lanes);
+    std::vector<std::exception_ptr> errors(lanes);
+    std::atomic<bool> stop(false);
+    const auto share = [&](size_t t) { return std::make_pair(states.size() * t / lanes, states.size() * (t + 1) / lanes); };
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < lanes; ++t)
+        threads.emplace_back([&, t] {
+            try {
+                for (size_t i = share(t).first; i < share(t).second && !stop; ++i)
+                    results[t].push_back(screen(*lanes_[t], states[i]));
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    try {
+        for (size_t i = 0; i < share(0).second; ++i) {
+            if (progress_) progress_(SearchStage::Screening, int(scored_.size() + results[0].size()) + 1, screen_total_);
+            results[0].push_back(screen(*lanes_[0], states[i]));
+        }
+    } catch (...) {
+        errors[0] = std::current_exception();
+        stop = true;
+    }
+    for (std::thread &t : threads) t.join();
+    for (const std::exception_ptr &e : errors)
+        if (e) std::rethrow_exception(e);
+    for (size_t t = 0; t < lanes; ++t)
+        for (size_t i = 0; i < results[t].size(); ++i) scored_[states[share(t).first + i]] = results[t][i];
 }
 
 void Solver::measure_sensitivities() {
     const State top = space_.top();
-    base_correct_ = score(top);
+    const size_t B = space_.bits.size();
+    const auto moved = [&](size_t p, int k, size_t b) {
+        State s = top;
+        s[2 * p] = int(b);
+        s[2 * p + 1] = k;
+        return s;
+    };
+    std::vector<State> all;
+    for (size_t p = 0; p < space_.size(); ++p)
+        for (int k = 0; k < space_.keep_count(p); ++k)
+            for (size_t b = 0; b < B; ++b) all.push_back(moved(p, k, b));
+    score_all(all); // top among them
+    base_correct_ = scored_.at(top).correct;
     loss_.resize(space_.size());
     for (size_t p = 0; p < space_.size(); ++p) {
-        const size_t B = space_.bits.size();
         loss_[p].assign(size_t(space_.keep_count(p)) * B, 0);
         for (int k = 0; k < space_.keep_count(p); ++k)
-            for (size_t b = 0; b < B; ++b) {
-                State s = top;
-                s[2 * p] = int(b);
-                s[2 * p + 1] = k;
-                loss_[p][size_t(k) * B + b] = base_correct_ - score(s);
-            }
+            for (size_t b = 0; b < B; ++b) loss_[p][size_t(k) * B + b] = base_correct_ - scored_.at(moved(p, k, b)).correct;
     }
 }
 
@@ -795,6 +866,10 @@ BudgetOutcome Solver::outcome(const State &best, const std::vector<State> &order
     outcome.front_resource = resource_;
     outcome.seconds_compressing = seconds_compressing_;
     outcome.seconds_screening = seconds_screening_;
+    for (const auto &lane : lanes_) {
+        outcome.seconds_compressing += lane->seconds_compressing;
+        outcome.seconds_screening += lane->seconds_scoring;
+    }
     outcome.seconds_confirming = seconds_confirming_;
     // The front: by increasing resource, each more accurate on the subset than any before.
     std::vector<State> by_cost = order;

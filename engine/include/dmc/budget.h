@@ -87,6 +87,10 @@ struct BudgetOptions {
     int screening_calibration = 0;
     int finalists = 6;        // ...and this many of the best confirmed on all images
     int max_evaluations = 400; // subset scores at most, sensitivities included
+    // Threads that score candidates on the subset (each with a compressor
+    // and a scorer of its own): the same answer and the same configs
+    // scored with any number, sooner with two on two cores.
+    int threads = 1;
     uint64_t seed = 1;         // of the stratified order
     double float_accuracy = -1.0; // on all images, when the caller has it (else measured if needed)
 };
