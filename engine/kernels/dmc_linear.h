@@ -18,22 +18,61 @@ typedef struct dmc_linear_s8 {
     int32_t act_min, act_max; /* act_min = output_zero_point when a ReLU is fused */
 } dmc_linear_s8;
 
-static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
-{
-    const int32_t row_bytes = dmc_row_bytes(p->in_features, p->bits);
-    int32_t o = 0;
 #if DMC_ARM_DSP
-    /* two rows per pass: each input word is widened once for both */
+/* The Cortex-M DSP path: two rows per pass (each input word widened once
+ * for both), one copy per bit width; dmc_linear_s8_run below only
+ * dispatches, so that a compiler which sees a constant layer keeps the
+ * widths the model uses and no other. */
+static inline __attribute__((always_inline)) void dmc_linear_s8_run_dsp_bits(const dmc_linear_s8 *p,
+                                                                             const int8_t *in, int8_t *out,
+                                                                             int32_t bits)
+{
+    const int32_t row_bytes = dmc_row_bytes(p->in_features, bits);
+    int32_t o = 0;
     for (; o + 1 < p->out_features; o += 2) {
         const uint8_t *w = p->weights + (size_t)o * (size_t)row_bytes;
         int32_t acc[2], r;
-        dmc_dot2_dsp(in, w, w + row_bytes, p->in_features, p->bits, acc);
+        if (bits == 8) dmc_dot2_dsp_w8(in, w, w + row_bytes, p->in_features, acc);
+        else if (bits == 4) dmc_dot2_dsp_w4(in, w, w + row_bytes, p->in_features, acc);
+        else dmc_dot2_dsp_w2(in, w, w + row_bytes, p->in_features, acc);
         for (r = 0; r < 2; ++r)
             out[o + r] = dmc_requantize_dsp(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
-                                        p->output_zero_point, p->act_min, p->act_max);
+                                            p->output_zero_point, p->act_min, p->act_max);
     }
+    if (o < p->out_features) /* an odd last row */
+        out[o] = dmc_requantize_dsp(p->bias[o] + dmc_dot_dsp_bits(in, p->weights + (size_t)o * (size_t)row_bytes,
+                                                                  p->in_features, bits),
+                                    p->multiplier[o], p->shift[o], p->output_zero_point, p->act_min,
+                                    p->act_max);
+}
+
+static inline void dmc_linear_s8_run_dsp_w8(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
+{
+    dmc_linear_s8_run_dsp_bits(p, in, out, 8);
+}
+
+static inline void dmc_linear_s8_run_dsp_w4(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
+{
+    dmc_linear_s8_run_dsp_bits(p, in, out, 4);
+}
+
+static inline void dmc_linear_s8_run_dsp_w2(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
+{
+    dmc_linear_s8_run_dsp_bits(p, in, out, 2);
+}
 #endif
-    for (; o < p->out_features; ++o) {
+
+static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
+{
+    const int32_t row_bytes = dmc_row_bytes(p->in_features, p->bits);
+    int32_t o;
+#if DMC_ARM_DSP
+    if (p->bits == 8) dmc_linear_s8_run_dsp_w8(p, in, out);
+    else if (p->bits == 4) dmc_linear_s8_run_dsp_w4(p, in, out);
+    else dmc_linear_s8_run_dsp_w2(p, in, out);
+    return;
+#endif
+    for (o = 0; o < p->out_features; ++o) {
         const int32_t acc =
             p->bias[o] + dmc_dot(in, p->weights + (size_t)o * (size_t)row_bytes, p->in_features, p->bits);
         out[o] = dmc_requantize(acc, p->multiplier[o], p->shift[o], p->output_zero_point,
