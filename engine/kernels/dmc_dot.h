@@ -354,7 +354,9 @@ static inline void dmc_dot2_dsp_rest(const int8_t *x, const uint8_t *w0, const u
                                      int32_t n, int32_t bits, int32_t a0, int32_t a1, int32_t out[2])
 {
     const int32_t scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
-    for (; i + 4 <= n; i += 4) {
+    const int32_t tail = n & 3, groups_end = n - tail; /* i is a multiple of 4 */
+    int32_t k;
+    for (; i < groups_end; i += 4) {
         uint32_t w02, w13;
         const uint32_t v = dmc_load32(x + i), x02 = dmc_sxtb16(v), x13 = dmc_sxtb16_ror8(v);
         dmc_dsp_weights(w0, i, bits, &w02, &w13);
@@ -364,9 +366,9 @@ static inline void dmc_dot2_dsp_rest(const int8_t *x, const uint8_t *w0, const u
     }
     a0 >>= scale_shift; /* exact: every term is a multiple of 2^scale_shift */
     a1 >>= scale_shift;
-    for (; i < n; ++i) {
-        a0 += (int32_t)x[i] * dmc_packed_get(w0, i, bits);
-        a1 += (int32_t)x[i] * dmc_packed_get(w1, i, bits);
+    for (k = 0; k < tail; ++k) { /* at most 3 (a plain i < n bound misleads GCC -O3's checks) */
+        a0 += (int32_t)x[groups_end + k] * dmc_packed_get(w0, groups_end + k, bits);
+        a1 += (int32_t)x[groups_end + k] * dmc_packed_get(w1, groups_end + k, bits);
     }
     out[0] = a0;
     out[1] = a1;
