@@ -51,7 +51,7 @@ fi
 # the finalists use all of them, so dmc eval gives the same figures.
 dwmodel=$tmp/dwsep.json
 python3 "$root/tests/export/make_depthwise_model.py" >"$dwmodel" || fail "make_depthwise_model.py"
-if "$dmc" search --model "$dwmodel" --flash 600 --bits 8,2 --keep 1,0.5 --subset 200 --screen-calibration 100 \
+if "$dmc" search --model "$dwmodel" --flash 600 --bits 8,2 --keep 1,0.5 --subset 200 --screen-calibration 100 --threads 2 \
     --json -o "$tmp/dw.best.json" >"$tmp/dw.search.json" 2>"$tmp/err"; then
     "$dmc" eval --model "$dwmodel" --config "$tmp/dw.best.json" --json >"$tmp/dw.eval.json" 2>"$tmp/err" ||
         fail "dmc eval of the depthwise search's config: $(cat "$tmp/err")"
@@ -96,6 +96,8 @@ expect_error "--keep 0" "option --keep: 0 is outside (0, 1]" "$dmc" search --mod
 expect_error "--keep 1.5" "option --keep: '1.5' is outside" "$dmc" search --model "$model" --flash 9000 --keep 1.5
 expect_error "--screen-calibration -1" "option --screen-calibration: '-1' is not an integer" \
     "$dmc" search --model "$model" --flash 9000 --screen-calibration -1
+expect_error "--threads 0" "option --threads: '0' is not an integer" "$dmc" search --model "$model" --flash 9000 --threads 0
+expect_error "--threads 99" "option --threads: '99' is not an integer" "$dmc" search --model "$model" --flash 9000 --threads 99
 expect_error "--subset 0" "option --subset: '0' is not an integer" "$dmc" search --model "$model" --flash 9000 --subset 0
 
 if [ $failures -ne 0 ]; then
