@@ -183,23 +183,40 @@ int IncrementalScorer::correct(const CompressedModel &cm) {
     return correct;
 }
 
-TestSet stratified_subset(const TestSet &test, int count, uint64_t seed) {
-    const std::vector<int> order = stratified_order(test, seed);
-    const int n = std::max(0, std::min(count, test.count));
+namespace {
+
+// The inputs of `test` at `indices`, in that order.
+TestSet test_inputs(const TestSet &test, const std::vector<int> &indices) {
     const size_t size = size_t(test.shape.size());
     const size_t outputs = test.count ? test.targets.size() / size_t(test.count) : 0;
     TestSet s;
     s.name = test.name;
-    s.count = n;
+    s.count = int(indices.size());
     s.shape = test.shape;
-    for (int j = 0; j < n; ++j) {
-        const size_t i = size_t(order[size_t(j)]);
+    for (int index : indices) {
+        const size_t i = size_t(index);
         if (!test.pixels.empty()) s.pixels.insert(s.pixels.end(), test.pixels.begin() + long(i * size), test.pixels.begin() + long((i + 1) * size));
         if (!test.raw.empty()) s.raw.insert(s.raw.end(), test.raw.begin() + long(i * size), test.raw.begin() + long((i + 1) * size));
         if (!test.labels.empty()) s.labels.push_back(test.labels[i]);
         if (outputs) s.targets.insert(s.targets.end(), test.targets.begin() + long(i * outputs), test.targets.begin() + long((i + 1) * outputs));
     }
     return s;
+}
+
+// Part `part` of `parts` contiguous parts of the test inputs.
+TestSet test_part(const TestSet &test, int part, int parts) {
+    std::vector<int> indices;
+    for (int i = int(int64_t(test.count) * part / parts); i < int(int64_t(test.count) * (part + 1) / parts); ++i)
+        indices.push_back(i);
+    return test_inputs(test, indices);
+}
+
+} // namespace
+
+TestSet stratified_subset(const TestSet &test, int count, uint64_t seed) {
+    std::vector<int> order = stratified_order(test, seed);
+    order.resize(size_t(std::max(0, std::min(count, test.count))));
+    return test_inputs(test, order);
 }
 
 const char *resource_name(Resource r) {
@@ -418,6 +435,32 @@ struct Lane {
         : compressor(model, std::move(calibration)), scorer(subset) {}
 };
 
+// Runs job(t, stop) for t < n: t = 0 on this thread, the others on threads
+// of their own. Once all are back, rethrows the first error; `stop` is set
+// when job 0 throws (a cancel), for the others to end early.
+void run_lanes(size_t n, const std::function<void(size_t, const std::atomic<bool> &)> &job) {
+    std::vector<std::exception_ptr> errors(n);
+    std::atomic<bool> stop(false);
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < n; ++t)
+        threads.emplace_back([&, t] {
+            try {
+                job(t, stop);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    try {
+        job(0, stop);
+    } catch (...) {
+        errors[0] = std::current_exception();
+        stop = true;
+    }
+    for (std::thread &t : threads) t.join();
+    for (const std::exception_ptr &e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
 class Solver {
   public:
     Solver(Compressor &compressor, const TestSet &test, const Budget &budget, const BudgetChoices &choices,
@@ -426,10 +469,13 @@ class Solver {
           space_(compressor.model(), choices), parts_(space_), resource_(front_resource(budget)),
           subset_(stratified_subset(test, options.subset_images > 0 ? options.subset_images : test.count,
                                     options.seed)),
-          full_scorer_(test) {
+          threads_(std::max(1, std::min(options.threads, 16))) {
         const CalibrationSet calibration = screening_calibration(compressor, options);
-        for (int t = 0; t < std::max(1, std::min(options.threads, 16)); ++t)
+        for (int t = 0; t < threads_; ++t) {
             lanes_.emplace_back(new Lane(compressor.model(), calibration, subset_));
+            full_tests_.emplace_back(new TestSet(test_part(test, t, threads_)));
+            full_scorers_.emplace_back(new IncrementalScorer(*full_tests_.back()));
+        }
         // The sensitivities and the first candidates are always scored; the
         // local search stops at max_evaluations.
         int first = 1 + 4;
@@ -473,8 +519,13 @@ class Solver {
     const PartTable parts_;
     const Resource resource_;
     const TestSet subset_;
-    IncrementalScorer full_scorer_;
+    const int threads_;
     std::vector<std::unique_ptr<Lane>> lanes_; // lanes_[0] on this thread
+    // The finalists are compressed once and scored on threads_ parts of
+    // the test inputs at once.
+    std::vector<std::unique_ptr<TestSet>> full_tests_;
+    std::vector<std::unique_ptr<IncrementalScorer>> full_scorers_;
+    int confirm_correct(const CompressionConfig &c);
 
     std::map<State, Scored> scored_;
     std::map<State, int> confirmed_; // right answers on all test images
@@ -487,8 +538,6 @@ class Solver {
     double seconds_compressing_ = 0.0, seconds_screening_ = 0.0, seconds_confirming_ = 0.0;
     // Compresses c, then counts right answers with `scorer`, adding the
     // time each took to the figures above.
-    int timed_correct(Compressor &compressor, const CompressionConfig &c, IncrementalScorer &scorer,
-                      double *seconds_scoring);
     Scored screen(Lane &lane, const State &s) const;
     void screen_in_parallel(const std::vector<State> &states);
     int screen_total_ = 0;     // the most configs scored on the subset
@@ -534,17 +583,20 @@ Solver::Scored Solver::screen(Lane &lane, const State &s) const {
     return result;
 }
 
-int Solver::timed_correct(Compressor &compressor, const CompressionConfig &c, IncrementalScorer &scorer,
-                          double *seconds_scoring) {
+// Compresses c once (with every calibration input) and counts its right
+// answers on all test inputs, each part on a thread of its own.
+int Solver::confirm_correct(const CompressionConfig &c) {
     using Clock = std::chrono::steady_clock;
-    const auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
     const auto t0 = Clock::now();
-    const CompressedModel model = compressor.compress(c);
+    const CompressedModel model = compressor_.compress(c);
     const auto t1 = Clock::now();
-    const int correct = scorer.correct(model);
-    seconds_compressing_ += seconds(t0, t1);
-    *seconds_scoring += seconds(t1, Clock::now());
-    return correct;
+    std::vector<int> correct(size_t(threads_), 0);
+    run_lanes(size_t(threads_), [&](size_t t, const std::atomic<bool> &) { correct[t] = full_scorers_[t]->correct(model); });
+    seconds_compressing_ += std::chrono::duration<double>(t1 - t0).count();
+    seconds_confirming_ += std::chrono::duration<double>(Clock::now() - t1).count();
+    int total = 0;
+    for (int n : correct) total += n;
+    return total;
 }
 
 // Scores in lexicographic order: neighbours share their first layers'
@@ -564,32 +616,15 @@ void Solver::score_all(std::vector<State> states) {
 // lanes' speed.
 void Solver::screen_in_parallel(const std::vector<State> &states) {
     const size_t lanes = std::min(lanes_.size(), states.size());
-    std::vector<std::vector<Scored>> results(lanes);
-    std::vector<std::exception_ptr> errors(lanes);
-    std::atomic<bool> stop(false);
     const auto share = [&](size_t t) { return std::make_pair(states.size() * t / lanes, states.size() * (t + 1) / lanes); };
-    std::vector<std::thread> threads;
-    for (size_t t = 1; t < lanes; ++t)
-        threads.emplace_back([&, t] {
-            try {
-                for (size_t i = share(t).first; i < share(t).second && !stop; ++i)
-                    results[t].push_back(screen(*lanes_[t], states[i]));
-            } catch (...) {
-                errors[t] = std::current_exception();
-            }
-        });
-    try {
-        for (size_t i = 0; i < share(0).second; ++i) {
-            if (progress_) progress_(SearchStage::Screening, int(scored_.size() + results[0].size()) + 1, screen_total_);
-            results[0].push_back(screen(*lanes_[0], states[i]));
+    std::vector<std::vector<Scored>> results(lanes);
+    run_lanes(lanes, [&](size_t t, const std::atomic<bool> &stop) {
+        for (size_t i = share(t).first; i < share(t).second && !stop; ++i) {
+            if (t == 0 && progress_)
+                progress_(SearchStage::Screening, int(scored_.size() + results[0].size()) + 1, screen_total_);
+            results[t].push_back(screen(*lanes_[t], states[i]));
         }
-    } catch (...) {
-        errors[0] = std::current_exception();
-        stop = true;
-    }
-    for (std::thread &t : threads) t.join();
-    for (const std::exception_ptr &e : errors)
-        if (e) std::rethrow_exception(e);
+    });
     for (size_t t = 0; t < lanes; ++t)
         for (size_t i = 0; i < results[t].size(); ++i) scored_[states[share(t).first + i]] = results[t][i];
 }
@@ -805,7 +840,7 @@ State Solver::choose(const std::vector<State> &order) {
     const auto confirm = [&](const State &s) {
         if (!confirmed_.count(s)) {
             if (progress_) progress_(SearchStage::FullCheck, int(confirmed_.size()) + 1, finalists);
-            confirmed_[s] = timed_correct(compressor_, space_.config(s), full_scorer_, &seconds_confirming_);
+            confirmed_[s] = confirm_correct(space_.config(s));
         }
         return confirmed_[s];
     };

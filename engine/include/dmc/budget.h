@@ -88,8 +88,9 @@ struct BudgetOptions {
     int finalists = 6;        // ...and this many of the best confirmed on all images
     int max_evaluations = 400; // subset scores at most, sensitivities included
     // Threads that score candidates on the subset (each with a compressor
-    // and a scorer of its own): the same answer and the same configs
-    // scored with any number, sooner with two on two cores.
+    // and a scorer of its own) and the finalists (each on a part of the
+    // test inputs): the same answer and the same configs scored with any
+    // number, sooner with two on two cores.
     int threads = 1;
     uint64_t seed = 1;         // of the stratified order
     double float_accuracy = -1.0; // on all images, when the caller has it (else measured if needed)
@@ -113,8 +114,9 @@ struct BudgetOutcome {
     int subset_images = 0, test_images = 0;
     int evaluated = 0; // configs scored on the subset
     int confirmed = 0; // configs scored on all test images
-    // Where the time went (thread CPU time is not measured: wall seconds):
-    // compressing (calibration), scoring on the subset, and on all images.
+    // Where the time went, in wall seconds summed over the threads that
+    // screen (so more than the whole run's with several): compressing
+    // (calibration), scoring on the subset, and on all images.
     double seconds_compressing = 0.0, seconds_screening = 0.0, seconds_confirming = 0.0;
     Resource front_resource = Resource::Flash;
     // The configs evaluated that no other evaluated config beats on both
