@@ -405,7 +405,7 @@ static inline void dmc_conv2d_s8_run_dsp_w2(const dmc_conv2d_s8 *p, const int8_t
  * scratch: dmc_conv2d_s8_scratch_bytes(p) bytes, not overlapping in/out.
  * Output pixels are taken in blocks of DMC_CONV_BLOCK in raster order; the
  * last block of the image may be partial. */
-static inline void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static inline DMC_DSP_DISPATCH void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                      int8_t *scratch)
 {
     const int32_t depth = p->kernel * p->kernel * p->in_c;

@@ -463,8 +463,13 @@ static inline void dmc_dot2_dsp(const int8_t *x, const uint8_t *w0, const uint8_
     else if (bits == 4) dmc_dot2_dsp_w4(x, w0, w1, n, out);
     else dmc_dot2_dsp_w2(x, w0, w1, n, out);
 }
+/* The layers' run functions only dispatch on the bit width on this path:
+ * always inlined, so that a constant layer (an exported header's) keeps the
+ * widths the model uses and no other, even at -Os. */
+#define DMC_DSP_DISPATCH __attribute__((always_inline))
 #else
 #define DMC_ARM_DSP 0
+#define DMC_DSP_DISPATCH
 #endif
 
 /* Requantizes four accumulators of one output channel (bias added here)

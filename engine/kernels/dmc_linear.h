@@ -62,7 +62,7 @@ static inline void dmc_linear_s8_run_dsp_w2(const dmc_linear_s8 *p, const int8_t
 }
 #endif
 
-static inline void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
+static inline DMC_DSP_DISPATCH void dmc_linear_s8_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
 {
     const int32_t row_bytes = dmc_row_bytes(p->in_features, p->bits);
     int32_t o;
