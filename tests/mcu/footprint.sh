@@ -66,13 +66,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 configs=(int8 int4 int2 int4_pruned int2_pruned)
-declare -A config_json=(
-    [int8]='{"default": {"bits": 8}}'
-    [int4]='{"default": {"bits": 4}}'
-    [int2]='{"default": {"bits": 2}}'
-    [int4_pruned]='{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
-    [int2_pruned]='{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
-)
 variants=(m4 m4_nodsp m0)
 variant_core() { echo "${1%%_*}"; }
 variant_flags() { if [ "$1" = m4_nodsp ]; then echo "-DDMC_NO_DSP"; fi; }
@@ -127,7 +120,7 @@ measure() {
 config_run() { # CFG: export, reference output, the three builds
     local cfg=$1 dir=$tmp/$1 v
     mkdir -p "$dir"
-    echo "${config_json[$cfg]}" >"$dir/config.json"
+    echo "${MCU_LENET5_CONFIGS[$cfg]}" >"$dir/config.json"
     "$dmc" export --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" \
         --prefix model -o "$dir/model.h"
     "$dmc" infer --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" \

@@ -23,13 +23,6 @@ MNIST_DIR=${MNIST_DIR:-$root/../shared/datasets/mnist}
 if [ -n "${OPT:-}" ]; then MCU_CFLAGS="${MCU_CFLAGS/-O2/$OPT}"; fi
 read -r -a configs <<<"${CONFIGS:-int8 int4 int2}"
 read -r -a variants <<<"${VARIANTS:-m4 m4_nodsp m0 m7}"
-declare -A config_json=(
-    [int8]='{"default": {"bits": 8}}'
-    [int4]='{"default": {"bits": 4}}'
-    [int2]='{"default": {"bits": 2}}'
-    [int4_pruned]='{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
-    [int2_pruned]='{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
-)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mcu_mnist_subset "$tmp/mnist" 100
@@ -46,7 +39,7 @@ run_variant() { # CFG VARIANT
 for cfg in "${configs[@]}"; do
     dir=$tmp/$cfg
     mkdir -p "$dir"
-    echo "${config_json[$cfg]}" >"$dir/config.json"
+    echo "${MCU_LENET5_CONFIGS[$cfg]}" >"$dir/config.json"
     "$dmc" export --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" --prefix model \
         -o "$dir/orig.h"
     awk '/^static void model_run/ { inrun = 1 } inrun && /^}/ { inrun = 0 }

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# mcu_env.sh - shared by mcu_test.sh and footprint.sh (sourced, not run):
+# mcu_env.sh - shared by mcu_test.sh, footprint.sh and layers.sh (sourced,
+# not run):
 # the emulated cores, how to build firmware for them, how to run it.
 #
 #   core  compiler flags                                    QEMU board   flash / RAM
@@ -15,6 +16,15 @@
 MCU_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MCU_CFLAGS="-O2 -Wall -Wextra -Werror -pedantic -ffunction-sections -fdata-sections"
 MCU_QEMU_TIMEOUT=${MCU_QEMU_TIMEOUT:-60} # seconds per QEMU run: a hang fails
+
+# The LeNet-5 compression configs the scripts build, by name.
+declare -A MCU_LENET5_CONFIGS=(
+    [int8]='{"default": {"bits": 8}}'
+    [int4]='{"default": {"bits": 4}}'
+    [int2]='{"default": {"bits": 2}}'
+    [int4_pruned]='{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
+    [int2_pruned]='{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
+)
 
 core_cpu() {
     case $1 in

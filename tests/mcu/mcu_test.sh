@@ -48,9 +48,9 @@ start=$SECONDS
 hostflags="-O2 -Wall -Wextra -Werror -pedantic"
 configs=(int8 int4_pruned int2_pruned dw_int4_pruned dsconv)
 declare -A config_json=(
-    [int8]='{"default": {"bits": 8}}'
-    [int4_pruned]='{"default": {"bits": 4}, "layers": {"conv2": {"keep": 0.5}, "fc1": {"keep": 0.5}}}'
-    [int2_pruned]='{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
+    [int8]=${MCU_LENET5_CONFIGS[int8]}
+    [int4_pruned]=${MCU_LENET5_CONFIGS[int4_pruned]}
+    [int2_pruned]=${MCU_LENET5_CONFIGS[int2_pruned]}
     [dw_int4_pruned]='{"default": {"bits": 4}, "layers": {"conv1": {"keep": 0.5}, "pw1": {"keep": 0.75}}}'
 )
 # dw_: the depthwise-separable model of tests/export (depthwise conv, ReLU6
