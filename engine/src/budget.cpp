@@ -5,18 +5,19 @@
 // The space: every conv2d/linear layer takes one of the given bit widths
 // and one of the given keep ratios (the output layer keeps all its
 // channels); a depthwise layer takes a bit width only, its channels being
-// those of the layer before. For LeNet-5 with bits {8, 4, 2} and seven keep ratios that is
-// 21^4 * 3, about 580,000 configs; each takes a compression and a pass over
+// those of the layer before. For LeNet-5 with bits {8, 4, 2} and seven
+// keep ratios that is 21^4 * 3, about 580,000 configs; each takes a compression and a pass over
 // the test images to score, so the solver scores a few hundred.
 //
 // 1. Costs, exact and free. footprint() gives describe()'s flash, RAM and
 //    MACs of a config from shapes alone. With integer layers only, the
 //    model is a chain: a layer's flash and MACs depend on its own bits and
-//    keep and on the keep that sets its input channels (the layer before's;
-//    through a depthwise layer or global pooling, the last keep set: the
-//    "flow"), and every step of the buffer plan on the same two. So the cost of a config is
-//    a sum (flash, MACs) or a max (RAM) of per-layer parts, each a table
-//    over (previous keep, keep, bits), filled from footprint() once.
+//    keep and on the keep that sets its input channels (the layer
+//    before's; through a depthwise layer or global pooling, the last keep
+//    set: the "flow"), and every step of the buffer plan on the same two.
+//    So the cost of a config is a sum (flash, MACs) or a max (RAM) of
+//    per-layer parts, each a table over (flow in, keep, bits), filled from
+//    footprint() once.
 //
 // 2. Sensitivities, measured. Starting from the most accurate setting of
 //    every layer (the first bits and keep given: 8 bits, keep 1), each
@@ -251,11 +252,12 @@ Resource front_resource(const Budget &b) {
 }
 
 // A config as indices: state[2p] into bits, state[2p + 1] into keeps (0
-// where the layer has no keep of its own), for the p-th layer with weights. Its lexicographic order is the fixed order
-// ties go by, and the order configs are scored in.
+// where the layer has no keep of its own), for the p-th layer with
+// weights. Its lexicographic order is the fixed order ties go by, and the
+// order configs are scored in.
 using State = std::vector<int>;
 
-// The space of choices over one model's conv2d/linear layers.
+// The space of choices over one model's layers with weights.
 struct Space {
     const Model &model;
     std::vector<int> layers; // model indices, in order
@@ -591,7 +593,8 @@ int Solver::confirm_correct(const CompressionConfig &c) {
     const CompressedModel model = compressor_.compress(c);
     const auto t1 = Clock::now();
     std::vector<int> correct(size_t(threads_), 0);
-    run_lanes(size_t(threads_), [&](size_t t, const std::atomic<bool> &) { correct[t] = full_scorers_[t]->correct(model); });
+    run_lanes(size_t(threads_),
+              [&](size_t t, const std::atomic<bool> &) { correct[t] = full_scorers_[t]->correct(model); });
     seconds_compressing_ += std::chrono::duration<double>(t1 - t0).count();
     seconds_confirming_ += std::chrono::duration<double>(Clock::now() - t1).count();
     int total = 0;
@@ -616,7 +619,9 @@ void Solver::score_all(std::vector<State> states) {
 // lanes' speed.
 void Solver::screen_in_parallel(const std::vector<State> &states) {
     const size_t lanes = std::min(lanes_.size(), states.size());
-    const auto share = [&](size_t t) { return std::make_pair(states.size() * t / lanes, states.size() * (t + 1) / lanes); };
+    const auto share = [&](size_t t) {
+        return std::make_pair(states.size() * t / lanes, states.size() * (t + 1) / lanes);
+    };
     std::vector<std::vector<Scored>> results(lanes);
     run_lanes(lanes, [&](size_t t, const std::atomic<bool> &stop) {
         for (size_t i = share(t).first; i < share(t).second && !stop; ++i) {
@@ -648,7 +653,8 @@ void Solver::measure_sensitivities() {
     for (size_t p = 0; p < space_.size(); ++p) {
         loss_[p].assign(size_t(space_.keep_count(p)) * B, 0);
         for (int k = 0; k < space_.keep_count(p); ++k)
-            for (size_t b = 0; b < B; ++b) loss_[p][size_t(k) * B + b] = base_correct_ - scored_.at(moved(p, k, b)).correct;
+            for (size_t b = 0; b < B; ++b)
+                loss_[p][size_t(k) * B + b] = base_correct_ - scored_.at(moved(p, k, b)).correct;
     }
 }
 
