@@ -70,9 +70,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -463,6 +465,25 @@ void run_lanes(size_t n, const std::function<void(size_t, const std::atomic<bool
         if (e) std::rethrow_exception(e);
 }
 
+// A range of indices that two threads take from either end until they
+// meet: however uneven the work per index, both finish together.
+class TwoEnds {
+  public:
+    TwoEnds(size_t begin, size_t end) : front_(begin), back_(end) {}
+    // Sets i to the next index from the front (or the back); false when
+    // none is left.
+    bool take(bool from_back, size_t &i) {
+        const std::lock_guard<std::mutex> hold(lock_);
+        if (front_ == back_) return false;
+        i = from_back ? --back_ : front_++;
+        return true;
+    }
+
+  private:
+    std::mutex lock_;
+    size_t front_, back_;
+};
+
 class Solver {
   public:
     Solver(Compressor &compressor, const TestSet &test, const Budget &budget, const BudgetChoices &choices,
@@ -483,6 +504,11 @@ class Solver {
         int first = 1 + 4;
         for (size_t p = 0; p < space_.size(); ++p) first += space_.keep_count(p) * int(space_.bits.size()) - 1;
         screen_total_ = std::max(options.max_evaluations, first);
+        const Footprint top = footprint(space_.model, space_.config(space_.top()));
+        tail_macs_.assign(space_.size(), 0);
+        for (size_t p = 0; p < space_.size(); ++p)
+            for (size_t li = size_t(space_.layers[p]); li < top.layer_macs.size(); ++li)
+                tail_macs_[p] += top.layer_macs[li];
     }
 
     BudgetOutcome run();
@@ -527,7 +553,10 @@ class Solver {
     // the test inputs at once.
     std::vector<std::unique_ptr<TestSet>> full_tests_;
     std::vector<std::unique_ptr<IncrementalScorer>> full_scorers_;
+    std::unique_ptr<Compressor> spare_; // a second full compressor, for the finalists
     int confirm_correct(const CompressionConfig &c);
+    int correct_on_all(const CompressedModel &model);
+    std::vector<std::unique_ptr<CompressedModel>> compress_finalists(const std::vector<State> &finals);
 
     std::map<State, Scored> scored_;
     std::map<State, int> confirmed_; // right answers on all test images
@@ -542,7 +571,11 @@ class Solver {
     // time each took to the figures above.
     Scored screen(Lane &lane, const State &s) const;
     void screen_in_parallel(const std::vector<State> &states);
+    std::vector<size_t> segments(const std::vector<State> &states, size_t lanes) const;
     int screen_total_ = 0;     // the most configs scored on the subset
+    // tail_macs_[p]: the MACs from layer p to the end (what rescoring from
+    // there runs, and roughly what recalibrating from there costs).
+    std::vector<int64_t> tail_macs_;
 };
 
 void Solver::check_feasible() const {
@@ -588,22 +621,44 @@ Solver::Scored Solver::screen(Lane &lane, const State &s) const {
 // Compresses c once (with every calibration input) and counts its right
 // answers on all test inputs, each part on a thread of its own.
 int Solver::confirm_correct(const CompressionConfig &c) {
-    using Clock = std::chrono::steady_clock;
-    const auto t0 = Clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     const CompressedModel model = compressor_.compress(c);
-    const auto t1 = Clock::now();
+    seconds_compressing_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return correct_on_all(model);
+}
+
+int Solver::correct_on_all(const CompressedModel &model) {
+    const auto t0 = std::chrono::steady_clock::now();
     std::vector<int> correct(size_t(threads_), 0);
     run_lanes(size_t(threads_),
               [&](size_t t, const std::atomic<bool> &) { correct[t] = full_scorers_[t]->correct(model); });
-    seconds_compressing_ += std::chrono::duration<double>(t1 - t0).count();
-    seconds_confirming_ += std::chrono::duration<double>(Clock::now() - t1).count();
+    seconds_confirming_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int total = 0;
     for (int n : correct) total += n;
     return total;
 }
 
+// The finalists (sorted) compressed with every calibration input; with
+// more than one thread, compressor_ takes them from the front and a second
+// compressor from the back.
+std::vector<std::unique_ptr<CompressedModel>> Solver::compress_finalists(const std::vector<State> &finals) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const size_t lanes = threads_ > 1 && finals.size() > 1 ? 2 : 1;
+    if (lanes == 2 && !spare_) spare_.reset(new Compressor(compressor_.model(), compressor_.calibration()));
+    std::vector<std::unique_ptr<CompressedModel>> models(finals.size());
+    TwoEnds ends(0, finals.size());
+    run_lanes(lanes, [&](size_t t, const std::atomic<bool> &stop) {
+        Compressor &compressor = t == 0 ? compressor_ : *spare_;
+        size_t i = 0;
+        while (!stop && ends.take(t == 1, i))
+            models[i].reset(new CompressedModel(compressor.compress(space_.config(finals[i]))));
+    });
+    seconds_compressing_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return models;
+}
+
 // Scores in lexicographic order: neighbours share their first layers'
-// settings. With more lanes, each takes a contiguous share of that order.
+// settings. With more lanes, screen_in_parallel keeps to that order too.
 void Solver::score_all(std::vector<State> states) {
     std::sort(states.begin(), states.end());
     states.erase(std::unique(states.begin(), states.end()), states.end());
@@ -613,25 +668,61 @@ void Solver::score_all(std::vector<State> states) {
     for (const State &s : states) score(s);
 }
 
-// Lane 0 scores the first share here (reporting progress, which may throw
-// to cancel); the others theirs on threads of their own, stopping early
-// when told. The results go in once all are back: the same whatever the
-// lanes' speed.
+// Where each segment of the sorted states starts (and, last, the end),
+// segment j being worked by lanes 2j and 2j + 1: sized so that each lane's
+// part of the estimated work is about the same. A state's work is the MACs
+// from the first layer it changes against the state before it (the
+// compressor recalibrates and the scorer reruns from there), plus a fixed
+// part.
+std::vector<size_t> Solver::segments(const std::vector<State> &states, size_t lanes) const {
+    std::vector<double> before(states.size() + 1, 0.0); // the work of states [0, i)
+    for (size_t i = 0; i < states.size(); ++i) {
+        size_t p = 0;
+        while (i > 0 && p + 1 < space_.size() && states[i][2 * p] == states[i - 1][2 * p] &&
+               states[i][2 * p + 1] == states[i - 1][2 * p + 1])
+            ++p;
+        before[i + 1] = before[i] + double(tail_macs_[p]) + 0.05 * double(tail_macs_[0]);
+    }
+    const size_t count = (lanes + 1) / 2;
+    std::vector<size_t> start(count + 1, states.size());
+    start[0] = 0;
+    for (size_t j = 1; j < count; ++j) {
+        const double target = before.back() * double(2 * j) / double(lanes);
+        size_t i = start[j - 1] + 1; // every segment holds a state
+        while (i + (count - j) < states.size() && before[i] < target) ++i;
+        start[j] = i;
+    }
+    return start;
+}
+
+// The lanes work in pairs on contiguous segments of the sorted states, the
+// first of a pair from the segment's front, the second from its back, until
+// they meet: neighbours in either direction share their first layers'
+// settings (the caches stay warm), and the two end together however the
+// work is spread (a config that changes conv1 recalibrates and rescores
+// everything, one that changes the last layer almost nothing). Lane 0 runs
+// here and reports progress, which may throw to cancel; the others stop
+// early when told. The results go in once all are back: the same whatever
+// the lanes' speed.
 void Solver::screen_in_parallel(const std::vector<State> &states) {
     const size_t lanes = std::min(lanes_.size(), states.size());
-    const auto share = [&](size_t t) {
-        return std::make_pair(states.size() * t / lanes, states.size() * (t + 1) / lanes);
-    };
-    std::vector<std::vector<Scored>> results(lanes);
+    const std::vector<size_t> start = segments(states, lanes);
+    std::deque<TwoEnds> segment;
+    for (size_t j = 0; j + 1 < start.size(); ++j) segment.emplace_back(start[j], start[j + 1]);
+    std::vector<Scored> results(states.size());
+    std::vector<char> done(states.size(), 0);
+    std::atomic<int> taken(0);
     run_lanes(lanes, [&](size_t t, const std::atomic<bool> &stop) {
-        for (size_t i = share(t).first; i < share(t).second && !stop; ++i) {
-            if (t == 0 && progress_)
-                progress_(SearchStage::Screening, int(scored_.size() + results[0].size()) + 1, screen_total_);
-            results[t].push_back(screen(*lanes_[t], states[i]));
+        size_t i = 0;
+        while (!stop && segment[t / 2].take(t % 2 == 1, i)) {
+            const int n = ++taken;
+            if (t == 0 && progress_) progress_(SearchStage::Screening, int(scored_.size()) + n, screen_total_);
+            results[i] = screen(*lanes_[t], states[i]);
+            done[i] = 1;
         }
     });
-    for (size_t t = 0; t < lanes; ++t)
-        for (size_t i = 0; i < results[t].size(); ++i) scored_[states[share(t).first + i]] = results[t][i];
+    for (size_t i = 0; i < states.size(); ++i)
+        if (done[i]) scored_[states[i]] = results[i];
 }
 
 void Solver::measure_sensitivities() {
@@ -875,8 +966,11 @@ State Solver::choose(const std::vector<State> &order) {
         // The most accurate wins whatever the order.
         std::vector<State> finals(order.begin(), order.begin() + long(std::min(order.size(), size_t(finalists))));
         std::sort(finals.begin(), finals.end());
-        for (const State &s : finals) {
-            const int correct = confirm(s);
+        const std::vector<std::unique_ptr<CompressedModel>> models = compress_finalists(finals);
+        for (size_t i = 0; i < finals.size(); ++i) {
+            const State &s = finals[i];
+            if (progress_) progress_(SearchStage::FullCheck, int(i) + 1, finalists);
+            const int correct = confirmed_[s] = correct_on_all(*models[i]);
             if (!found || correct > confirmed_[best] || (correct == confirmed_[best] && better(s, best)))
                 best = s, found = true;
         }
