@@ -7,11 +7,20 @@
  * (dmc_conv2d_s8_run's DSP path: int16 fields, two channels by two pixels;
  * dmc_linear_s8_run's two rows per pass) against the same layers computed
  * with the plain loops, on random odd shapes (one input channel included),
- * with the scratch at an odd address and guarded. Built for the cores with the
+ * with the scratch at an odd address and guarded; and the depthwise
+ * convolution's DSP path (dmc_depthwise_conv2d_s8_run: four channels per
+ * pass, windows clipped to the image) against its plain loops
+ * (dmc_depthwise_conv2d_s8_run_plain): every combination of 1, 3, 4, 6 and
+ * 13 channels, kernels 1, 3, 5 and 7, strides 1 and 2, padding 0, 1 and 2,
+ * 8, 4 and 2 bits, with and without a fused clamp, the input at an odd
+ * address, the output guarded; then 1,000 random shapes. (Fewer than 4
+ * channels, and kernels over 5 x 5, run the plain loops on this path too.)
+ * Built for the cores with the
  * DSP extension (mcu_test.sh runs it on M4 and M7); prints the number of
  * checks and fails with the first mismatch.
  */
 #include "dmc_conv2d.h"
+#include "dmc_depthwise.h"
 #include "dmc_linear.h"
 #include "mcu_io.h"
 
@@ -162,11 +171,76 @@ static uint32_t check_layers(void)
     return checks;
 }
 
+/* One random depthwise layer against the plain loops; 0 when the shape
+ * does not fit the buffers (not counted). */
+static uint32_t check_depthwise(int32_t channels, int32_t kernel, int32_t stride, int32_t padding, int32_t bits,
+                                int32_t clamp, int32_t trial)
+{
+    dmc_depthwise_conv2d_s8 p;
+    int32_t i, size, out_size, row_bytes;
+    int8_t *in = layer_in + 1; /* odd: the halfword loads are unaligned */
+    p.channels = channels;
+    p.kernel = kernel;
+    p.stride = stride;
+    p.padding = padding;
+    p.in_h = rand_in(kernel, kernel + 6);
+    p.in_w = rand_in(kernel, kernel + 6);
+    p.out_h = (p.in_h + 2 * padding - kernel) / stride + 1;
+    p.out_w = (p.in_w + 2 * padding - kernel) / stride + 1;
+    p.bits = bits;
+    size = p.in_h * p.in_w * channels;
+    out_size = p.out_h * p.out_w * channels;
+    row_bytes = dmc_row_bytes(kernel * kernel, bits);
+    if (size + 1 > LAYER_MAX || out_size + 8 > LAYER_MAX || row_bytes * channels > LAYER_MAX || channels > 64)
+        return 0;
+    for (i = 0; i < size; ++i) in[i] = (int8_t)(next_random() & 255u);
+    for (i = 0; i < row_bytes * channels; ++i) layer_w[i] = (uint8_t)(next_random() & 255u);
+    random_requant(channels, bits == 8 ? 14 + (kernel > 3) : 12); /* about |acc|: outputs mostly in range */
+    p.weights = layer_w;
+    p.bias = layer_bias;
+    p.multiplier = layer_mult;
+    p.shift = layer_shift;
+    p.input_zero_point = rand_in(-128, 127);
+    p.output_zero_point = rand_in(-128, 127);
+    /* a fused ReLU6-like clamp: [z_out, z_out + something], or none */
+    p.act_min = clamp ? p.output_zero_point : -128;
+    p.act_max = clamp ? (int32_t)dmc_min_i32(127, p.output_zero_point + rand_in(0, 60)) : 127;
+    dmc_depthwise_conv2d_s8_run_plain(&p, in, layer_ref);
+    for (i = 0; i < out_size + 8; ++i) layer_out[i] = 0x5A;
+    dmc_depthwise_conv2d_s8_run(&p, in, layer_out);
+    for (i = 0; i < out_size; ++i)
+        if (layer_out[i] != layer_ref[i]) layer_fail("depthwise", trial);
+    for (i = out_size; i < out_size + 8; ++i)
+        if (layer_out[i] != 0x5A) layer_fail("depthwise output overrun", trial);
+    return 1;
+}
+
+static uint32_t check_depthwise_layers(void)
+{
+    static const int32_t channel_counts[5] = {1, 3, 4, 6, 13}, kernels[4] = {1, 3, 5, 7};
+    uint32_t checks = 0;
+    int32_t trial = 0, ci, ki, stride, padding, bits, clamp;
+    for (ci = 0; ci < 5; ++ci)
+        for (ki = 0; ki < 4; ++ki)
+            for (stride = 1; stride <= 2; ++stride)
+                for (padding = 0; padding <= 2 && padding < kernels[ki]; ++padding)
+                    for (bits = 2; bits <= 8; bits *= 2)
+                        for (clamp = 0; clamp <= 1; ++clamp)
+                            checks += check_depthwise(channel_counts[ci], kernels[ki], stride, padding, bits,
+                                                      clamp, trial++);
+    for (ci = 0; ci < 1000; ++ci, ++trial) { /* random shapes */
+        const int32_t k = rand_in(1, 5);
+        checks += check_depthwise(rand_in(1, 24), k, rand_in(1, 3), rand_in(0, k - 1), 2 << rand_in(0, 2),
+                                  rand_in(0, 1), trial);
+    }
+    return checks;
+}
+
 int main(void)
 {
     uint32_t checks = 0;
     int32_t bits, n, trial, p, i;
-    char line[80], *s = line;
+    char line[128], *s = line;
     io_open();
     for (bits = 2; bits <= 8; bits *= 2)
         for (n = 1; n <= 70; ++n)
@@ -200,7 +274,9 @@ int main(void)
     s = fmt_u32(s, checks);
     s = fmt_str(s, " dot products, ");
     s = fmt_u32(s, check_layers());
-    s = fmt_str(s, " layers\n");
+    s = fmt_str(s, " conv2d/linear layers, ");
+    s = fmt_u32(s, check_depthwise_layers());
+    s = fmt_str(s, " depthwise layers\n");
     io_write(line, (size_t)(s - line));
     return 0;
 }
