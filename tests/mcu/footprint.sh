@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Measured footprint of the exported LeNet-5 on Cortex-M4F and Cortex-M0.
+# Measured footprint of the exported LeNet-5 on Cortex-M4F and Cortex-M0,
+# and of the depthwise-separable asset (config "dsconv":
+# assets/dsconv.compressed.json under its committed config) on those and
+# the Cortex-M7.
 #
 # For each config below, footprint_main.c (one embedded digit, one
 # inference) is built with the exported header for
 #   m4        Cortex-M4F, mps2-an386 (the header's DSP path, if it has one)
 #   m4_nodsp  the same with -DDMC_NO_DSP (plain C)
 #   m0        Cortex-M0+ code on the micro:bit (256 KiB flash, 16 KiB RAM)
+#   m7        Cortex-M7, mps2-an500 (DSP path; dsconv only)
+# (with --check, dsconv on m4 and m0 only: the CTest stays short)
 # and, once per core, without the model (footprint_main.c's stand-ins):
 # the baseline. It runs each firmware under qemu-system-arm with
 # icount_plugin.c and prints, per config and core:
@@ -34,8 +39,8 @@
 #   `dmc infer`, or when model_infer()'s instruction count is missing or 0
 #   (the build is named; its row shows "-"). The speed goals are printed,
 #   never asserted.
-#   --profile: also where model_infer()'s instructions go, for int8 and
-#   int4: executed instructions per (innermost inlined) function, from the
+#   --profile: also where model_infer()'s instructions go, for int8, int4
+#   and dsconv: executed instructions per (innermost inlined) function, from the
 #   plugin's per-address counts and arm-none-eabi-addr2line (builds with -g,
 #   which changes no code).
 #   Fails when the ARM toolchain or QEMU is missing (make deps installs them).
@@ -61,12 +66,19 @@ MNIST_DIR=${MNIST_DIR:-$root/../shared/datasets/mnist} # the README's default
 [ -x "$dmc" ] || { echo "no dmc at $dmc: build the engine first (cmake --build build)" >&2; exit 1; }
 if [ -n "${OPT:-}" ]; then MCU_CFLAGS="${MCU_CFLAGS/-O2/$OPT}"; fi
 [ "$profile" = 0 ] || MCU_CFLAGS="$MCU_CFLAGS -g"
-model=$root/assets/lenet5.json
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-configs=(int8 int4 int2 int4_pruned int2_pruned)
-variants=(m4 m4_nodsp m0)
+configs=(int8 int4 int2 int4_pruned int2_pruned dsconv)
+# the builds of a config: dsconv (depthwise) on m7 too; under --check (the
+# CTest, kept short) only on m4 (its DSP path) and m0 (its 16 KiB)
+variants_of() {
+    if [ "$1" != dsconv ]; then echo m4 m4_nodsp m0
+    elif [ "$check" = 1 ]; then echo m4 m0
+    else echo m4 m4_nodsp m0 m7; fi
+}
+base_cores=(m4 m0)
+[ "$check" = 1 ] || base_cores+=(m7)
 variant_core() { echo "${1%%_*}"; }
 variant_flags() { if [ "$1" = m4_nodsp ]; then echo "-DDMC_NO_DSP"; fi; }
 
@@ -117,10 +129,11 @@ measure() {
     } >"$out.vars"
 }
 
-config_run() { # CFG: export, reference output, the three builds
-    local cfg=$1 dir=$tmp/$1 v
+config_run() { # CFG: export, reference output, the builds
+    local cfg=$1 dir=$tmp/$1 v model
+    model=$(mcu_config_model "$root" "$cfg")
     mkdir -p "$dir"
-    echo "${MCU_LENET5_CONFIGS[$cfg]}" >"$dir/config.json"
+    mcu_config_json "$root" "$cfg" >"$dir/config.json"
     "$dmc" export --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" \
         --prefix model -o "$dir/model.h"
     "$dmc" infer --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" \
@@ -137,7 +150,7 @@ for k in ("peak_ram_bytes", "flash_bytes", "macs"): print("plan_%s=%d" % (k, d[k
             echo "P_$v=$(sed -n "s/^#define MODEL_$v //p" "$dir/model.h")"
         done
     } >"$dir/header.vars"
-    for v in "${variants[@]}"; do
+    for v in $(variants_of "$cfg"); do
         measure "$cfg/$v" "$(variant_core "$v")" "-DWITH_MODEL -I$dir $(variant_flags "$v")"
     done
 }
@@ -148,9 +161,9 @@ spawn() {
     "$@" &
 }
 mkdir -p "$tmp/base"
-spawn measure base/m4 m4 ""
-spawn measure base/m0 m0 ""
-for cfg in "${configs[@]}"; do spawn config_run "$cfg"; done
+for core in "${base_cores[@]}"; do spawn measure "base/$core" "$core" ""; done
+spawn config_run dsconv # the longest first (four builds, the most instructions)
+for cfg in "${configs[@]}"; do [ "$cfg" = dsconv ] || spawn config_run "$cfg"; done
 wait
 
 problems=()
@@ -169,7 +182,7 @@ load() { # FILE: the variables of a .vars file, or a problem when it is missing
     fi
 }
 
-echo "Footprint of the exported LeNet-5 ($(arm-none-eabi-gcc -dumpversion), ${MCU_CFLAGS%% *}," \
+echo "Footprint of the exported LeNet-5 and dsconv ($(arm-none-eabi-gcc -dumpversion), ${MCU_CFLAGS%% *}," \
     "qemu-system-arm $(qemu-system-arm --version | awk 'NR == 1 { print $4 }'))"
 echo "flash = .text+.data, RAM = .data+.bss (bytes); model = flash - baseline flash;" \
     "code = model - P_FLASH - const; insns: model_infer(), exact"
@@ -178,7 +191,7 @@ fmt="%-12s %-8s %7s %6s %7s %7s %6s %7s %5s %6s %5s %9s %5s\n"
 # shellcheck disable=SC2059
 printf "$fmt" config core flash RAM P_FLASH P_ARENA arena model const code stack insns /MAC
 declare -A base_flash base_ram base_funcs
-for core in m4 m0; do
+for core in "${base_cores[@]}"; do
     text=0 data=0 bss=0 stack=0 funcs=0 rc=0 region0=-1
     load "$tmp/base/$core.vars" || continue
     base_flash[$core]=$((text + data))
@@ -195,11 +208,15 @@ arena_ok=1 m0_fits=1
 expect="" plan_peak_ram_bytes="" plan_flash_bytes="" plan_macs="" # set by header.vars
 for cfg in "${configs[@]}"; do
     load "$tmp/$cfg/header.vars" || continue
-    for v in "${variants[@]}"; do
+    for v in $(variants_of "$cfg"); do
         core=$(variant_core "$v")
         text=0 data=0 bss=0 stack=0 funcs=0 rc=0 region0=-1 region1="" out="" params=0 arena=0 consts=0
         model_objects=0
-        load "$tmp/$cfg/$v.vars" || continue
+        if ! load "$tmp/$cfg/$v.vars"; then # a row all "-", the reason under Problems
+            # shellcheck disable=SC2059
+            printf "$fmt" "$cfg" "$v" - - "$P_FLASH_BYTES" "$P_ARENA_BYTES" - - - - - - -
+            continue
+        fi
         flash=$((text + data))
         ram=$((data + bss))
         model_flash=$((flash - ${base_flash[$core]:-0}))
@@ -251,6 +268,7 @@ for cfg in "${configs[@]}"; do
     done
 done
 
+[ "$check" = 0 ] || echo "(--check: dsconv on m4 and m0 only; its m4_nodsp and m7 rows come without --check)"
 goal() { # TEXT MET(0/1)
     if [ "$2" = 1 ]; then echo "  [met]    $1"; else echo "  [missed] $1"; fi
 }
@@ -290,8 +308,8 @@ profile_of() {
         sort -rn | head -n 12
 }
 if [ "$profile" = 1 ]; then
-    for cfg in int8 int4; do
-        for v in "${variants[@]}"; do profile_of "$cfg" "$v"; done
+    for cfg in int8 int4 dsconv; do
+        for v in $(variants_of "$cfg"); do profile_of "$cfg" "$v"; done
     done
 fi
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per MAC of each layer of the exported LeNet-5, measured like
+# Instructions per MAC of each layer of an exported model (LeNet-5, or the
+# depthwise-separable asset: config "dsconv"), measured like
 # footprint.sh (footprint_main.c, icount_plugin.c, one inference of test
 # digit 0), with the exported header's model_run() cut into one counted
 # region per layer: an ICOUNT_END(); ICOUNT_BEGIN(); pair after each layer
@@ -8,8 +9,9 @@
 # model_infer() plus its entry and exit (input copy, output copy).
 #
 # usage: layers.sh [PATH/TO/dmc [REPO_ROOT]]
-#   CONFIGS (default "int8 int4 int2"), VARIANTS (default "m4 m4_nodsp m0 m7"),
-#   OPT (default -O2), MNIST_DIR as footprint.sh.
+#   CONFIGS (default "int8 int4 int2 dsconv"; mcu_env.sh names them),
+#   VARIANTS (default "m4 m4_nodsp m0 m7"), OPT (default -O2), MNIST_DIR as
+#   footprint.sh; MCU_JOBS the parallel builds and runs (default nproc).
 # Prints, per config, one row per layer: MACs, then instructions and
 # instructions/MAC for each variant; "total" is the whole region sum / MACs.
 set -euo pipefail
@@ -21,14 +23,13 @@ source "$here/mcu_env.sh"
 mcu_require_tools
 MNIST_DIR=${MNIST_DIR:-$root/../shared/datasets/mnist}
 if [ -n "${OPT:-}" ]; then MCU_CFLAGS="${MCU_CFLAGS/-O2/$OPT}"; fi
-read -r -a configs <<<"${CONFIGS:-int8 int4 int2}"
+read -r -a configs <<<"${CONFIGS:-int8 int4 int2 dsconv}"
 read -r -a variants <<<"${VARIANTS:-m4 m4_nodsp m0 m7}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mcu_mnist_subset "$tmp/mnist" 100
 gcc -shared -fPIC -O2 -Wall -Wextra -o "$tmp/libicount.so" "$here/icount_plugin.c"
 digit=$(mcu_images_flags "$tmp/mnist/t10k-images-idx3-ubyte" 0 1)
-model=$root/assets/lenet5.json
 
 run_variant() { # CFG VARIANT
     local dir=$tmp/$1 v=$2 core=${2%%_*} flags=""
@@ -36,11 +37,16 @@ run_variant() { # CFG VARIANT
     mcu_build "$core" "$dir/$v.elf" "-DWITH_MODEL -I$dir $flags $digit" "$here/footprint_main.c" "$here/images.S"
     mcu_run "$core" "$dir/$v.elf" -plugin "$tmp/libicount.so,out=$dir/$v.count" >"$dir/$v.txt"
 }
+jobs_max=${MCU_JOBS:-$(nproc)}
+spawn() { # CMD...: in the background, at most $jobs_max at a time
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+    "$@" &
+}
 for cfg in "${configs[@]}"; do
     dir=$tmp/$cfg
     mkdir -p "$dir"
-    echo "${MCU_LENET5_CONFIGS[$cfg]}" >"$dir/config.json"
-    "$dmc" export --model "$model" --config "$dir/config.json" --mnist "$tmp/mnist" --prefix model \
+    mcu_config_json "$root" "$cfg" >"$dir/config.json"
+    "$dmc" export --model "$(mcu_config_model "$root" "$cfg")" --config "$dir/config.json" --mnist "$tmp/mnist" --prefix model \
         -o "$dir/orig.h"
     awk '/^static void model_run/ { inrun = 1 } inrun && /^}/ { inrun = 0 }
          { print } inrun && /^    dmc_.*_run\(/ { print "    ICOUNT_END(); ICOUNT_BEGIN();" }' \
@@ -51,9 +57,13 @@ for cfg in "${configs[@]}"; do
         "$dir/orig.h" >"$dir/layers"
     awk '/^ \*   layer / { t = 1; next } t && /^ \*   [A-Za-z]/ { gsub(",", "", $NF); print $2, $NF } t && /^ \*$/ { exit }' \
         "$dir/orig.h" >"$dir/macs"
-    pids=()
-    for v in "${variants[@]}"; do run_variant "$cfg" "$v" & pids+=($!); done
-    for p in "${pids[@]}"; do wait "$p"; done
+    for v in "${variants[@]}"; do spawn run_variant "$cfg" "$v"; done
+done
+wait
+for cfg in "${configs[@]}"; do
+    for v in "${variants[@]}"; do
+        [ -s "$tmp/$cfg/$v.count" ] || { echo "FAILED: $cfg $v: no instruction counts" >&2; exit 1; }
+    done
 done
 
 echo "Instructions per MAC by layer ($(arm-none-eabi-gcc -dumpversion), ${OPT:--O2})"

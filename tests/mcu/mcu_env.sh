@@ -26,6 +26,24 @@ declare -A MCU_LENET5_CONFIGS=(
     [int2_pruned]='{"default": {"bits": 2}, "layers": {"conv1": {"bits": 8}, "conv2": {"keep": 0.75}, "fc1": {"keep": 0.25}}}'
 )
 
+# mcu_config_model ROOT CFG, mcu_config_json ROOT CFG: the model file and
+# the config (JSON text) of a config name: the LeNet-5 configs above, or
+# "dsconv", the trained depthwise-separable asset under its committed config
+# (depthwise convolutions at 4 bits, global average pooling).
+mcu_config_model() {
+    if [ "$2" = dsconv ]; then echo "$1/assets/dsconv.compressed.json"; else echo "$1/assets/lenet5.json"; fi
+}
+mcu_config_json() {
+    if [ "$2" = dsconv ]; then
+        cat "$1/assets/dsconv.compressed.config.json"
+    elif [ -n "${MCU_LENET5_CONFIGS[$2]:-}" ]; then
+        echo "${MCU_LENET5_CONFIGS[$2]}"
+    else
+        echo "unknown config $2" >&2
+        return 1
+    fi
+}
+
 core_cpu() {
     case $1 in
     m0) echo "-mcpu=cortex-m0plus -mthumb" ;;
