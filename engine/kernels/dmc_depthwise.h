@@ -60,9 +60,9 @@ static inline int32_t dmc_depthwise_conv2d_s8_accumulator(const dmc_depthwise_co
  * sub-byte unpacking and is one copy for every width. Subtracting z_in
  * moves the padding out of the loop:
  *     bias + sum_all w * v = (bias + z_in * sum_all w) + sum_inside w * (x - z_in)
- * since a padded tap reads v = z_in. Each pixel's window is clipped to the
- * image once and only its inside taps run: no bounds test per tap, and
- * border pixels take the same loop as interior ones. Every value is exact:
+ * since a padded tap reads v = z_in. So a border pixel's window is clipped
+ * to the image once and runs only its inside taps, with no bounds test per
+ * tap; a 3 x 3 window inside the image runs unrolled. Every value is exact:
  * |w (x - z_in)| <= 127 * 255, at most DMC_DW_DSP_TAPS of them. */
 #define DMC_DW_DSP_TAPS 25 /* kernels up to 5 x 5 (100 bytes of stack); larger ones run the plain loops */
 
@@ -217,14 +217,35 @@ static inline void dmc_dw_dsp_inside(int32_t out, int32_t size, int32_t kernel, 
     *hi = j;
 }
 
+/* The requantization of a group's four accumulators into o[0..3]:
+ * dmc_requantize_dsp, with its shift >= 33 case's constants hoisted out
+ * of the pixel loop when every shift of the group has it (fast). */
+static inline __attribute__((always_inline)) void dmc_dw_dsp_store4(const int32_t acc[4], int32_t fast,
+                                                                    const int32_t *multiplier,
+                                                                    const int8_t *shift, const int32_t round[4],
+                                                                    const int32_t down[4], int32_t zero_point,
+                                                                    int32_t act_min, int32_t act_max, int8_t *o)
+{
+    int32_t j;
+    if (fast) {
+        for (j = 0; j < 4; ++j) {
+            const int32_t h = (int32_t)(((int64_t)acc[j] * (int64_t)multiplier[j]) >> 32);
+            const int32_t v = ((h + round[j]) >> down[j]) + zero_point;
+            o[j] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+        }
+        return;
+    }
+    for (j = 0; j < 4; ++j)
+        o[j] = dmc_requantize_dsp(acc[j], multiplier[j], shift[j], zero_point, act_min, act_max);
+}
+
 /* Channels c .. c + 3 over every output pixel. (A channel count that is
  * not a multiple of 4 ends with a group that overlaps the one before, so
  * that no load reads beyond the input; it stores the same bytes again.) A
  * 3 x 3 window inside the image runs unrolled (dmc_dw_dsp_3x3), the
- * others take dmc_dw_dsp_clipped. Out of line: one copy
- * serves every layer and width. The layer's fields are copied to locals
- * first: an int8 store could alias them, and they would be reloaded after
- * every one. */
+ * others take dmc_dw_dsp_clipped. Out of line: one copy serves every
+ * layer and width. The layer's fields are copied to locals first: an int8
+ * store could alias them, and they would be reloaded after every one. */
 static __attribute__((noinline, unused)) void dmc_dw_dsp_group(const dmc_depthwise_conv2d_s8 *p,
                                                                  const int8_t *in, int8_t *out, int32_t c)
 {
@@ -260,16 +281,7 @@ static __attribute__((noinline, unused)) void dmc_dw_dsp_group(const dmc_depthwi
             } else {
                 dmc_dw_dsp_clipped(p, in, c, wt, neg_z, oy, ox, acc);
             }
-            if (fast) {
-                for (j = 0; j < 4; ++j) { /* dmc_requantize_dsp's shift >= 33 case, constants hoisted */
-                    const int32_t h = (int32_t)(((int64_t)acc[j] * (int64_t)multiplier[j]) >> 32);
-                    const int32_t v = ((h + round[j]) >> down[j]) + zero_point;
-                    o[j] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
-                }
-            } else {
-                for (j = 0; j < 4; ++j)
-                    o[j] = dmc_requantize_dsp(acc[j], multiplier[j], shift[j], zero_point, act_min, act_max);
-            }
+            dmc_dw_dsp_store4(acc, fast, multiplier, shift, round, down, zero_point, act_min, act_max, o);
         }
     }
 }

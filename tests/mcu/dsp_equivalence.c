@@ -178,7 +178,7 @@ static uint32_t check_depthwise(int32_t channels, int32_t kernel, int32_t stride
 {
     dmc_depthwise_conv2d_s8 p;
     int32_t i, size, out_size, row_bytes;
-    int8_t *in = layer_in + 1; /* odd: the halfword loads are unaligned */
+    int8_t *in = layer_in + 1; /* odd: the DSP path's word loads are unaligned */
     p.channels = channels;
     p.kernel = kernel;
     p.stride = stride;
