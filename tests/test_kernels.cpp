@@ -158,6 +158,11 @@ const ConvCase kConvCases[] = {
     {7, 3, 11, 5, 3, 2, 0}, {3, 1, 6, 6, 1, 1, 0},  {7, 7, 13, 11, 5, 2, 2},
     {1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 3, 4, 4, 4, 3, 3},
     {2, 5, 17, 19, 3, 1, 1}, // 323 pixels: more than one batch of gathered fields, a partial last block
+    // One input channel at stride 1 (conv_one_channel.h): groups of 8 and a
+    // last group of 4 or fewer, kernels 1 to 7, rows narrower than 4 pixels.
+    {1, 20, 28, 28, 5, 1, 0}, {1, 9, 13, 11, 7, 1, 3}, {1, 4, 3, 3, 3, 1, 1}, {1, 2, 6, 1, 1, 1, 0},
+    {1, 3, 8, 10, 4, 1, 1},  // an even kernel: its last pair is whole
+    {1, 5, 9, 9, 3, 2, 1}, // stride 2: the gathering path
 };
 
 template <typename K> std::string variant_name(const testing::TestParamInfo<K> &info) { return info.param.name; }
@@ -213,7 +218,8 @@ TEST_P(Conv2dKernels, AccumulatorsEqualTheReference) {
     ASSERT_NE(kernel.accumulators, nullptr);
     std::mt19937 rng(97);
     const ConvCase cases[] = {{1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 7, 9, 7, 3, 2, 1},
-                              {2, 5, 17, 19, 3, 1, 1}, {7, 3, 11, 5, 3, 2, 0},   {401, 7, 1, 37, 1, 1, 0}};
+                              {2, 5, 17, 19, 3, 1, 1}, {7, 3, 11, 5, 3, 2, 0},   {401, 7, 1, 37, 1, 1, 0},
+                              {1, 20, 28, 28, 5, 1, 0}, {1, 9, 13, 11, 7, 1, 3}};
     for (int bits : {8, 4, 2})
         for (const ConvCase &c : cases) {
             const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;

@@ -18,6 +18,7 @@
 #include <algorithm>
 
 #include "conv_gather.h"
+#include "conv_one_channel.h"
 #include "dmc_linear.h"
 #include "dot_simd.h"
 
@@ -88,20 +89,24 @@ inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scrat
 
 template <int Bits>
 inline void conv2d_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
-    conv2d_tiles<Bits>(p, in, scratch, room, [&](V sums, int32_t first, int32_t oc, int32_t count) {
+    const auto store = [&](V sums, int32_t first, int32_t oc, int32_t count) {
         store_channel(sums, p, oc, out + size_t(first) * size_t(p->out_c) + size_t(oc), count);
-    });
+    };
+    if (one_channel_applies(p)) conv2d_one_channel(p, in, store);
+    else conv2d_tiles<Bits>(p, in, scratch, room, store);
 }
 
 template <int Bits>
 inline void conv2d_accumulators(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
                                 int64_t room) {
-    conv2d_tiles<Bits>(p, in, scratch, room, [&](V sums, int32_t first, int32_t oc, int32_t count) {
+    const auto store = [&](V sums, int32_t first, int32_t oc, int32_t count) {
         int32_t lanes[4];
         const V with_bias = add32x(sums, set32(p->bias[oc]));
         std::memcpy(lanes, &with_bias, 16);
         for (int32_t k = 0; k < count; ++k) acc[size_t(first + k) * size_t(p->out_c) + size_t(oc)] = lanes[k];
-    });
+    };
+    if (one_channel_applies(p)) conv2d_one_channel(p, in, store);
+    else conv2d_tiles<Bits>(p, in, scratch, room, store);
 }
 
 template <int Bits> inline void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
