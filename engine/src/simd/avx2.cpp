@@ -25,6 +25,7 @@
 #include <immintrin.h>
 
 #include "conv_gather.h"
+#include "one_channel.h"
 
 namespace dmc {
 namespace {
@@ -207,6 +208,66 @@ void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int
     }
 }
 
+// The one-input-channel convolution (one_channel.h) with eight output
+// pixels per multiply-add: the tap pairs of pixels ox .. ox + 3 in the low
+// 128 bits, of ox + 4 .. ox + 7 in the high. The dot products (bias not
+// added) of G output channels (`pairs`: their group's broadcast pairs).
+template <int G>
+void one_channel_tile(const int16_t *rows, int32_t row_len, int32_t k, const __m256i *pairs, int32_t ox,
+                      __m256i acc[G]) {
+    const int32_t per_row = (k + 1) / 2;
+    __m256i a[G]; // local, so that the sums stay in registers (acc could alias the rows)
+    for (int j = 0; j < G; ++j) a[j] = _mm256_setzero_si256();
+    for (int32_t ky = 0; ky < k; ++ky) {
+        const int16_t *r = rows + ky * row_len + ox;
+        for (int32_t q = 0; q < per_row; ++q, pairs += 8) {
+            const __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(r + 2 * q));
+            const __m128i t1 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(r + 2 * q + 1));
+            const __m256i x =
+                _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(t0, t1)), _mm_unpackhi_epi16(t0, t1), 1);
+            for (int j = 0; j < G; ++j) a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, pairs[j]));
+        }
+    }
+    for (int j = 0; j < G; ++j) acc[j] = a[j];
+}
+
+// Each channel pair's sums go to an Out as conv2d_tiles' do: four pixels of
+// both channels at a time.
+template <typename Out, typename Target>
+void one_channel_store(const dmc_conv2d_s8 *p, Target *target, const __m256i *acc, int32_t live, int32_t oc0,
+                       int32_t first, int32_t pixels) {
+    for (int32_t j = 0; j < live; j += 2) {
+        const int32_t j1 = j + 1 < live ? j + 1 : j;
+        const Out out(p, target, oc0 + j, oc0 + j1);
+        out(_mm256_permute2x128_si256(acc[j], acc[j1], 0x20), first, pixels < 4 ? pixels : 4);
+        if (pixels > 4) out(_mm256_permute2x128_si256(acc[j], acc[j1], 0x31), first + 4, pixels - 4);
+    }
+}
+
+template <typename Out, typename Target>
+void conv2d_one_channel(const dmc_conv2d_s8 *p, const int8_t *in, Target *target) {
+    const int32_t k = p->kernel, per_row = (k + 1) / 2, groups = (p->out_c + 7) / 8;
+    const int32_t row_len = one_channel_row_length(p), count = groups * k * per_row * 8;
+    int32_t values[kOneChannelMaxPairs];
+    __m256i pairs[kOneChannelMaxPairs]; // each pair in all eight lanes: the multiply-add reads it from memory
+    int16_t rows[kOneChannelMaxKernel * kOneChannelMaxRow];
+    one_channel_pairs(p, values);
+    for (int32_t i = 0; i < count; ++i) pairs[i] = _mm256_set1_epi32(values[i]);
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        one_channel_rows(p, in, oy, rows);
+        for (int32_t ox = 0; ox < p->out_w; ox += 8) {
+            const int32_t pixels = p->out_w - ox < 8 ? p->out_w - ox : 8;
+            for (int32_t g = 0; g < groups; ++g) {
+                const int32_t live = p->out_c - 8 * g < 8 ? p->out_c - 8 * g : 8;
+                __m256i acc[8];
+                if (live > 4) one_channel_tile<8>(rows, row_len, k, pairs + g * k * per_row * 8, ox, acc);
+                else one_channel_tile<4>(rows, row_len, k, pairs + g * k * per_row * 8, ox, acc);
+                one_channel_store<Out>(p, target, acc, live, 8 * g, oy * p->out_w + ox, pixels);
+            }
+        }
+    }
+}
+
 // Linear: four output rows at a time share each input chunk, loaded and
 // sign-extended once. The input is read in place (a tensor in the arena,
 // read exactly): the whole chunks straight, the last partial one through a
@@ -269,14 +330,16 @@ bool avx2_available() {
 }
 
 void conv2d_s8_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
-    if (p->bits == 8) conv2d_tiles<8, RequantizedOut>(p, in, scratch, room, out);
+    if (one_channel_applies(p)) conv2d_one_channel<RequantizedOut>(p, in, out);
+    else if (p->bits == 8) conv2d_tiles<8, RequantizedOut>(p, in, scratch, room, out);
     else if (p->bits == 4) conv2d_tiles<4, RequantizedOut>(p, in, scratch, room, out);
     else conv2d_tiles<2, RequantizedOut>(p, in, scratch, room, out);
 }
 
 void conv2d_s8_accumulators_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
                                  int64_t room) {
-    if (p->bits == 8) conv2d_tiles<8, AccumulatorOut>(p, in, scratch, room, acc);
+    if (one_channel_applies(p)) conv2d_one_channel<AccumulatorOut>(p, in, acc);
+    else if (p->bits == 8) conv2d_tiles<8, AccumulatorOut>(p, in, scratch, room, acc);
     else if (p->bits == 4) conv2d_tiles<4, AccumulatorOut>(p, in, scratch, room, acc);
     else conv2d_tiles<2, AccumulatorOut>(p, in, scratch, room, acc);
 }
