@@ -158,7 +158,8 @@ static __attribute__((noinline, unused)) void dmc_dw_dsp_clipped(const dmc_depth
 /* One tap in asm (the weight word at byte offset OFF of wt): 11
  * instructions, four temporaries. The C version needs more registers than
  * the core has and spills in the loop (an optimising build only: without
- * one the C version runs). */
+ * one the C version runs). A row of three taps is one asm statement of 12
+ * operands, so that it also fits when r7 is kept as the frame pointer. */
 #define DMC_DW_TAP_TEXT(OFF)                                                                      \
     "ldr %[v], [%[q]]\n\t"                                                                        \
     "ldr %[w], [%[wt], #" #OFF "]\n\t"                                                            \
@@ -171,8 +172,12 @@ static __attribute__((noinline, unused)) void dmc_dw_dsp_clipped(const dmc_depth
     "smlabb %[a1], %[t], %[u], %[a1]\n\t"                                                         \
     "smlatt %[a3], %[t], %[u], %[a3]\n\t"                                                         \
     "add %[q], %[q], %[cn]\n\t"
-#define DMC_DW_ROW_TEXT(O0, O1, O2)                                                               \
-    DMC_DW_TAP_TEXT(O0) DMC_DW_TAP_TEXT(O1) DMC_DW_TAP_TEXT(O2) "add %[q], %[q], %[skip]\n\t"
+#define DMC_DW_ROW_ASM(O0, O1, O2)                                                                \
+    __asm__(DMC_DW_TAP_TEXT(O0) DMC_DW_TAP_TEXT(O1) DMC_DW_TAP_TEXT(O2)                           \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(x), [v] "=&r"(v), \
+              [w] "=&r"(w), [t] "=&r"(t), [u] "=&r"(u)                                            \
+            : [wt] "r"(wt), [nz] "r"(neg_z), [cn] "r"(c_n)                                        \
+            : "memory")
 #endif
 
 /* Adds to acc a 3 x 3 window inside the image (x at its first tap),
@@ -184,11 +189,11 @@ static __attribute__((noinline, unused)) void dmc_dw_dsp_3x3(const int8_t *x, co
 #if defined(__OPTIMIZE__) && defined(__GNUC__)
     const int32_t skip = in_row - 3 * c_n; /* from after a row's third tap to the next row */
     uint32_t v, w, t, u;
-    __asm__(DMC_DW_ROW_TEXT(0, 4, 8) DMC_DW_ROW_TEXT(12, 16, 20) DMC_DW_ROW_TEXT(24, 28, 32)
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(x), [v] "=&r"(v),
-              [w] "=&r"(w), [t] "=&r"(t), [u] "=&r"(u)
-            : [wt] "r"(wt), [nz] "r"(neg_z), [cn] "r"(c_n), [skip] "r"(skip)
-            : "memory");
+    DMC_DW_ROW_ASM(0, 4, 8);
+    x += skip;
+    DMC_DW_ROW_ASM(12, 16, 20);
+    x += skip;
+    DMC_DW_ROW_ASM(24, 28, 32);
 #else
     int32_t j;
     for (j = 0; j < 9; j += 3, x += in_row) {
