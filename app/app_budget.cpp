@@ -137,7 +137,8 @@ std::string budget_defaults_json() {
 }
 
 // dmc search --json's object, and: the chosen figures at the top level,
-// every config scored (figures only), the time taken, and the request as
+// every config scored (figures only), the time taken (and where it went,
+// summed over the threads, as dmc search prints it), and the request as
 // dmc search options.
 std::string budget_result_json(const BudgetResult &r) {
     nlohmann::json j = nlohmann::json::parse(budget_outcome_to_json(r.outcome));
@@ -150,6 +151,9 @@ std::string budget_result_json(const BudgetResult &r) {
                           {"subset_accuracy", p.subset_accuracy}});
     j["scored"] = scored;
     j["ms"] = r.ms;
+    j["seconds"] = {{"compressing", r.outcome.seconds_compressing},
+                    {"screening", r.outcome.seconds_screening},
+                    {"confirming", r.outcome.seconds_confirming}};
     j["cli_args"] = budget_cli_args(r.request);
     return j.dump();
 }

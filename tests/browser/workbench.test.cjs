@@ -209,7 +209,10 @@ test('the budget panel (findBudget) gives dmc search\'s config for the same budg
               `(${found.ms.toFixed(0)} ms in the app from request to answer; load average ${load.toFixed(1)} on ` +
               `${os.cpus().length} CPUs); ${found.evaluated} configs scored on ${found.subset_images} images, ` +
               `${found.confirmed} confirmed on ${found.test_images}; ${(100 * found.accuracy).toFixed(2)}% at ` +
-              `${found.flash_bytes} bytes; ${redraws} frames drawn meanwhile (the progress bar)`);
+              `${found.flash_bytes} bytes; ${redraws} frames drawn meanwhile (the progress bar); ` +
+              `thread seconds: ${found.seconds.compressing.toFixed(1)} compressing, ` +
+              `${found.seconds.screening.toFixed(1)} scoring on the subset, ` +
+              `${found.seconds.confirming.toFixed(1)} on all images`);
   assert.deepEqual(found.cli_args, searchArgs(20000, defaults), 'the app states the options it used');
 
   const t1 = Date.now();
