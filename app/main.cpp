@@ -43,6 +43,8 @@ namespace {
 SDL_Window *g_window = nullptr;
 bool g_done = false;
 uint64_t g_last_hash = 0;
+double g_last_draw_ms = 0;  // when the last frame was drawn
+bool g_input = false;       // this frame handled an input event
 std::string g_screenshot; // native --screenshot
 
 // A hash of everything a frame would draw: vertices, indices, commands.
@@ -155,6 +157,7 @@ bool read_text(const char *path, std::string *text) {
 void handle_events() {
     SDL_Event event;
     while (SDL_PollEvent(&event)) {
+        g_input = true;
         ImGui_ImplSDL2_ProcessEvent(&event);
         if (event.type == SDL_QUIT) g_done = true;
         if (event.type == SDL_WINDOWEVENT) g_last_hash = 0; // exposed, resized: draw again
@@ -168,7 +171,16 @@ void handle_events() {
     }
 }
 
+// While the budget solver runs, what changes on screen is mostly its
+// progress bar, once per config scored (some 40 a second): drawing that
+// at most four times a second leaves the cores to the solver (in headless
+// Chromium every frame is rasterized on the CPU). Input draws at once.
+bool hold_frame(double now_ms) {
+    return app::state().budget.id != 0 && !g_input && now_ms - g_last_draw_ms < 250.0;
+}
+
 void frame() {
+    g_input = false;
 #ifdef __EMSCRIPTEN__
     int w = 0, h = 0;
     SDL_GetWindowSize(g_window, &w, &h);
@@ -188,8 +200,9 @@ void frame() {
     // keeps its last picture), while the loop still runs every frame for input.
     const ImGuiIO &io = ImGui::GetIO();
     const uint64_t hash = draw_data_hash(ImGui::GetDrawData(), io);
-    if (hash != g_last_hash) {
+    if (hash != g_last_hash && !hold_frame(work_start)) {
         g_last_hash = hash;
+        g_last_draw_ms = work_start;
         glViewport(0, 0, int(io.DisplaySize.x * io.DisplayFramebufferScale.x),
                    int(io.DisplaySize.y * io.DisplayFramebufferScale.y));
         // The windows draw no background (fill rate is what SwiftShader
