@@ -20,7 +20,8 @@
 #             model and the code (at least 200)
 # and as C++11 it compiles warning-free for m0, m3, m4 and m7. On m4 and
 # m7, dsp_equivalence.c also checks the DSP dot products against the plain
-# loops directly, on every length 1..70 and bit width. Every
+# loops directly, on every length 1..70 and bit width, and
+# conv1_equivalence.c the one-input-channel convolutions. Every
 # output byte must equal `dmc infer` and the host build of the same
 # program (gcc C99, g++ C++11): zero mismatches.
 # usage: mcu_test.sh PATH/TO/dmc REPO_ROOT
@@ -181,16 +182,19 @@ for cfg in "${configs[@]}"; do
 done
 wait
 
-# The DSP dot products against the plain loops, directly (dsp_equivalence.c).
+# The DSP dot products against the plain loops, directly (dsp_equivalence.c),
+# and the one-input-channel convolutions (conv1_equivalence.c).
 failed=0
-for core in m4 m7; do
-    mcu_build "$core" "$tmp/dsp_$core.elf" "-I$root/engine/kernels" "$here/dsp_equivalence.c"
-    if out=$(mcu_run "$core" "$tmp/dsp_$core.elf" 2>&1); then
-        echo "$core: $out"
-    else
-        echo "FAIL $core DSP dot products: $out"
-        failed=1
-    fi
+for prog in dsp_equivalence conv1_equivalence; do
+    for core in m4 m7; do
+        mcu_build "$core" "$tmp/${prog}_$core.elf" "-I$root/engine/kernels" "$here/$prog.c"
+        if out=$(mcu_run "$core" "$tmp/${prog}_$core.elf" 2>&1); then
+            echo "$core: $out"
+        else
+            echo "FAIL $core $prog: $out"
+            failed=1
+        fi
+    done
 done
 
 for cfg in "${configs[@]}"; do
