@@ -110,8 +110,20 @@ static inline void dmc_store32(void *p, uint32_t v)
 static inline __attribute__((always_inline)) void dmc_conv_dsp_widen(int8_t *dst, const int8_t *src,
                                                                      int32_t groups, int32_t bits)
 {
-    int32_t g;
-    for (g = 0; g < groups; ++g) {
+    int32_t g = 0;
+    if (bits == 8) /* two groups per step: fewer loop instructions (reads stay ahead of writes) */
+        for (; g + 2 <= groups; g += 2) {
+            const uint32_t va = dmc_load32(src), vb = dmc_load32(src + 4);
+            const uint32_t a02 = dmc_sxtb16(va), a13 = dmc_sxtb16_ror8(va);
+            const uint32_t b02 = dmc_sxtb16(vb), b13 = dmc_sxtb16_ror8(vb);
+            dmc_store32(dst, a02);
+            dmc_store32(dst + 4, a13);
+            dmc_store32(dst + 8, b02);
+            dmc_store32(dst + 12, b13);
+            src += 8;
+            dst += 16;
+        }
+    for (; g < groups; ++g) {
         if (bits == 8) {
             const uint32_t v = dmc_load32(src);
             const uint32_t x02 = dmc_sxtb16(v), x13 = dmc_sxtb16_ror8(v);
@@ -224,6 +236,15 @@ static inline uint32_t dmc_load32_partial(const uint8_t *p, int32_t n)
     return v;
 }
 
+/* The last, partial word of a row (left bytes, 1..4, after `whole` whole
+ * words), zeros beyond: with a whole word before it, one load that ends
+ * where the row ends, shifted down; else byte by byte. Never past the row. */
+static inline uint32_t dmc_load32_tail(const uint8_t *p, int32_t left, int32_t whole)
+{
+    if (whole > 0) return dmc_load32(p + left - 4) >> (32 - 8 * left);
+    return dmc_load32_partial(p, left);
+}
+
 /* One weight word of two channels (wa, wb) against two widened fields
  * (advanced past it): the word's G / 4 quads, in C. */
 static inline __attribute__((always_inline)) void dmc_conv_dsp_word(uint32_t wa, uint32_t wb,
@@ -257,30 +278,65 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_word(uint32_t wa,
     *pa11 = a11;
 }
 
+/* The last 1 or 2 values of a row (scalar) one by one, after its whole
+ * weight words, where a zero-padded word would cost 4 (8 bits) or 8 (4
+ * bits) values for them: x0, x1 point at the widened fields' last group,
+ * whose value j is the low half of its word j (8 bits) or 2j (4 and 2
+ * bits); wa, wb at the rows' bytes after their whole words. */
+static inline __attribute__((always_inline)) void dmc_conv_dsp_scalar(const int8_t *x0, const int8_t *x1,
+                                                                      const uint8_t *wa, const uint8_t *wb,
+                                                                      int32_t scalar, int32_t bits, int32_t *a00,
+                                                                      int32_t *a01, int32_t *a10, int32_t *a11)
+{
+    int32_t j;
+    for (j = 0; j < scalar; ++j) {
+        const int32_t at = 4 * j * (bits == 8 ? 1 : 2);
+        int16_t v0, v1;
+        const int32_t ka = dmc_packed_get(wa, j, bits), kb = dmc_packed_get(wb, j, bits);
+        memcpy(&v0, x0 + at, 2);
+        memcpy(&v1, x1 + at, 2);
+        *a00 += v0 * ka;
+        *a01 += v1 * ka;
+        *a10 += v0 * kb;
+        *a11 += v1 * kb;
+    }
+}
+
 /* acc = {pixel 0 x row a, pixel 1 x row a, pixel 0 x row b, pixel 1 x row b} */
 static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_t *x0, const int8_t *x1,
                                                                      const uint8_t *wa, const uint8_t *wb,
                                                                      int32_t depth, int32_t row_bytes,
-                                                                     int32_t whole, int32_t bits,
-                                                                     int32_t acc[4])
+                                                                     int32_t whole, int32_t scalar,
+                                                                     int32_t bits, int32_t acc[4])
 {
     const int32_t group = dmc_dsp_group(bits), full = whole;
     const int32_t scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
     int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
 #if defined(__OPTIMIZE__) && defined(__GNUC__)
-    if (full > 0) {
-        int32_t n_ = full;
-        if (bits == 8) {
-            DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD_NONE, 4));
-        } else if (bits == 4) {
-            DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xF0F0F0F0), 0)
-                                  DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xF0F0F0F0), 4));
-        } else {
-            DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(6, 0xC0C0C0C0), 0)
-                                  DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xC0C0C0C0), 0)
-                                      DMC_CONV_QUAD_TEXT(DMC_SPREAD(2, 0xC0C0C0C0), 0)
-                                          DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xC0C0C0C0), 4));
+    int32_t n_ = full, trip;
+    uint32_t tail[2];
+    /* two trips through one copy of the loop: the whole words, then the
+     * partial last words (if any) from tail */
+    for (trip = 0; trip < 2; ++trip) {
+        if (n_ > 0) {
+            if (bits == 8) {
+                DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD_NONE, 4));
+            } else if (bits == 4) {
+                DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xF0F0F0F0), 0)
+                                      DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xF0F0F0F0), 4));
+            } else {
+                DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(6, 0xC0C0C0C0), 0)
+                                      DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xC0C0C0C0), 0)
+                                          DMC_CONV_QUAD_TEXT(DMC_SPREAD(2, 0xC0C0C0C0), 0)
+                                              DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xC0C0C0C0), 4));
+            }
         }
+        if (trip > 0 || scalar > 0 || full * group >= depth) break;
+        tail[0] = dmc_load32_tail(wa, row_bytes - 4 * full, full);
+        tail[1] = dmc_load32_tail(wb, row_bytes - 4 * full, full);
+        wa = (const uint8_t *)&tail[0];
+        wb = (const uint8_t *)&tail[1];
+        n_ = 1;
     }
 #else
     int32_t g;
@@ -289,16 +345,21 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
         wa += 4;
         wb += 4;
     }
-#endif
-    if (full * group < depth) { /* the last row's partial word: never read past the row */
+    if (scalar == 0 && full * group < depth) { /* the last row's partial word: never read past the row */
         const int32_t left = row_bytes - 4 * full;
-        dmc_conv_dsp_word(dmc_load32_partial(wa, left), dmc_load32_partial(wb, left), &x0, &x1, bits,
+        dmc_conv_dsp_word(dmc_load32_tail(wa, left, full), dmc_load32_tail(wb, left, full), &x0, &x1, bits,
                           &a00, &a01, &a10, &a11);
     }
-    acc[0] = a00 >> scale_shift; /* exact: every term is a multiple of 2^scale_shift */
-    acc[1] = a01 >> scale_shift;
-    acc[2] = a10 >> scale_shift;
-    acc[3] = a11 >> scale_shift;
+#endif
+    a00 >>= scale_shift; /* exact: every term is a multiple of 2^scale_shift */
+    a01 >>= scale_shift;
+    a10 >>= scale_shift;
+    a11 >>= scale_shift;
+    dmc_conv_dsp_scalar(x0, x1, wa, wb, scalar, bits, &a00, &a01, &a10, &a11);
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
 }
 
 /* Requantizes channel c's accumulators of the pass's two pixels into o[0]
@@ -312,6 +373,39 @@ static __attribute__((noinline, unused)) void dmc_conv_dsp_out2(const dmc_conv2d
     const int8_t q0 = dmc_requantize_dsp(bias + acc0, multiplier, shift, zero_point, act_min, act_max);
     if (second) o[second] = dmc_requantize_dsp(bias + acc1, multiplier, shift, zero_point, act_min, act_max);
     o[0] = q0;
+}
+
+/* dmc_conv_dsp_out2 for the usual shift >= 33 (dmc_requantize_dsp's fast
+ * case) in line, the channel's constants taken once for both pixels; o[second]
+ * is written first, so that second = 0 leaves pixel 0's value. */
+static inline __attribute__((always_inline)) int8_t dmc_conv_dsp_rq(int32_t acc, int32_t multiplier, int32_t round,
+                                                                    int32_t s, int32_t zero_point, int32_t act_min,
+                                                                    int32_t act_max)
+{
+    const int32_t h = (int32_t)(((int64_t)acc * (int64_t)multiplier) >> 32);
+    int32_t v = ((h + round) >> s) + zero_point;
+    /* SSAT clamps to the int8 range in one instruction; a bound inside it
+     * (a fused ReLU's act_min, a layer constant) takes one more step */
+    __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
+    if (act_min > DMC_ACT_MIN) v = v < act_min ? act_min : v;
+    if (act_max < DMC_ACT_MAX) v = v > act_max ? act_max : v;
+    return (int8_t)v;
+}
+
+static inline __attribute__((always_inline)) void dmc_conv_dsp_out2_fast(const dmc_conv2d_s8 *p, int32_t c,
+                                                                         int32_t acc0, int32_t acc1, int8_t *o,
+                                                                         int32_t second)
+{
+    const int32_t shift = p->shift[c];
+    if (shift >= 33) {
+        const int32_t bias = p->bias[c], multiplier = p->multiplier[c];
+        const int32_t round = 1 << (shift - 33), s = shift - 32;
+        const int32_t zero_point = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
+        o[second] = dmc_conv_dsp_rq(bias + acc1, multiplier, round, s, zero_point, act_min, act_max);
+        o[0] = dmc_conv_dsp_rq(bias + acc0, multiplier, round, s, zero_point, act_min, act_max);
+        return;
+    }
+    dmc_conv_dsp_out2(p, c, acc0, acc1, o, second); /* rare: out of line */
 }
 
 /* dmc_conv2d_s8_gather, with a short way for a window inside the image:
@@ -331,15 +425,79 @@ static inline void dmc_conv_dsp_gather(const dmc_conv2d_s8 *p, const int8_t *in,
     dmc_conv2d_s8_gather(p, in, oy, ox, col);
 }
 
+/* One kernel row of a one-channel field inside the image: k bytes of an
+ * input row, a word at a time, then byte by byte (no call to memcpy, which
+ * costs more than a 5-byte row). */
+static inline __attribute__((always_inline)) void dmc_conv_c1_row(int8_t *col, const int8_t *src, int32_t k)
+{
+    int32_t j;
+    for (j = 0; j + 4 <= k; j += 4) dmc_store32(col + j, dmc_load32(src + j));
+    for (; j < k; ++j) col[j] = src[j];
+}
+
+/* A one-channel field that leaves the image: rows above or below it are
+ * the input zero point (a word at a time), rows that leave it sideways
+ * tap by tap; which taps are padding depends on the position only, never
+ * on the data. */
+static inline __attribute__((always_inline)) void dmc_conv_c1_gather_border(const dmc_conv2d_s8 *p,
+                                                                            const int8_t *in, int32_t y0,
+                                                                            int32_t x0, int8_t *col)
+{
+    const int32_t k = p->kernel, in_w = p->in_w, in_h = p->in_h;
+    const int8_t pad = (int8_t)p->input_zero_point;
+    const uint32_t pads = (uint32_t)(uint8_t)pad * 0x01010101u;
+    const int32_t inside = x0 >= 0 && x0 + k <= in_w;
+    int32_t ky, kx;
+    for (ky = 0; ky < k; ++ky, col += k) {
+        const int32_t iy = y0 + ky;
+        const int8_t *row;
+        if (iy < 0 || iy >= in_h) {
+            for (kx = 0; kx + 4 <= k; kx += 4) dmc_store32(col + kx, pads);
+            for (; kx < k; ++kx) col[kx] = pad;
+            continue;
+        }
+        row = in + (size_t)iy * (size_t)in_w;
+        if (inside) {
+            dmc_conv_c1_row(col, row + x0, k);
+            continue;
+        }
+        for (kx = 0; kx < k; ++kx) {
+            const int32_t ix = x0 + kx;
+            col[kx] = ix >= 0 && ix < in_w ? row[ix] : pad;
+        }
+    }
+}
+
+/* The field of a layer with one input channel (an image's first layer):
+ * inside the image, each kernel row is k bytes of one input row, copied a
+ * word at a time and then byte by byte. Always inlined, so that a constant
+ * layer's kernel size unrolls the copies. */
+static inline __attribute__((always_inline)) void dmc_conv_c1_gather(const dmc_conv2d_s8 *p, const int8_t *in,
+                                                                     int32_t oy, int32_t ox, int8_t *col)
+{
+    const int32_t k = p->kernel, in_w = p->in_w;
+    const int32_t y0 = oy * p->stride - p->padding, x0 = ox * p->stride - p->padding;
+    if (y0 >= 0 && x0 >= 0 && y0 + k <= p->in_h && x0 + k <= in_w) {
+        const int8_t *src = in + (size_t)y0 * (size_t)in_w + (size_t)x0;
+        int32_t ky;
+        for (ky = 0; ky < k; ++ky, col += k, src += in_w) dmc_conv_c1_row(col, src, k);
+        return;
+    }
+    dmc_conv_c1_gather_border(p, in, y0, x0, col);
+}
+
 static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(const dmc_conv2d_s8 *p,
                                                                              const int8_t *in, int8_t *out,
-                                                                             int8_t *scratch, int32_t bits)
+                                                                             int8_t *scratch, int32_t bits,
+                                                                             int32_t one_channel)
 {
     const int32_t depth = p->kernel * p->kernel * p->in_c;
     const int32_t stride = dmc_padded_length(depth);
     const int32_t group = dmc_dsp_group(bits);
     const int32_t words = (depth + group - 1) / group; /* weight words per row, the last maybe partial */
     const int32_t padded = words * group;               /* <= stride */
+    /* 1 or 2 values beyond the whole weight words go one by one (8 and 4 bits) */
+    const int32_t rest = depth - depth / group * group, scalar = bits != 2 && rest <= 2 ? rest : 0;
     const int32_t row_bytes = dmc_row_bytes(depth, bits);
     const int32_t pixels = p->out_h * p->out_w, out_c = p->out_c, out_w = p->out_w;
     const uint8_t *const weights = p->weights;
@@ -352,7 +510,8 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
         for (k = 0; k < count; ++k) {
             int8_t *bytes = field[k] + stride;
             int32_t z;
-            dmc_conv_dsp_gather(p, in, oy, ox, bytes);
+            if (one_channel) dmc_conv_c1_gather(p, in, oy, ox, bytes);
+            else dmc_conv_dsp_gather(p, in, oy, ox, bytes);
             /* zeros from depth to padded (at most 15 bytes), by words: a
              * byte loop would become a call to memset */
             z = depth & ~3;
@@ -374,10 +533,11 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             const uint8_t *wb = weights + (size_t)ob * (size_t)row_bytes;
             int32_t acc[4];
             /* a partial last word is loaded whole when another row follows row b */
-            dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes, ob + 1 < out_c ? words : depth / group,
+            dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes,
+                               scalar > 0 ? depth / group : (ob + 1 < out_c ? words : depth / group), scalar,
                                bits, acc);
-            dmc_conv_dsp_out2(p, oc, acc[0], acc[1], o + oc, count == 2 ? out_c : 0);
-            if (ob != oc) dmc_conv_dsp_out2(p, ob, acc[2], acc[3], o + ob, count == 2 ? out_c : 0);
+            dmc_conv_dsp_out2_fast(p, oc, acc[0], acc[1], o + oc, count == 2 ? out_c : 0);
+            if (ob != oc) dmc_conv_dsp_out2_fast(p, ob, acc[2], acc[3], o + ob, count == 2 ? out_c : 0);
         }
     }
 }
@@ -385,19 +545,43 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
 static inline void dmc_conv2d_s8_run_dsp_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                             int8_t *scratch)
 {
-    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 8);
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 8, 0);
+}
+
+/* in_c == 1: a copy of its own, usually called once (a model's first
+ * layer), so that the compiler inlines it and folds the layer's constants */
+static inline void dmc_conv2d_s8_run_dsp_c1_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                               int8_t *scratch)
+{
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 8, 1);
 }
 
 static inline void dmc_conv2d_s8_run_dsp_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                             int8_t *scratch)
 {
-    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 4);
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 4, 0);
+}
+
+/* in_c == 1: a copy of its own, usually called once (a model's first
+ * layer), so that the compiler inlines it and folds the layer's constants */
+static inline void dmc_conv2d_s8_run_dsp_c1_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                               int8_t *scratch)
+{
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 4, 1);
 }
 
 static inline void dmc_conv2d_s8_run_dsp_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                             int8_t *scratch)
 {
-    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 2);
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 2, 0);
+}
+
+/* in_c == 1: a copy of its own, usually called once (a model's first
+ * layer), so that the compiler inlines it and folds the layer's constants */
+static inline void dmc_conv2d_s8_run_dsp_c1_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+                                               int8_t *scratch)
+{
+    dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 2, 1);
 }
 #endif
 
@@ -415,6 +599,12 @@ static inline DMC_DSP_DISPATCH void dmc_conv2d_s8_run(const dmc_conv2d_s8 *p, co
     int32_t first, k, oc;
     int32_t oy = 0, ox = 0; /* the next pixel to gather, stepped (no division) */
 #if DMC_ARM_DSP
+    if (p->in_c == 1) {
+        if (p->bits == 8) dmc_conv2d_s8_run_dsp_c1_w8(p, in, out, scratch);
+        else if (p->bits == 4) dmc_conv2d_s8_run_dsp_c1_w4(p, in, out, scratch);
+        else dmc_conv2d_s8_run_dsp_c1_w2(p, in, out, scratch);
+        return;
+    }
     if (p->bits == 8) dmc_conv2d_s8_run_dsp_w8(p, in, out, scratch);
     else if (p->bits == 4) dmc_conv2d_s8_run_dsp_w4(p, in, out, scratch);
     else dmc_conv2d_s8_run_dsp_w2(p, in, out, scratch);
