@@ -542,7 +542,7 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
     }
 }
 
-static inline void dmc_conv2d_s8_run_dsp_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static __attribute__((noinline, unused)) void dmc_conv2d_s8_run_dsp_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                             int8_t *scratch)
 {
     dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 8, 0);
@@ -550,13 +550,13 @@ static inline void dmc_conv2d_s8_run_dsp_w8(const dmc_conv2d_s8 *p, const int8_t
 
 /* in_c == 1: a copy of its own, usually called once (a model's first
  * layer), so that the compiler inlines it and folds the layer's constants */
-static inline void dmc_conv2d_s8_run_dsp_c1_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static __attribute__((noinline, unused)) void dmc_conv2d_s8_run_dsp_c1_w8(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                                int8_t *scratch)
 {
     dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 8, 1);
 }
 
-static inline void dmc_conv2d_s8_run_dsp_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static __attribute__((noinline, unused)) void dmc_conv2d_s8_run_dsp_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                             int8_t *scratch)
 {
     dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 4, 0);
@@ -564,13 +564,13 @@ static inline void dmc_conv2d_s8_run_dsp_w4(const dmc_conv2d_s8 *p, const int8_t
 
 /* in_c == 1: a copy of its own, usually called once (a model's first
  * layer), so that the compiler inlines it and folds the layer's constants */
-static inline void dmc_conv2d_s8_run_dsp_c1_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static __attribute__((noinline, unused)) void dmc_conv2d_s8_run_dsp_c1_w4(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                                int8_t *scratch)
 {
     dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 4, 1);
 }
 
-static inline void dmc_conv2d_s8_run_dsp_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static __attribute__((noinline, unused)) void dmc_conv2d_s8_run_dsp_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                             int8_t *scratch)
 {
     dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 2, 0);
@@ -578,7 +578,7 @@ static inline void dmc_conv2d_s8_run_dsp_w2(const dmc_conv2d_s8 *p, const int8_t
 
 /* in_c == 1: a copy of its own, usually called once (a model's first
  * layer), so that the compiler inlines it and folds the layer's constants */
-static inline void dmc_conv2d_s8_run_dsp_c1_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
+static __attribute__((noinline, unused)) void dmc_conv2d_s8_run_dsp_c1_w2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out,
                                                int8_t *scratch)
 {
     dmc_conv2d_s8_run_dsp_bits(p, in, out, scratch, 2, 1);
