@@ -280,25 +280,21 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_word(uint32_t wa,
 
 /* The last 1 or 2 values of a row (scalar) one by one, after its whole
  * weight words, where a zero-padded word would cost 4 (8 bits) or 8 (4
- * bits) values for them: x0, x1 point at the widened fields' last group,
- * whose value j is the low half of its word j (8 bits) or 2j (4 and 2
- * bits); wa, wb at the rows' bytes after their whole words. */
-static inline __attribute__((always_inline)) void dmc_conv_dsp_scalar(const int8_t *x0, const int8_t *x1,
+ * bits) values for them: t0, t1 point at the fields' int8 values after
+ * their whole groups (never widened: the widening stops before them), wa,
+ * wb at the rows' bytes after their whole words. */
+static inline __attribute__((always_inline)) void dmc_conv_dsp_scalar(const int8_t *t0, const int8_t *t1,
                                                                       const uint8_t *wa, const uint8_t *wb,
                                                                       int32_t scalar, int32_t bits, int32_t *a00,
                                                                       int32_t *a01, int32_t *a10, int32_t *a11)
 {
     int32_t j;
     for (j = 0; j < scalar; ++j) {
-        const int32_t at = 4 * j * (bits == 8 ? 1 : 2);
-        int16_t v0, v1;
         const int32_t ka = dmc_packed_get(wa, j, bits), kb = dmc_packed_get(wb, j, bits);
-        memcpy(&v0, x0 + at, 2);
-        memcpy(&v1, x1 + at, 2);
-        *a00 += v0 * ka;
-        *a01 += v1 * ka;
-        *a10 += v0 * kb;
-        *a11 += v1 * kb;
+        *a00 += t0[j] * ka;
+        *a01 += t1[j] * ka;
+        *a10 += t0[j] * kb;
+        *a11 += t1[j] * kb;
     }
 }
 
@@ -307,6 +303,7 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
                                                                      const uint8_t *wa, const uint8_t *wb,
                                                                      int32_t depth, int32_t row_bytes,
                                                                      int32_t whole, int32_t scalar,
+                                                                     const int8_t *t0, const int8_t *t1,
                                                                      int32_t bits, int32_t acc[4])
 {
     const int32_t group = dmc_dsp_group(bits), full = whole;
@@ -355,7 +352,7 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
     a01 >>= scale_shift;
     a10 >>= scale_shift;
     a11 >>= scale_shift;
-    dmc_conv_dsp_scalar(x0, x1, wa, wb, scalar, bits, &a00, &a01, &a10, &a11);
+    dmc_conv_dsp_scalar(t0, t1, wa, wb, scalar, bits, &a00, &a01, &a10, &a11);
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
@@ -512,15 +509,19 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             int32_t z;
             if (one_channel) dmc_conv_c1_gather(p, in, oy, ox, bytes);
             else dmc_conv_dsp_gather(p, in, oy, ox, bytes);
-            /* zeros from depth to padded (at most 15 bytes), by words: a
-             * byte loop would become a call to memset */
-            z = depth & ~3;
-            if (z < depth) {
-                dmc_store32(bytes + z, dmc_load32(bytes + z) & ~(0xFFFFFFFFu << (8 * (depth - z))));
-                z += 4;
+            if (scalar > 0) { /* the last values stay int8, in place */
+                dmc_conv_dsp_widen(field[k], bytes, depth / group, bits);
+            } else {
+                /* zeros from depth to padded (at most 15 bytes), by words: a
+                 * byte loop would become a call to memset */
+                z = depth & ~3;
+                if (z < depth) {
+                    dmc_store32(bytes + z, dmc_load32(bytes + z) & ~(0xFFFFFFFFu << (8 * (depth - z))));
+                    z += 4;
+                }
+                for (; z < padded; z += 4) dmc_store32(bytes + z, 0);
+                dmc_conv_dsp_widen(field[k], bytes, words, bits);
             }
-            for (; z < padded; z += 4) dmc_store32(bytes + z, 0);
-            dmc_conv_dsp_widen(field[k], bytes, words, bits);
             if (++ox == out_w) {
                 ox = 0;
                 ++oy;
@@ -535,6 +536,7 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             /* a partial last word is loaded whole when another row follows row b */
             dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes,
                                scalar > 0 ? depth / group : (ob + 1 < out_c ? words : depth / group), scalar,
+                               field[0] + stride + depth / group * group, x1 + stride + depth / group * group,
                                bits, acc);
             dmc_conv_dsp_out2_fast(p, oc, acc[0], acc[1], o + oc, count == 2 ? out_c : 0);
             if (ob != oc) dmc_conv_dsp_out2_fast(p, ob, acc[2], acc[3], o + ob, count == 2 ? out_c : 0);
