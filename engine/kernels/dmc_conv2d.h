@@ -107,6 +107,26 @@ static inline void dmc_store32(void *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
+/* One group held in registers, widened into dst: 4 values (8 bits), 8
+ * values in two words (4 bits). */
+static inline __attribute__((always_inline)) void dmc_conv_dsp_widen8(int8_t *dst, uint32_t v)
+{
+    const uint32_t x02 = dmc_sxtb16(v), x13 = dmc_sxtb16_ror8(v);
+    dmc_store32(dst, x02);
+    dmc_store32(dst + 4, x13);
+}
+
+static inline __attribute__((always_inline)) void dmc_conv_dsp_widen4(int8_t *dst, uint32_t va, uint32_t vb)
+{
+    const uint32_t p0 = dmc_pkhbt16(va, vb), p1 = dmc_pkhtb16(vb, va);
+    const uint32_t x04 = dmc_sxtb16(p0), x15 = dmc_sxtb16_ror8(p0);
+    const uint32_t x26 = dmc_sxtb16(p1), x37 = dmc_sxtb16_ror8(p1);
+    dmc_store32(dst, x04);
+    dmc_store32(dst + 4, x26);
+    dmc_store32(dst + 8, x15);
+    dmc_store32(dst + 12, x37);
+}
+
 static inline __attribute__((always_inline)) void dmc_conv_dsp_widen(int8_t *dst, const int8_t *src,
                                                                      int32_t groups, int32_t bits)
 {
@@ -125,21 +145,11 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_widen(int8_t *dst
         }
     for (; g < groups; ++g) {
         if (bits == 8) {
-            const uint32_t v = dmc_load32(src);
-            const uint32_t x02 = dmc_sxtb16(v), x13 = dmc_sxtb16_ror8(v);
-            dmc_store32(dst, x02);
-            dmc_store32(dst + 4, x13);
+            dmc_conv_dsp_widen8(dst, dmc_load32(src));
             src += 4;
             dst += 8;
         } else if (bits == 4) {
-            const uint32_t va = dmc_load32(src), vb = dmc_load32(src + 4);
-            const uint32_t p0 = dmc_pkhbt16(va, vb), p1 = dmc_pkhtb16(vb, va);
-            const uint32_t x04 = dmc_sxtb16(p0), x15 = dmc_sxtb16_ror8(p0);
-            const uint32_t x26 = dmc_sxtb16(p1), x37 = dmc_sxtb16_ror8(p1);
-            dmc_store32(dst, x04);
-            dmc_store32(dst + 4, x26);
-            dmc_store32(dst + 8, x15);
-            dmc_store32(dst + 12, x37);
+            dmc_conv_dsp_widen4(dst, dmc_load32(src), dmc_load32(src + 4));
             src += 8;
             dst += 16;
         } else {
@@ -489,6 +499,49 @@ static inline __attribute__((always_inline)) void dmc_conv_c1_gather(const dmc_c
     dmc_conv_c1_gather_border(p, in, y0, x0, col);
 }
 
+/* Is the window of output pixel (oy, ox) inside the image? */
+static inline int32_t dmc_conv_inside(const dmc_conv2d_s8 *p, int32_t oy, int32_t ox)
+{
+    const int32_t y0 = oy * p->stride - p->padding, x0 = ox * p->stride - p->padding;
+    return y0 >= 0 && x0 >= 0 && y0 + p->kernel <= p->in_h && x0 + p->kernel <= p->in_w;
+}
+
+/* A 5x5 one-channel window inside the image (r0: its first row), straight
+ * into the widened field (8 and 4 bits: 24 values, 6 words of 4 bytes in
+ * tap order, each taken with one unaligned load or two merged), and the
+ * 25th value into bytes[24] (int8, for dmc_conv_dsp_scalar): no int8 copy
+ * of the window is written and read back. The loads stay inside rows 0 to
+ * 4 of the window's image rows: r1 - 1 is in row r0's image row, r2 + 5
+ * at most the first byte of the image row after r2's. */
+static inline __attribute__((always_inline)) void dmc_conv_c1_field5(const int8_t *r0, int32_t in_w, int8_t *field,
+                                                                     int8_t *bytes, int32_t bits)
+{
+    const int8_t *r1 = r0 + in_w, *r2 = r1 + in_w, *r3 = r2 + in_w, *r4 = r3 + in_w;
+    uint16_t h0, h1;
+    uint32_t q0, q1, q2, q3, q4, q5;
+    memcpy(&h0, r1 + 3, 2);
+    memcpy(&h1, r2, 2);
+    q0 = dmc_load32(r0);                                                   /* r0[0..3] */
+    q1 = (dmc_load32(r1 - 1) & 0xFFFFFF00u) | (uint8_t)r0[4];              /* r0[4], r1[0..2] */
+    q2 = (uint32_t)h0 | ((uint32_t)h1 << 16);                               /* r1[3..4], r2[0..1] */
+    q3 = (dmc_load32(r2 + 2) & 0x00FFFFFFu) | ((uint32_t)(uint8_t)r3[0] << 24); /* r2[2..4], r3[0] */
+    q4 = dmc_load32(r3 + 1);                                               /* r3[1..4] */
+    q5 = dmc_load32(r4);                                                   /* r4[0..3] */
+    bytes[24] = r4[4];
+    if (bits == 8) {
+        dmc_conv_dsp_widen8(field, q0);
+        dmc_conv_dsp_widen8(field + 8, q1);
+        dmc_conv_dsp_widen8(field + 16, q2);
+        dmc_conv_dsp_widen8(field + 24, q3);
+        dmc_conv_dsp_widen8(field + 32, q4);
+        dmc_conv_dsp_widen8(field + 40, q5);
+    } else {
+        dmc_conv_dsp_widen4(field, q0, q1);
+        dmc_conv_dsp_widen4(field + 16, q2, q3);
+        dmc_conv_dsp_widen4(field + 32, q4, q5);
+    }
+}
+
 static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(const dmc_conv2d_s8 *p,
                                                                              const int8_t *in, int8_t *out,
                                                                              int8_t *scratch, int32_t bits,
@@ -513,11 +566,18 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
         for (k = 0; k < count; ++k) {
             int8_t *bytes = field[k] + stride;
             int32_t z;
-            if (one_channel) dmc_conv_c1_gather(p, in, oy, ox, bytes);
-            else dmc_conv_dsp_gather(p, in, oy, ox, bytes);
-            if (scalar > 0) { /* the last values stay int8, in place */
+            /* (scalar is 1 for a 5x5 field at 8 and 4 bits) */
+            if (one_channel && p->kernel == 5 && scalar > 0 && dmc_conv_inside(p, oy, ox)) {
+                dmc_conv_c1_field5(in + (size_t)(oy * p->stride - p->padding) * (size_t)p->in_w +
+                                       (size_t)(ox * p->stride - p->padding),
+                                   p->in_w, field[k], bytes, bits);
+            } else if (scalar > 0) { /* the last values stay int8, in place */
+                if (one_channel) dmc_conv_c1_gather(p, in, oy, ox, bytes);
+                else dmc_conv_dsp_gather(p, in, oy, ox, bytes);
                 dmc_conv_dsp_widen(field[k], bytes, depth / group, bits);
             } else {
+                if (one_channel) dmc_conv_c1_gather(p, in, oy, ox, bytes);
+                else dmc_conv_dsp_gather(p, in, oy, ox, bytes);
                 /* zeros from depth to padded (at most 15 bytes), by words: a
                  * byte loop would become a call to memset */
                 z = depth & ~3;
