@@ -292,19 +292,18 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_word(uint32_t wa,
  * weight words, where a zero-padded word would cost 4 (8 bits) or 8 (4
  * bits) values for them: t0, t1 point at the fields' int8 values after
  * their whole groups (never widened: the widening stops before them), wa,
- * wb at the rows' bytes after their whole words. */
+ * wb at the rows' bytes after their whole words; acc as dmc_conv_dsp_block's. */
 static inline __attribute__((always_inline)) void dmc_conv_dsp_scalar(const int8_t *t0, const int8_t *t1,
                                                                       const uint8_t *wa, const uint8_t *wb,
-                                                                      int32_t scalar, int32_t bits, int32_t *a00,
-                                                                      int32_t *a01, int32_t *a10, int32_t *a11)
+                                                                      int32_t scalar, int32_t bits, int32_t acc[4])
 {
     int32_t j;
     for (j = 0; j < scalar; ++j) {
         const int32_t ka = dmc_packed_get(wa, j, bits), kb = dmc_packed_get(wb, j, bits);
-        *a00 += t0[j] * ka;
-        *a01 += t1[j] * ka;
-        *a10 += t0[j] * kb;
-        *a11 += t1[j] * kb;
+        acc[0] += t0[j] * ka;
+        acc[1] += t1[j] * ka;
+        acc[2] += t0[j] * kb;
+        acc[3] += t1[j] * kb;
     }
 }
 
@@ -313,7 +312,6 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
                                                                      const uint8_t *wa, const uint8_t *wb,
                                                                      int32_t depth, int32_t row_bytes,
                                                                      int32_t whole, int32_t scalar,
-                                                                     const int8_t *t0, const int8_t *t1,
                                                                      int32_t bits, int32_t acc[4])
 {
     const int32_t group = dmc_dsp_group(bits), full = whole;
@@ -358,15 +356,10 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
                           &a00, &a01, &a10, &a11);
     }
 #endif
-    a00 >>= scale_shift; /* exact: every term is a multiple of 2^scale_shift */
-    a01 >>= scale_shift;
-    a10 >>= scale_shift;
-    a11 >>= scale_shift;
-    dmc_conv_dsp_scalar(t0, t1, wa, wb, scalar, bits, &a00, &a01, &a10, &a11);
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
+    acc[0] = a00 >> scale_shift; /* exact: every term is a multiple of 2^scale_shift */
+    acc[1] = a01 >> scale_shift;
+    acc[2] = a10 >> scale_shift;
+    acc[3] = a11 >> scale_shift;
 }
 
 /* Requantizes channel c's accumulators of the pass's two pixels into o[0]
@@ -602,8 +595,10 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             /* a partial last word is loaded whole when another row follows row b */
             dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes,
                                scalar > 0 ? depth / group : (ob + 1 < out_c ? words : depth / group), scalar,
-                               field[0] + stride + depth / group * group, x1 + stride + depth / group * group,
                                bits, acc);
+            /* after the asm loop, whose registers it would crowd */
+            dmc_conv_dsp_scalar(field[0] + stride + depth / group * group, x1 + stride + depth / group * group,
+                                wa + 4 * (depth / group), wb + 4 * (depth / group), scalar, bits, acc);
             dmc_conv_dsp_out2_fast(p, oc, acc[0], acc[1], o + oc, count == 2 ? out_c : 0);
             if (ob != oc) dmc_conv_dsp_out2_fast(p, ob, acc[2], acc[3], o + ob, count == 2 ? out_c : 0);
         }
