@@ -535,6 +535,28 @@ static inline __attribute__((always_inline)) void dmc_conv_c1_field5(const int8_
     }
 }
 
+/* The same for a 3x3 window: 8 values as 2 words (r0[0..2] and r1[0];
+ * r1[1..2] and r2[0..1]), the 9th into bytes[8]. r0[3] is read and
+ * replaced: it lies in r0's image row or is the first byte of the next. */
+static inline __attribute__((always_inline)) void dmc_conv_c1_field3(const int8_t *r0, int32_t in_w, int8_t *field,
+                                                                     int8_t *bytes, int32_t bits)
+{
+    const int8_t *r1 = r0 + in_w, *r2 = r1 + in_w;
+    uint16_t h0, h1;
+    uint32_t q0, q1;
+    memcpy(&h0, r1 + 1, 2);
+    memcpy(&h1, r2, 2);
+    q0 = (dmc_load32(r0) & 0x00FFFFFFu) | ((uint32_t)(uint8_t)r1[0] << 24);
+    q1 = (uint32_t)h0 | ((uint32_t)h1 << 16);
+    bytes[8] = r2[2];
+    if (bits == 8) {
+        dmc_conv_dsp_widen8(field, q0);
+        dmc_conv_dsp_widen8(field + 8, q1);
+    } else {
+        dmc_conv_dsp_widen4(field, q0, q1);
+    }
+}
+
 static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(const dmc_conv2d_s8 *p,
                                                                              const int8_t *in, int8_t *out,
                                                                              int8_t *scratch, int32_t bits,
@@ -559,11 +581,12 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
         for (k = 0; k < count; ++k) {
             int8_t *bytes = field[k] + stride;
             int32_t z;
-            /* (scalar is 1 for a 5x5 field at 8 and 4 bits) */
-            if (one_channel && p->kernel == 5 && scalar > 0 && dmc_conv_inside(p, oy, ox)) {
-                dmc_conv_c1_field5(in + (size_t)(oy * p->stride - p->padding) * (size_t)p->in_w +
-                                       (size_t)(ox * p->stride - p->padding),
-                                   p->in_w, field[k], bytes, bits);
+            /* (scalar is 1 for a 3x3 or 5x5 field at 8 and 4 bits) */
+            if (one_channel && (p->kernel == 5 || p->kernel == 3) && scalar > 0 && dmc_conv_inside(p, oy, ox)) {
+                const int8_t *r0 = in + (size_t)(oy * p->stride - p->padding) * (size_t)p->in_w +
+                                   (size_t)(ox * p->stride - p->padding);
+                if (p->kernel == 5) dmc_conv_c1_field5(r0, p->in_w, field[k], bytes, bits);
+                else dmc_conv_c1_field3(r0, p->in_w, field[k], bytes, bits);
             } else if (scalar > 0) { /* the last values stay int8, in place */
                 if (one_channel) dmc_conv_c1_gather(p, in, oy, ox, bytes);
                 else dmc_conv_dsp_gather(p, in, oy, ox, bytes);
