@@ -116,7 +116,7 @@ bool find_budget_json(const std::string &json);
 void cancel_budget();
 void smallest_within_one_point(); // the preset: max drop 1 point, no limit
 std::vector<std::string> budget_cli_args(const BudgetRequest &request); // dmc search's options
-std::string budget_defaults_json(); // the panel's bits, keeps, subset and screening calibration
+std::string budget_defaults_json(); // the panel's bits, keeps, subset, screening calibration, finalists
 std::string budget_result_json(const BudgetResult &result);
 void update_budget(); // polls the worker's answer (update() calls it)
 

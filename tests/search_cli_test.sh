@@ -13,8 +13,9 @@ source "$(dirname "$0")/cli_lib.sh"
 grep -q "usage: dmc search" "$tmp/out" || fail "dmc search --help prints no usage"
 "$dmc" --help | grep -q "  search " || fail "dmc --help does not list search"
 
-# A met budget, small and quick: bits 8,4 and keep 1,0.5, 300 subset images.
-if "$dmc" search --model "$model" --flash 20000 --bits 8,4 --keep 1,0.5 --subset 300 --json \
+# A met budget, small and quick: bits 8,4 and keep 1,0.5, 300 subset images,
+# 3 finalists confirmed on all test images.
+if "$dmc" search --model "$model" --flash 20000 --bits 8,4 --keep 1,0.5 --subset 300 --finalists 3 --json \
     -o "$tmp/best.json" >"$tmp/search.json" 2>"$tmp/err"; then
     python3 - "$tmp/search.json" "$tmp/best.json" <<'PY' || fail "dmc search --json: bad output"
 import json, sys
@@ -24,7 +25,7 @@ assert out["best"]["flash_bytes"] <= 20000, out["best"]
 assert out["best"]["config"] == best, (out["best"]["config"], best)
 assert out["budget"]["flash_bytes"] == 20000 and out["budget"]["peak_ram_bytes"] is None
 assert out["subset_images"] == 300 and out["test_images"] == 10000
-assert out["evaluated"] > 0 and 0 < out["confirmed"] <= out["evaluated"]
+assert out["evaluated"] > 3 and out["confirmed"] == 3, (out["evaluated"], out["confirmed"])
 assert out["front_resource"] == "flash_bytes" and out["front"], out["front"]
 flashes = [p["flash_bytes"] for p in out["front"]]
 assert flashes == sorted(flashes) and max(flashes) <= 20000
@@ -87,6 +88,7 @@ for bad in 0 -5 1e10 nan 12.5 99999999999; do
 done
 expect_error "--ram x" "option --ram: 'x' is not an integer" "$dmc" search --model "$model" --ram x
 expect_error "--macs -1" "option --macs: '-1' is not an integer" "$dmc" search --model "$model" --macs -1
+expect_error "--finalists 0" "option --finalists: '0' is not an integer" "$dmc" search --model "$model" --flash 20000 --finalists 0
 for bad in nan -1 101 inf; do
     expect_error "--max-drop $bad" "option --max-drop: '$bad'" "$dmc" search --model "$model" --max-drop "$bad"
 done

@@ -16,7 +16,7 @@
 //
 // usage: budget_bench [--model FILE] [--mnist DIR] [--limit N]
 //                     [--budgets B1,B2,...] [--subset N] [--screen-calibration N]
-//                     [--random N]
+//                     [--finalists N] [--random N]
 // Prints figures; it is not a test.
 #include <algorithm>
 #include <chrono>
@@ -40,6 +40,7 @@ struct Args {
     int limit = 0;
     int subset = 2000;
     int screen = 0; // BudgetOptions::screening_calibration
+    int finalists = BudgetOptions().finalists;
     int random = 0; // configs drawn at random instead of the exhaustive space
     std::vector<int64_t> budgets = {8000, 10000, 12000, 14000, 17000, 20000, 25000, 30000};
 };
@@ -53,6 +54,7 @@ Args parse(int argc, char **argv) {
         else if (k == "--limit") a.limit = std::atoi(v.c_str());
         else if (k == "--subset") a.subset = std::atoi(v.c_str());
         else if (k == "--screen-calibration") a.screen = std::atoi(v.c_str());
+        else if (k == "--finalists") a.finalists = std::atoi(v.c_str());
         else if (k == "--random") a.random = std::atoi(v.c_str());
         else if (k == "--budgets") {
             a.budgets.clear();
@@ -176,6 +178,7 @@ double compare_row(const Args &args, const Model &model, const CalibrationSet &c
     BudgetOptions options;
     options.subset_images = args.subset;
     options.screening_calibration = args.screen;
+    options.finalists = args.finalists;
     const auto t0 = std::chrono::steady_clock::now();
     const BudgetOutcome found = solve_budget(compressor, test, b, choices, options);
     const double solve_s = seconds_since(t0);

@@ -14,8 +14,8 @@ namespace {
 const char *kSearchHelp =
     "usage: dmc search --model FILE [--flash BYTES] [--ram BYTES] [--macs N]\n"
     "                  [--max-drop POINTS] [--bits LIST] [--keep LIST] [--mnist DIR]\n"
-    "                  [--subset N] [--screen-calibration N] [--threads N] [--json]\n"
-    "                  [-o BEST.config.json]\n"
+    "                  [--subset N] [--screen-calibration N] [--finalists N] [--threads N]\n"
+    "                  [--json] [-o BEST.config.json]\n"
     "\n"
     "Finds the most accurate per-layer config (bits and keep ratio of every\n"
     "conv2d/linear layer, bits of every depthwise layer, whose channels follow\n"
@@ -40,6 +40,8 @@ const char *kSearchHelp =
     "                     compress candidates with only the first N calibration\n"
     "                     images (faster, ranks a little differently; the\n"
     "                     finalists always use all; default 0: all)\n"
+    "  --finalists N      the best configs on the subset scored again on all test\n"
+    "                     images, the best there being the answer (default 6)\n"
     "  --threads N        score candidates on N threads (default 1; the answer is\n"
     "                     the same with any number)\n"
     "  --json             print one JSON object instead of the tables\n"
@@ -48,7 +50,8 @@ const char *kSearchHelp =
 int cmd_search(int argc, char **argv) {
     const Options o(argc, argv,
                     with_model_options({"--model", "--flash", "--ram", "--macs", "--max-drop", "--bits", "--keep",
-                                        "--mnist", "--subset", "--screen-calibration", "--threads", "-o"}),
+                                        "--mnist", "--subset", "--screen-calibration", "--finalists", "--threads",
+                                        "-o"}),
                     {"--json"});
     const Model model = load_model_option(o);
     Budget budget;
@@ -68,6 +71,7 @@ int cmd_search(int argc, char **argv) {
     BudgetOptions options;
     options.subset_images = o.integer("--subset", options.subset_images, 1, 100000000);
     options.screening_calibration = o.integer("--screen-calibration", 0, 0, 100000000);
+    options.finalists = o.integer("--finalists", options.finalists, 1, 1000);
     options.threads = o.integer("--threads", 1, 1, 16);
 
     const TestSet test = load_test_set(model, o.get("--mnist"));

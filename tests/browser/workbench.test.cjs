@@ -192,7 +192,8 @@ test('the URL fragment keeps the state: a reload or a shared link restores it', 
 // The dmc search options the app says it used, as the test builds them
 // from the panel's defaults: the same search on both sides.
 const searchArgs = (flash, d) => ['--flash', String(flash), '--bits', d.bits.join(','), '--keep', d.keeps.join(','),
-                                  '--subset', String(d.subset), '--screen-calibration', String(d.screenCalibration)];
+                                  '--subset', String(d.subset), '--screen-calibration', String(d.screenCalibration),
+                                  '--finalists', String(d.finalists)];
 
 test('the budget panel (findBudget) gives dmc search\'s config for the same budget, and applies it on a click',
      async () => {
