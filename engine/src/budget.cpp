@@ -61,6 +61,10 @@
 // those shared prefixes long. Calibration still takes most of the time
 // (LeNet-5: about 60%); options.screening_calibration trades some of the
 // ranking's fidelity for it, the finalists keeping the full calibration.
+// With options.threads > 1 the candidates of each step are scored on that
+// many lanes (screen_in_parallel: pairs of lanes work a segment of the
+// order from both ends), the finalists compressed on two and scored on
+// parts of the test set: the same answer with any number of threads.
 #include "dmc/budget.h"
 
 #include <algorithm>
@@ -969,7 +973,7 @@ State Solver::choose(const std::vector<State> &order) {
         const std::vector<std::unique_ptr<CompressedModel>> models = compress_finalists(finals);
         for (size_t i = 0; i < finals.size(); ++i) {
             const State &s = finals[i];
-            if (progress_) progress_(SearchStage::FullCheck, int(i) + 1, finalists);
+            if (progress_) progress_(SearchStage::FullCheck, int(i) + 1, int(finals.size()));
             const int correct = confirmed_[s] = correct_on_all(*models[i]);
             if (!found || correct > confirmed_[best] || (correct == confirmed_[best] && better(s, best)))
                 best = s, found = true;
