@@ -193,40 +193,38 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_widen(int8_t *dst
     } while (0)
 
 #if defined(__OPTIMIZE__) && defined(__GNUC__)
-/* The loop over whole weight words as one asm statement, n > 0 words: per
- * quad, the weight word loaded from wa, wb (each then advanced by INC
- * bytes), spread by SPREAD, then 4 SMLADs per channel pair. Compilers
- * schedule the C version's values into more registers than the core has
- * and spill in the loop; this loop fits its 14 (an optimising build only:
- * without one the C version runs). */
-#define DMC_CONV_QUAD_TEXT(SPREAD, INC)                                                           \
-    "ldr %[t0], [%[wa]], #" #INC "\n\t"                                                           \
-    "ldr %[t1], [%[wb]], #" #INC "\n\t" SPREAD                                                    \
-    "sxtb16 %[t2], %[t0]\n\t"                                                                     \
-    "sxtb16 %[t3], %[t1]\n\t"                                                                     \
-    "ldr %[t4], [%[x0]], #8\n\t"                                                                  \
-    "smlad %[a00], %[t4], %[t2], %[a00]\n\t"                                                      \
-    "smlad %[a10], %[t4], %[t3], %[a10]\n\t"                                                      \
-    "ldr %[t4], [%[x1]], #8\n\t"                                                                  \
-    "smlad %[a01], %[t4], %[t2], %[a01]\n\t"                                                      \
-    "smlad %[a11], %[t4], %[t3], %[a11]\n\t"                                                      \
-    "sxtb16 %[t2], %[t0], ror #8\n\t"                                                             \
-    "sxtb16 %[t3], %[t1], ror #8\n\t"                                                             \
-    "ldr %[t4], [%[x0], #-4]\n\t"                                                                 \
-    "smlad %[a00], %[t4], %[t2], %[a00]\n\t"                                                      \
-    "smlad %[a10], %[t4], %[t3], %[a10]\n\t"                                                      \
-    "ldr %[t4], [%[x1], #-4]\n\t"                                                                 \
-    "smlad %[a01], %[t4], %[t2], %[a01]\n\t"                                                      \
-    "smlad %[a11], %[t4], %[t3], %[a11]\n\t"
-#define DMC_CONV_LOOP_ASM(QUADS)                                                                  \
+/* One quad (4 values) of two channels as one asm statement: the weight
+ * words t0, t1 spread by SPREAD (in place), then 4 SMLADs per channel pair
+ * against the pixels' fields x0, x1 (each advanced by 8 bytes). 11 register
+ * operands: GCC cannot satisfy a statement of more than 12 when r7 is the
+ * Thumb frame pointer (-fno-omit-frame-pointer: 13 allocatable registers,
+ * and it refuses the translation unit), as it refused the former loop in
+ * one statement (14 operands, every register but sp and pc). The words are
+ * loaded in C from wa, wb, again for each quad after the first (the
+ * "memory" clobber keeps the compiler from merging the loads: no copy of
+ * the word occupies a register). */
+#define DMC_CONV_QUAD_ASM(SPREAD)                                                                 \
     do {                                                                                          \
-        uint32_t t0_, t1_, t2_, t3_, t4_;                                                         \
-        __asm__ volatile("1:\n\t" QUADS "subs %[n], %[n], #1\n\t"                                \
-                         "bne 1b"                                                                 \
+        uint32_t t0_ = dmc_load32(wa), t1_ = dmc_load32(wb), t2_, t3_, t4_;                       \
+        __asm__ volatile(SPREAD "sxtb16 %[t2], %[t0]\n\t"                                          \
+                                "sxtb16 %[t3], %[t1]\n\t"                                          \
+                                "ldr %[t4], [%[x0]], #8\n\t"                                       \
+                                "smlad %[a00], %[t4], %[t2], %[a00]\n\t"                           \
+                                "smlad %[a10], %[t4], %[t3], %[a10]\n\t"                           \
+                                "ldr %[t4], [%[x1]], #8\n\t"                                       \
+                                "smlad %[a01], %[t4], %[t2], %[a01]\n\t"                           \
+                                "smlad %[a11], %[t4], %[t3], %[a11]\n\t"                           \
+                                "sxtb16 %[t2], %[t0], ror #8\n\t"                                  \
+                                "sxtb16 %[t3], %[t1], ror #8\n\t"                                  \
+                                "ldr %[t4], [%[x0], #-4]\n\t"                                      \
+                                "smlad %[a00], %[t4], %[t2], %[a00]\n\t"                           \
+                                "smlad %[a10], %[t4], %[t3], %[a10]\n\t"                           \
+                                "ldr %[t4], [%[x1], #-4]\n\t"                                      \
+                                "smlad %[a01], %[t4], %[t2], %[a01]\n\t"                           \
+                                "smlad %[a11], %[t4], %[t3], %[a11]"                                \
                          : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),    \
-                           [x0] "+r"(x0), [x1] "+r"(x1), [wa] "+r"(wa), [wb] "+r"(wb),            \
-                           [n] "+r"(n_), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [t2] "=&r"(t2_),       \
-                           [t3] "=&r"(t3_), [t4] "=&r"(t4_)                                       \
+                           [x0] "+r"(x0), [x1] "+r"(x1), [t0] "+r"(t0_), [t1] "+r"(t1_),          \
+                           [t2] "=&r"(t2_), [t3] "=&r"(t3_), [t4] "=&r"(t4_)                      \
                          :                                                                        \
                          : "cc", "memory");                                                       \
     } while (0)
@@ -235,6 +233,72 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_widen(int8_t *dst
     "lsl %[t0], %[t0], #" #SHIFT "\n\tand %[t0], %[t0], #" #MASK "\n\t"                           \
     "lsl %[t1], %[t1], #" #SHIFT "\n\tand %[t1], %[t1], #" #MASK "\n\t"
 #define DMC_SPREAD_AND(MASK) "and %[t0], %[t0], #" #MASK "\n\tand %[t1], %[t1], #" #MASK "\n\t"
+
+/* acc += the n > 0 weight words of two channels at wa, wb against the
+ * widened fields x0, x1. The loop keeps 14 values live (3 beyond the asm's
+ * 11: wa, wb, n), every register but sp and pc without a frame pointer.
+ * Inlined into the pass loop, GCC split the accumulators' live ranges and
+ * moved them every word (4 more instructions per int8 word, +10% for
+ * LeNet-5); out of line (dmc_conv_dsp_words8/4/2), with nothing else
+ * live, it places all 14 without a move or a spill. With a frame pointer
+ * one of them spills: slower, never refused. (An optimising build only:
+ * without one the C version, dmc_conv_dsp_word, runs; in C, compilers
+ * schedule the values into more registers than the core has and spill.) */
+static inline __attribute__((always_inline)) void dmc_conv_dsp_words(const int8_t *x0, const int8_t *x1,
+                                                                     const uint8_t *wa, const uint8_t *wb,
+                                                                     int32_t n, int32_t bits, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    do {
+        if (bits == 8) {
+            DMC_CONV_QUAD_ASM(DMC_SPREAD_NONE);
+        } else if (bits == 4) {
+            DMC_CONV_QUAD_ASM(DMC_SPREAD(4, 0xF0F0F0F0));
+            DMC_CONV_QUAD_ASM(DMC_SPREAD_AND(0xF0F0F0F0));
+        } else {
+            DMC_CONV_QUAD_ASM(DMC_SPREAD(6, 0xC0C0C0C0));
+            DMC_CONV_QUAD_ASM(DMC_SPREAD(4, 0xC0C0C0C0));
+            DMC_CONV_QUAD_ASM(DMC_SPREAD(2, 0xC0C0C0C0));
+            DMC_CONV_QUAD_ASM(DMC_SPREAD_AND(0xC0C0C0C0));
+        }
+        wa += 4;
+        wb += 4;
+    } while (--n != 0);
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+static __attribute__((noinline, unused)) void dmc_conv_dsp_words8(const int8_t *x0, const int8_t *x1,
+                                                                  const uint8_t *wa, const uint8_t *wb, int32_t n,
+                                                                  int32_t acc[4])
+{
+    dmc_conv_dsp_words(x0, x1, wa, wb, n, 8, acc);
+}
+
+static __attribute__((noinline, unused)) void dmc_conv_dsp_words4(const int8_t *x0, const int8_t *x1,
+                                                                  const uint8_t *wa, const uint8_t *wb, int32_t n,
+                                                                  int32_t acc[4])
+{
+    dmc_conv_dsp_words(x0, x1, wa, wb, n, 4, acc);
+}
+
+static __attribute__((noinline, unused)) void dmc_conv_dsp_words2(const int8_t *x0, const int8_t *x1,
+                                                                  const uint8_t *wa, const uint8_t *wb, int32_t n,
+                                                                  int32_t acc[4])
+{
+    dmc_conv_dsp_words(x0, x1, wa, wb, n, 2, acc);
+}
+
+static inline __attribute__((always_inline)) void dmc_conv_dsp_words_bits(const int8_t *x0, const int8_t *x1,
+                                                                          const uint8_t *wa, const uint8_t *wb,
+                                                                          int32_t n, int32_t bits, int32_t acc[4])
+{
+    if (bits == 8) dmc_conv_dsp_words8(x0, x1, wa, wb, n, acc);
+    else if (bits == 4) dmc_conv_dsp_words4(x0, x1, wa, wb, n, acc);
+    else dmc_conv_dsp_words2(x0, x1, wa, wb, n, acc);
+}
 #endif
 
 /* Up to 4 bytes of a row as a little-endian word, zeros beyond n. */
@@ -318,31 +382,21 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
     const int32_t scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
     int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
 #if defined(__OPTIMIZE__) && defined(__GNUC__)
-    int32_t n_ = full, trip;
-    uint32_t tail[2];
-    /* two trips through one copy of the loop: the whole words, then the
-     * partial last words (if any) from tail */
-    for (trip = 0; trip < 2; ++trip) {
-        if (n_ > 0) {
-            if (bits == 8) {
-                DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD_NONE, 4));
-            } else if (bits == 4) {
-                DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xF0F0F0F0), 0)
-                                      DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xF0F0F0F0), 4));
-            } else {
-                DMC_CONV_LOOP_ASM(DMC_CONV_QUAD_TEXT(DMC_SPREAD(6, 0xC0C0C0C0), 0)
-                                      DMC_CONV_QUAD_TEXT(DMC_SPREAD(4, 0xC0C0C0C0), 0)
-                                          DMC_CONV_QUAD_TEXT(DMC_SPREAD(2, 0xC0C0C0C0), 0)
-                                              DMC_CONV_QUAD_TEXT(DMC_SPREAD_AND(0xC0C0C0C0), 4));
-            }
-        }
-        if (trip > 0 || scalar > 0 || full * group >= depth) break;
-        tail[0] = dmc_load32_tail(wa, row_bytes - 4 * full, full);
-        tail[1] = dmc_load32_tail(wb, row_bytes - 4 * full, full);
-        wa = (const uint8_t *)&tail[0];
-        wb = (const uint8_t *)&tail[1];
-        n_ = 1;
+    /* bytes of a field per weight word: 8 per quad */
+    const int32_t step = 8 * (bits == 8 ? 1 : (bits == 4 ? 2 : 4));
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+    if (full > 0) dmc_conv_dsp_words_bits(x0, x1, wa, wb, full, bits, acc);
+    if (scalar == 0 && full * group < depth) { /* the last row's partial word: never read past the row */
+        uint32_t tail[2];
+        tail[0] = dmc_load32_tail(wa + 4 * full, row_bytes - 4 * full, full);
+        tail[1] = dmc_load32_tail(wb + 4 * full, row_bytes - 4 * full, full);
+        dmc_conv_dsp_words_bits(x0 + full * step, x1 + full * step, (const uint8_t *)&tail[0],
+                                (const uint8_t *)&tail[1], 1, bits, acc);
     }
+    a00 = acc[0];
+    a01 = acc[1];
+    a10 = acc[2];
+    a11 = acc[3];
 #else
     int32_t g;
     for (g = 0; g < full; ++g) {

@@ -18,7 +18,10 @@
 #   m0        Cortex-M0+ code on the micro:bit's Cortex-M0 (256 KiB flash,
 #             16 KiB RAM): as many images as fit in flash next to the
 #             model and the code (at least 200)
-# and as C++11 it compiles warning-free for m0, m3, m4 and m7. On m4 and
+# and as C++11 it compiles warning-free for m0, m3, m4 and m7, and as C99
+# for m4 with -fno-omit-frame-pointer at -O2 and -Os (compile only: r7 is
+# then the frame pointer, 13 registers are left, and GCC refuses an asm
+# statement that needs more, as it did the conv2d loop's 14). On m4 and
 # m7, dsp_equivalence.c also checks the DSP dot products against the plain
 # loops directly, on every length 1..70 and bit width, and
 # conv1_equivalence.c the one-input-channel convolutions. Every
@@ -61,7 +64,7 @@ config_json[dsconv]=$(cat "$root/assets/dsconv.compressed.config.json")
 declare -A config_model=([dw_int4_pruned]=$tmp/dwsep.json
     [dsconv]=$root/assets/dsconv.compressed.json)
 python3 "$root/tests/export/make_depthwise_model.py" >"$tmp/dwsep.json"
-runs=(host_c host_cpp cxx_compile m4 m4_nodsp m7 m3 m4_cxx m0)
+runs=(host_c host_cpp cxx_compile fp_compile m4 m4_nodsp m7 m3 m4_cxx m0)
 
 # spawn CMD...: runs CMD in the background, at most $jobs_max at a time
 spawn() {
@@ -124,6 +127,22 @@ cxx_compile() { # CFG: C++11 with arm-none-eabi-g++ for every core, warnings as 
     result "$cfg" cxx_compile "  $cfg C++11 (arm-none-eabi-g++): compiles for m0, m3, m4, m7"
 }
 
+fp_compile() { # CFG: C99 for m4 with the frame pointer kept (IDE debug builds), -O2 and -Os
+    local cfg=$1 dir=$tmp/$1 opt
+    for opt in -O2 -Os; do
+        # shellcheck disable=SC2046
+        if ! arm-none-eabi-gcc $(core_cpu m4) -std=c99 ${MCU_CFLAGS/-O2/$opt} -fno-omit-frame-pointer \
+            -DMCU_IMAGE_COUNT=1 -I"$here" -I"$dir" -c "$here/infer_images.c" -o "$dir/fp$opt.o" \
+            2>"$dir/fp.err"; then
+            result "$cfg" fp_compile "FAIL $cfg: the header does not compile for m4 with -fno-omit-frame-pointer $opt
+    (r7 is the frame pointer then: an asm statement may use at most 12 registers)
+$(grep -m 3 'error' "$dir/fp.err")"
+            return
+        fi
+    done
+    result "$cfg" fp_compile "  $cfg m4 with -fno-omit-frame-pointer: compiles at -O2 and -Os"
+}
+
 mcu_check() { # CFG RUN CORE COUNT "EXTRA FLAGS": build, run under QEMU, compare
     local cfg=$1 run=$2 core=$3 count=$4 extra=$5 dir=$tmp/$1 rc=0
     mcu_build "$core" "$dir/$run.elf" "-I$dir $(mcu_images_flags "$idx" 0 "$count") $extra" \
@@ -179,6 +198,7 @@ for cfg in "${configs[@]}"; do
     spawn host_run "$cfg" c
     spawn host_run "$cfg" cpp
     spawn cxx_compile "$cfg"
+    spawn fp_compile "$cfg"
 done
 wait
 
