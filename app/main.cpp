@@ -43,7 +43,7 @@ namespace {
 SDL_Window *g_window = nullptr;
 bool g_done = false;
 uint64_t g_last_hash = 0;
-double g_last_draw_ms = 0;  // when the last frame was drawn
+double g_last_ui_ms = 0;    // when the UI was last built
 bool g_input = false;       // this frame handled an input event
 std::string g_screenshot; // native --screenshot
 
@@ -172,11 +172,13 @@ void handle_events() {
 }
 
 // While the budget solver runs, what changes on screen is mostly its
-// progress bar, once per config scored (some 40 a second): drawing that
-// at most four times a second leaves the cores to the solver (in headless
-// Chromium every frame is rasterized on the CPU). Input draws at once.
+// progress bar, once per config scored (some 40 a second): building and
+// drawing that UI at most four times a second leaves the cores to the
+// solver (in headless Chromium every frame is also rasterized on the CPU).
+// Input, and the answer (the request is then no longer out), go through at
+// once; app::update() runs every frame.
 bool hold_frame(double now_ms) {
-    return app::state().budget.id != 0 && !g_input && now_ms - g_last_draw_ms < 250.0;
+    return app::state().budget.id != 0 && !g_input && now_ms - g_last_ui_ms < 250.0;
 }
 
 void frame() {
@@ -189,6 +191,13 @@ void frame() {
     handle_events();
     const double work_start = app::platform_now_ms();
     app::update();
+    if (hold_frame(work_start)) {
+#ifndef __EMSCRIPTEN__
+        SDL_Delay(8);
+#endif
+        return;
+    }
+    g_last_ui_ms = work_start;
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplSDL2_NewFrame();
     ImGui::NewFrame();
@@ -200,9 +209,8 @@ void frame() {
     // keeps its last picture), while the loop still runs every frame for input.
     const ImGuiIO &io = ImGui::GetIO();
     const uint64_t hash = draw_data_hash(ImGui::GetDrawData(), io);
-    if (hash != g_last_hash && !hold_frame(work_start)) {
+    if (hash != g_last_hash) {
         g_last_hash = hash;
-        g_last_draw_ms = work_start;
         glViewport(0, 0, int(io.DisplaySize.x * io.DisplayFramebufferScale.x),
                    int(io.DisplaySize.y * io.DisplayFramebufferScale.y));
         // The windows draw no background (fill rate is what SwiftShader
