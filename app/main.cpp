@@ -173,12 +173,12 @@ void handle_events() {
 
 // While the budget solver runs, what changes on screen is mostly its
 // progress bar, once per config scored (some 40 a second): building and
-// drawing that UI at most four times a second leaves the cores to the
+// drawing that UI at most twice a second leaves the cores to the
 // solver (in headless Chromium every frame is also rasterized on the CPU).
 // Input, and the answer (the request is then no longer out), go through at
 // once; app::update() runs every frame.
 bool hold_frame(double now_ms) {
-    return app::state().budget.id != 0 && !g_input && now_ms - g_last_ui_ms < 250.0;
+    return app::state().budget.id != 0 && !g_input && now_ms - g_last_ui_ms < 500.0;
 }
 
 void frame() {
