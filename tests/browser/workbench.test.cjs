@@ -255,6 +255,12 @@ test('Cancel stops the budget solver', async () => {
   const pending = page.evaluate(() => window.dmc.findBudget({ flash: 12000, keeps: [1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25],
                                                               subset: 2000 }).then(() => 'finished', (e) => e.message));
   const running = await h.waitState(page, (s) => s.budget.running && s.budget.done >= 3, 120000, 'the solver to start');
+  // The button is there once a frame with it is built: while the solver
+  // runs the page builds one at most twice a second.
+  for (const until = Date.now() + 5000; Date.now() < until;) {
+    if (await page.evaluate(() => window.dmc.widgetRect('Cancel'))) break;
+    await page.waitForTimeout(50);
+  }
   const t0 = Date.now();
   await h.clickWidget(page, 'Cancel');
   assert.equal(await pending, 'cancelled');
