@@ -159,8 +159,10 @@ const ConvCase kConvCases[] = {
     {1, 6, 28, 28, 5, 1, 2}, {6, 16, 14, 14, 5, 1, 0}, {3, 3, 4, 4, 4, 3, 3},
     {2, 5, 17, 19, 3, 1, 1}, // 323 pixels: more than one batch of gathered fields, a partial last block
     // One input channel at stride 1 (conv_one_channel.h): groups of 8 and a
-    // last group of 4 or fewer, kernels 1 to 7, rows narrower than 4 pixels.
+    // last group of any size (each tile computes its live channels rounded
+    // up to even), kernels 1 to 7, rows narrower than 4 pixels.
     {1, 20, 28, 28, 5, 1, 0}, {1, 9, 13, 11, 7, 1, 3}, {1, 4, 3, 3, 3, 1, 1}, {1, 2, 6, 1, 1, 1, 0},
+    {1, 7, 10, 12, 3, 1, 1}, {1, 13, 9, 10, 5, 1, 2},
     {1, 3, 8, 10, 4, 1, 1},  // an even kernel: its last pair is whole
     {1, 5, 9, 9, 3, 2, 1}, // stride 2: the gathering path
 };
@@ -197,8 +199,13 @@ TEST_P(Conv2dKernels, MatchReferenceExactly) {
                 const dmc_conv2d_s8 p = conv_params(c, l);
                 ASSERT_GE(kernel.scratch_bytes(&p), dmc_conv2d_s8_scratch_bytes(&p));
                 for (int64_t room : rooms(kernel.scratch_bytes(&p), 100000)) {
-                    std::vector<int8_t> got(want.size()), scratch(static_cast<size_t>(room));
+                    // 16 guard bytes after the output: a kernel's wide stores must stop at its end.
+                    std::vector<int8_t> got(want.size() + 16, int8_t(0x5A)), scratch(static_cast<size_t>(room));
                     kernel.run(&p, in.data(), got.data(), scratch.data(), room);
+                    ASSERT_EQ(std::vector<int8_t>(got.begin() + int64_t(want.size()), got.end()),
+                              std::vector<int8_t>(16, int8_t(0x5A)))
+                        << "conv wrote past its output: " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w;
+                    got.resize(want.size());
                     ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " " << c.h << "x" << c.w
                                          << " k" << c.kernel << " s" << c.stride << " p" << c.padding << " bits "
                                          << bits << (relu ? " relu" : "") << " room " << room << ": "

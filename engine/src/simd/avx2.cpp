@@ -70,6 +70,7 @@ __m256i min64(__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmp
 struct Requantize8 {
     __m256i bias, m, shift, offset, back, lo, hi, zero_point;
 
+    Requantize8() = default;
     Requantize8(const dmc_conv2d_s8 *p, int32_t oc0, int32_t oc1) {
         const int32_t s0 = p->shift[oc0], s1 = p->shift[oc1];
         const int32_t b0 = p->bias[oc0], b1 = p->bias[oc1];
@@ -211,58 +212,127 @@ void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int
 // The one-input-channel convolution (one_channel.h) with eight output
 // pixels per multiply-add: the tap pairs of pixels ox .. ox + 3 in the low
 // 128 bits, of ox + 4 .. ox + 7 in the high. The dot products (bias not
-// added) of G output channels (`pairs`: their group's broadcast pairs).
-template <int G>
-void one_channel_tile(const int16_t *rows, int32_t row_len, int32_t k, const __m256i *pairs, int32_t ox,
-                      __m256i acc[G]) {
-    const int32_t per_row = (k + 1) / 2;
-    __m256i a[G]; // local, so that the sums stay in registers (acc could alias the rows)
-    for (int j = 0; j < G; ++j) a[j] = _mm256_setzero_si256();
+// added) of G output channels (`pairs`: their group's broadcast pairs,
+// eight per tap pair), one vector per channel.
+template <int G, int K>
+void one_channel_tile(int16_t *const rows[], int32_t kernel, const __m256i *pairs, int32_t ox, __m256i acc[]) {
+    const int32_t k = K ? K : kernel, per_row = (k + 1) / 2;
+    // Named sums, not an array: GCC keeps an array's sums on the stack
+    // across the row loop (and reassociates the adds of an unrolled one).
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
     for (int32_t ky = 0; ky < k; ++ky) {
-        const int16_t *r = rows + ky * row_len + ox;
+        const int16_t *r = rows[ky] + ox;
         for (int32_t q = 0; q < per_row; ++q, pairs += 8) {
             const __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(r + 2 * q));
             const __m128i t1 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(r + 2 * q + 1));
             const __m256i x =
                 _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(t0, t1)), _mm_unpackhi_epi16(t0, t1), 1);
-            for (int j = 0; j < G; ++j) a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, pairs[j]));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x, pairs[0]));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(x, pairs[1]));
+            if (G > 2) {
+                a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(x, pairs[2]));
+                a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(x, pairs[3]));
+            }
+            if (G > 4) {
+                a4 = _mm256_add_epi32(a4, _mm256_madd_epi16(x, pairs[4]));
+                a5 = _mm256_add_epi32(a5, _mm256_madd_epi16(x, pairs[5]));
+            }
+            if (G > 6) {
+                a6 = _mm256_add_epi32(a6, _mm256_madd_epi16(x, pairs[6]));
+                a7 = _mm256_add_epi32(a7, _mm256_madd_epi16(x, pairs[7]));
+            }
         }
     }
-    for (int j = 0; j < G; ++j) acc[j] = a[j];
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
 
-// Each channel pair's sums go to an Out as conv2d_tiles' do: four pixels of
-// both channels at a time.
-template <typename Out, typename Target>
-void one_channel_store(const dmc_conv2d_s8 *p, Target *target, const __m256i *acc, int32_t live, int32_t oc0,
-                       int32_t first, int32_t pixels) {
-    for (int32_t j = 0; j < live; j += 2) {
-        const int32_t j1 = j + 1 < live ? j + 1 : j;
-        const Out out(p, target, oc0 + j, oc0 + j1);
-        out(_mm256_permute2x128_si256(acc[j], acc[j1], 0x20), first, pixels < 4 ? pixels : 4);
-        if (pixels > 4) out(_mm256_permute2x128_si256(acc[j], acc[j1], 0x31), first + 4, pixels - 4);
+template <int K>
+void one_channel_group(int16_t *const rows[], int32_t k, const __m256i *pairs, int32_t ox, int32_t live, __m256i acc[8]) {
+    switch ((live + 1) / 2) {
+    case 1: return one_channel_tile<2, K>(rows, k, pairs, ox, acc);
+    case 2: return one_channel_tile<4, K>(rows, k, pairs, ox, acc);
+    case 3: return one_channel_tile<6, K>(rows, k, pairs, ox, acc);
+    default: return one_channel_tile<8, K>(rows, k, pairs, ox, acc);
     }
 }
 
-template <typename Out, typename Target>
-void conv2d_one_channel(const dmc_conv2d_s8 *p, const int8_t *in, Target *target) {
+// G, the channels a tile computes, is `live` rounded up to even: six
+// channels (LeNet-5's conv1) cost six multiply-adds per tap pair, not eight.
+// The common kernels, 5x5 and 3x3, have their loops unrolled (K): the
+// compiler then keeps every sum in a register.
+void one_channel_tiles(int16_t *const rows[], int32_t k, const __m256i *pairs, int32_t ox, int32_t live,
+                       __m256i acc[8]) {
+    if (k == 5) return one_channel_group<5>(rows, k, pairs, ox, live, acc);
+    if (k == 3) return one_channel_group<3>(rows, k, pairs, ox, live, acc);
+    one_channel_group<0>(rows, k, pairs, ox, live, acc);
+}
+
+// Where a tile's sums go: requantized to the output's bytes
+// (OneChannelBytes) or, bias added, to int32 accumulators
+// (OneChannelAccumulators); each channel's constants set up once per call.
+struct OneChannelBytes {
+    Requantize8 channel[kOneChannelMaxOut];
+    int8_t *out;
+    const int8_t *end;
+    int32_t out_c;
+
+    OneChannelBytes(const dmc_conv2d_s8 *p, int8_t *o)
+        : out(o), end(o + size_t(p->out_h) * size_t(p->out_w) * size_t(p->out_c)), out_c(p->out_c) {
+        for (int32_t oc = 0; oc < p->out_c; ++oc) channel[oc] = Requantize8(p, oc, oc);
+    }
+
+    // As pixel_bytes in dot_simd.h, on two pixel halves at once: each
+    // 128-bit lane packs and transposes its four pixels.
+    void put(const __m256i acc[8], int32_t oc0, int32_t live, int32_t first, int32_t pixels) const {
+        __m256i r[8];
+        for (int32_t j = 0; j < 8; ++j) r[j] = j < live ? channel[oc0 + j](acc[j]) : _mm256_setzero_si256();
+        const __m256i a = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+        const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(r[4], r[5]), _mm256_packs_epi32(r[6], r[7]));
+        const __m256i by_pixel = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1,
+                                                  5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        const __m256i ta = _mm256_shuffle_epi8(a, by_pixel), tb = _mm256_shuffle_epi8(b, by_pixel);
+        const __m256i lo = _mm256_unpacklo_epi32(ta, tb), hi = _mm256_unpackhi_epi32(ta, tb); // pixels 0, 1, 4, 5; 2, 3, 6, 7
+        uint64_t bytes[8];
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(bytes), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(bytes + 4), _mm256_permute2x128_si256(lo, hi, 0x31));
+        one_channel_write(bytes, pixels, live, out_c, out + size_t(first) * size_t(out_c) + size_t(oc0), end);
+    }
+};
+
+struct OneChannelAccumulators {
+    __m256i bias[kOneChannelMaxOut];
+    int32_t *acc;
+    int32_t out_c;
+
+    OneChannelAccumulators(const dmc_conv2d_s8 *p, int32_t *a) : acc(a), out_c(p->out_c) {
+        for (int32_t oc = 0; oc < p->out_c; ++oc) bias[oc] = _mm256_set1_epi32(p->bias[oc]);
+    }
+    __m256i operator()(int32_t oc, __m256i sums) const { return _mm256_add_epi32(sums, bias[oc]); }
+    void put(const __m256i sums[8], int32_t oc0, int32_t live, int32_t first, int32_t pixels) const {
+        one_channel_put<8>(sums, oc0, live, first, pixels, out_c, *this, acc);
+    }
+};
+
+template <typename Out, typename T> void conv2d_one_channel(const dmc_conv2d_s8 *p, const int8_t *in, T *target) {
     const int32_t k = p->kernel, per_row = (k + 1) / 2, groups = (p->out_c + 7) / 8;
-    const int32_t row_len = one_channel_row_length(p), count = groups * k * per_row * 8;
+    const int32_t count = groups * k * per_row * 8;
     int32_t values[kOneChannelMaxPairs];
     __m256i pairs[kOneChannelMaxPairs]; // each pair in all eight lanes: the multiply-add reads it from memory
-    int16_t rows[kOneChannelMaxKernel * kOneChannelMaxRow];
+    int16_t ring[kOneChannelMaxKernel * kOneChannelMaxRow];
+    int16_t *rows[kOneChannelMaxKernel];
     one_channel_pairs(p, values);
     for (int32_t i = 0; i < count; ++i) pairs[i] = _mm256_set1_epi32(values[i]);
+    const Out out(p, target);
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
-        one_channel_rows(p, in, oy, rows);
+        one_channel_advance(p, in, oy, ring, rows);
         for (int32_t ox = 0; ox < p->out_w; ox += 8) {
             const int32_t pixels = p->out_w - ox < 8 ? p->out_w - ox : 8;
-            for (int32_t g = 0; g < groups; ++g) {
+            for (int32_t g = groups - 1; g >= 0; --g) { // last to first: see one_channel_write
                 const int32_t live = p->out_c - 8 * g < 8 ? p->out_c - 8 * g : 8;
                 __m256i acc[8];
-                if (live > 4) one_channel_tile<8>(rows, row_len, k, pairs + g * k * per_row * 8, ox, acc);
-                else one_channel_tile<4>(rows, row_len, k, pairs + g * k * per_row * 8, ox, acc);
-                one_channel_store<Out>(p, target, acc, live, 8 * g, oy * p->out_w + ox, pixels);
+                one_channel_tiles(rows, k, pairs + g * k * per_row * 8, ox, live, acc);
+                out.put(acc, 8 * g, live, oy * p->out_w + ox, pixels);
             }
         }
     }
@@ -330,7 +400,7 @@ bool avx2_available() {
 }
 
 void conv2d_s8_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
-    if (one_channel_applies(p)) conv2d_one_channel<RequantizedOut>(p, in, out);
+    if (one_channel_applies(p)) conv2d_one_channel<OneChannelBytes>(p, in, out);
     else if (p->bits == 8) conv2d_tiles<8, RequantizedOut>(p, in, scratch, room, out);
     else if (p->bits == 4) conv2d_tiles<4, RequantizedOut>(p, in, scratch, room, out);
     else conv2d_tiles<2, RequantizedOut>(p, in, scratch, room, out);
@@ -338,7 +408,7 @@ void conv2d_s8_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_
 
 void conv2d_s8_accumulators_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
                                  int64_t room) {
-    if (one_channel_applies(p)) conv2d_one_channel<AccumulatorOut>(p, in, acc);
+    if (one_channel_applies(p)) conv2d_one_channel<OneChannelAccumulators>(p, in, acc);
     else if (p->bits == 8) conv2d_tiles<8, AccumulatorOut>(p, in, scratch, room, acc);
     else if (p->bits == 4) conv2d_tiles<4, AccumulatorOut>(p, in, scratch, room, acc);
     else conv2d_tiles<2, AccumulatorOut>(p, in, scratch, room, acc);

@@ -92,8 +92,7 @@ inline void conv2d_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, in
     const auto store = [&](V sums, int32_t first, int32_t oc, int32_t count) {
         store_channel(sums, p, oc, out + size_t(first) * size_t(p->out_c) + size_t(oc), count);
     };
-    if (one_channel_applies(p)) conv2d_one_channel(p, in, store);
-    else conv2d_tiles<Bits>(p, in, scratch, room, store);
+    conv2d_tiles<Bits>(p, in, scratch, room, store);
 }
 
 template <int Bits>
@@ -105,8 +104,7 @@ inline void conv2d_accumulators(const dmc_conv2d_s8 *p, const int8_t *in, int32_
         std::memcpy(lanes, &with_bias, 16);
         for (int32_t k = 0; k < count; ++k) acc[size_t(first + k) * size_t(p->out_c) + size_t(oc)] = lanes[k];
     };
-    if (one_channel_applies(p)) conv2d_one_channel(p, in, store);
-    else conv2d_tiles<Bits>(p, in, scratch, room, store);
+    conv2d_tiles<Bits>(p, in, scratch, room, store);
 }
 
 template <int Bits> inline void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
@@ -124,8 +122,11 @@ template <int Bits> inline void linear_run(const dmc_linear_s8 *p, const int8_t 
 // dmc_linear_s8_run's integers. room: the scratch's size, at least
 // simd_conv2d_scratch_bytes(p); the convolution gathers as many fields at
 // once as it holds (the same integers whatever the number).
+// A one-channel layer takes conv_one_channel.h's path, which does not
+// depend on the bit width.
 inline void conv2d_s8_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
-    if (p->bits == 8) simd::conv2d_run<8>(p, in, out, scratch, room);
+    if (one_channel_applies(p)) simd::conv2d_one_channel<simd::OneChannelBytes>(p, in, out);
+    else if (p->bits == 8) simd::conv2d_run<8>(p, in, out, scratch, room);
     else if (p->bits == 4) simd::conv2d_run<4>(p, in, out, scratch, room);
     else simd::conv2d_run<2>(p, in, out, scratch, room);
 }
@@ -135,7 +136,8 @@ inline void conv2d_s8_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *
 // what calibration measures.
 inline void conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
                                            int64_t room) {
-    if (p->bits == 8) simd::conv2d_accumulators<8>(p, in, acc, scratch, room);
+    if (one_channel_applies(p)) simd::conv2d_one_channel<simd::OneChannelAccumulators>(p, in, acc);
+    else if (p->bits == 8) simd::conv2d_accumulators<8>(p, in, acc, scratch, room);
     else if (p->bits == 4) simd::conv2d_accumulators<4>(p, in, acc, scratch, room);
     else simd::conv2d_accumulators<2>(p, in, acc, scratch, room);
 }

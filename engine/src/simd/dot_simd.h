@@ -86,6 +86,18 @@ inline void store4_strided(V v, int8_t *out, size_t stride) {
     out[2 * stride] = int8_t(wasm_i32x4_extract_lane(v, 2));
     out[3 * stride] = int8_t(wasm_i32x4_extract_lane(v, 3));
 }
+// Eight vectors of four int32 values in [-128, 127] (r[j]: channel j at
+// pixels 0-3) as bytes by pixel: lo holds pixel 0's eight channels, then
+// pixel 1's; hi pixels 2 and 3.
+inline void pixel_bytes(const V r[8], V &lo, V &hi) {
+    const V a = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(r[0], r[1]), wasm_i16x8_narrow_i32x4(r[2], r[3]));
+    const V b = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(r[4], r[5]), wasm_i16x8_narrow_i32x4(r[6], r[7]));
+    // a: channel 0's four pixels, channel 1's, ...; to pixel 0's four channels, pixel 1's, ...
+    const V ta = wasm_i8x16_shuffle(a, a, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const V tb = wasm_i8x16_shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    lo = wasm_i32x4_shuffle(ta, tb, 0, 4, 1, 5);
+    hi = wasm_i32x4_shuffle(ta, tb, 2, 6, 3, 7);
+}
 #else
 using V = __m128i;
 inline V load16(const void *p) { return _mm_loadu_si128(static_cast<const __m128i *>(p)); }
@@ -142,6 +154,14 @@ inline void store4_strided(V v, int8_t *out, size_t stride) {
     out[stride] = int8_t(_mm_extract_epi8(v, 4));
     out[2 * stride] = int8_t(_mm_extract_epi8(v, 8));
     out[3 * stride] = int8_t(_mm_extract_epi8(v, 12));
+}
+inline void pixel_bytes(const V r[8], V &lo, V &hi) {
+    const V a = _mm_packs_epi16(_mm_packs_epi32(r[0], r[1]), _mm_packs_epi32(r[2], r[3]));
+    const V b = _mm_packs_epi16(_mm_packs_epi32(r[4], r[5]), _mm_packs_epi32(r[6], r[7]));
+    const V by_pixel = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const V ta = _mm_shuffle_epi8(a, by_pixel), tb = _mm_shuffle_epi8(b, by_pixel);
+    lo = _mm_unpacklo_epi32(ta, tb);
+    hi = _mm_unpackhi_epi32(ta, tb);
 }
 #endif
 
@@ -221,18 +241,30 @@ template <int Bits> inline V dot4(const int8_t *x, int32_t x_stride, const uint8
 // products get 2^62 added, which makes them non-negative, so a logical
 // shift floors them; 2^(62 - shift) is subtracted back afterwards. The
 // clamp to [act_min - zp, act_max - zp] on 64-bit lanes, then + zp, is the
-// scalar clamp of (value + zp).
+// scalar clamp of (value + zp). A Requantizer holds one channel's
+// constants, set up once where a kernel requantizes many vectors of it.
+struct Requantizer {
+    V m, offset, back, lo, hi, zp;
+    int32_t shift;
+
+    Requantizer() = default;
+    Requantizer(int32_t multiplier, int32_t shift_, int32_t zero_point, int32_t act_min, int32_t act_max)
+        : m(set32(multiplier)), offset(set64((int64_t(1) << 62) + (int64_t(1) << (shift_ - 1)))),
+          back(set64(int64_t(1) << (62 - shift_))), lo(set64(act_min - zero_point)), hi(set64(act_max - zero_point)),
+          zp(set32(zero_point)), shift(shift_) {}
+
+    V operator()(V acc) const {
+        V p0 = sub64(shr64_logical(add64(mul_low64(acc, m), offset), shift), back);
+        V p1 = sub64(shr64_logical(add64(mul_high64(acc, m), offset), shift), back);
+        p0 = min64(max64(p0, lo), hi);
+        p1 = min64(max64(p1, lo), hi);
+        return add32x(narrow64(p0, p1), zp);
+    }
+};
+
 inline V requantize4(V acc, int32_t multiplier, int32_t shift, int32_t zero_point, int32_t act_min,
                      int32_t act_max) {
-    const V m = set32(multiplier);
-    const V offset = set64((int64_t(1) << 62) + (int64_t(1) << (shift - 1)));
-    const V back = set64(int64_t(1) << (62 - shift));
-    const V lo = set64(act_min - zero_point), hi = set64(act_max - zero_point);
-    V p0 = sub64(shr64_logical(add64(mul_low64(acc, m), offset), shift), back);
-    V p1 = sub64(shr64_logical(add64(mul_high64(acc, m), offset), shift), back);
-    p0 = min64(max64(p0, lo), hi);
-    p1 = min64(max64(p1, lo), hi);
-    return add32x(narrow64(p0, p1), set32(zero_point));
+    return Requantizer(multiplier, shift, zero_point, act_min, act_max)(acc);
 }
 
 // dmc_dot and dmc_dot4 with these loops, for any bit width (the tests

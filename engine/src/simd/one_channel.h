@@ -6,8 +6,8 @@
 //
 // With one input channel a receptive field is only kernel x kernel values
 // (25 for 5x5, padded to 32), so gathering fields costs as much as the dot
-// products. These kernels gather nothing: the kernel's input rows are
-// widened to int16 once per output row (padding columns and rows hold the
+// products. These kernels gather nothing: each input row is widened to
+// int16 once, into a ring of kernel rows (padding columns and rows hold the
 // input zero point, which is what a gathered field holds there), and each
 // tap pair (kx, kx + 1) of a row is one pairwise multiply-add over several
 // output pixels at once,
@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "dmc_conv2d.h"
 
@@ -58,18 +59,70 @@ static inline void one_channel_pairs(const dmc_conv2d_s8 *p, int32_t *pairs) {
                 }
 }
 
-// The kernel's input rows for output row oy, widened, one_channel_row_length
-// values each, padded with the input zero point (rows above and below the
-// image entirely).
-static inline void one_channel_rows(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy, int16_t *rows) {
+// Input row iy widened, one_channel_row_length values: the input zero point
+// in the padding columns and the slack, and across a row above or below the
+// image.
+static inline void one_channel_row(const dmc_conv2d_s8 *p, const int8_t *in, int32_t iy, int16_t *r) {
     const int16_t zp = int16_t(p->input_zero_point);
     const int32_t row_len = one_channel_row_length(p);
-    for (int32_t ky = 0; ky < p->kernel; ++ky) {
-        int16_t *r = rows + ky * row_len;
-        const int32_t iy = oy + ky - p->padding;
+    if (iy < 0 || iy >= p->in_h) {
         for (int32_t x = 0; x < row_len; ++x) r[x] = zp;
-        if (iy < 0 || iy >= p->in_h) continue;
-        const int8_t *src = in + size_t(iy) * size_t(p->in_w);
-        for (int32_t x = 0; x < p->in_w; ++x) r[p->padding + x] = src[x];
+        return;
+    }
+    const int8_t *src = in + size_t(iy) * size_t(p->in_w);
+    for (int32_t x = 0; x < p->padding; ++x) r[x] = zp;
+    for (int32_t x = 0; x < p->in_w; ++x) r[p->padding + x] = src[x];
+    for (int32_t x = p->padding + p->in_w; x < row_len; ++x) r[x] = zp;
+}
+
+// Points rows[ky] at the widened input row under kernel row ky for output
+// row oy, the rows held in `ring` (kernel x kOneChannelMaxRow values). At
+// stride 1 the window moves down one input row per output row, so after the
+// first output row only the new bottom row is widened, into the slot of
+// the row that left the window: each input row is widened once.
+static inline void one_channel_advance(const dmc_conv2d_s8 *p, const int8_t *in, int32_t oy, int16_t *ring,
+                                       int16_t *rows[]) {
+    const int32_t k = p->kernel;
+    if (oy == 0) {
+        for (int32_t ky = 0; ky < k; ++ky) {
+            rows[ky] = ring + ky * kOneChannelMaxRow;
+            one_channel_row(p, in, ky - p->padding, rows[ky]);
+        }
+        return;
+    }
+    int16_t *const freed = rows[0];
+    for (int32_t ky = 0; ky + 1 < k; ++ky) rows[ky] = rows[ky + 1];
+    rows[k - 1] = freed;
+    one_channel_row(p, in, oy + k - 1 - p->padding, freed);
+}
+
+// The accumulators of output channels oc0 .. oc0 + live - 1 (to(oc, sums):
+// channel oc's vector with the bias added, a pixel per lane) at `pixels`
+// output pixels from `first`, written out_c apart per pixel.
+template <int Lanes, typename Vec, typename To>
+static inline void one_channel_put(const Vec *acc, int32_t oc0, int32_t live, int32_t first, int32_t pixels,
+                                   int32_t out_c, const To &to, int32_t *target) {
+    alignas(32) int32_t v[8][Lanes];
+    for (int32_t j = 0; j < live; ++j) {
+        const Vec value = to(oc0 + j, acc[j]);
+        std::memcpy(v[j], &value, sizeof value);
+    }
+    int32_t *t = target + size_t(first) * size_t(out_c) + size_t(oc0);
+    for (int32_t k = 0; k < pixels; ++k, t += out_c)
+        for (int32_t j = 0; j < live; ++j) t[j] = v[j][k];
+}
+
+// Output bytes of `pixels` pixels, one channel group each (bytes[k]: pixel
+// k's eight channels, the first at t), out_c apart. Each pixel is one 8-byte
+// store: in the last group, where fewer than eight channels are live, the
+// bytes past them land on the next pixel's first channels, which the
+// drivers write afterwards (groups run last to first, pixels in order);
+// only where that would pass the end of the output is the pixel written
+// byte by byte.
+static inline void one_channel_write(const uint64_t *bytes, int32_t pixels, int32_t live, int32_t out_c, int8_t *t,
+                                     const int8_t *end) {
+    for (int32_t k = 0; k < pixels; ++k, t += out_c) {
+        if (end - t >= 8) std::memcpy(t, &bytes[k], 8);
+        else std::memcpy(t, &bytes[k], size_t(live));
     }
 }
