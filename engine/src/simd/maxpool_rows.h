@@ -8,9 +8,10 @@
 // channel: with few channels (LeNet-5's first pooling has 6) the loops are
 // short and nothing vectorizes. Here each output row first takes the
 // maximum over its window's input rows along the whole row (in_w * channels
-// contiguous bytes, into the scratch), then each output pixel the maximum
-// over its window's columns of that row. Padded positions are skipped, as
-// in the C kernel.
+// contiguous bytes, into the scratch), then the maximum over each window's
+// columns of that row: without padding by passes along the whole row
+// (maxpool2d_columns), with padding pixel by pixel. Padded positions are
+// skipped, as in the C kernel.
 //
 // The buffer plan gives this row no room of its own: where it is the
 // largest step (LeNet-5's first pooling is), a row more would be RAM the
@@ -28,6 +29,32 @@
 
 namespace dmc {
 
+// The maxima over the window's columns, without padding, in place in m
+// (the row of maxima over the window's rows): after a pass that leaves
+// m[i] the maximum of w columns from i, the pass m[i] = max(m[i], m[i + d c])
+// (d <= w) leaves that of w + d, so kernel k takes about log2(k) passes,
+// each a contiguous loop that vectorizes however few the channels. A pass
+// runs left to right and reads only ahead of what it writes. Then each
+// output pixel copies its window's first column; the copies run left to
+// right and never reach a later window (ox c <= ox stride c), so o may be m
+// itself, or lie before it in the same buffer.
+inline void maxpool2d_columns(const dmc_pool2d_s8 *p, int8_t *m, int8_t *o) {
+    const size_t c = size_t(p->channels), row = size_t(p->in_w) * c;
+    for (int32_t w = 1; w < p->kernel;) {
+        const int32_t d = std::min(w, p->kernel - w);
+        w += d;
+        const size_t n = row - size_t(w - 1) * c; // the positions with w columns in the row
+        const int8_t *r = m + size_t(d) * c;
+        for (size_t i = 0; i < n; ++i) m[i] = std::max(m[i], r[i]);
+    }
+    if (p->stride == 1) {
+        std::memmove(o, m, size_t(p->out_w) * c);
+        return;
+    }
+    const size_t step = size_t(p->stride) * c;
+    for (int32_t ox = 0; ox < p->out_w; ++ox) std::memmove(o + size_t(ox) * c, m + size_t(ox) * step, c);
+}
+
 // Output row oy, the row-wise way, with m: room for in_w * channels bytes.
 // m may lie in the output itself, at or after row oy's first byte: each
 // pixel is written over columns of m that no later pixel reads (it reads
@@ -43,10 +70,11 @@ inline void maxpool2d_row(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out,
         const int8_t *r = in + size_t(y) * row;
         for (size_t i = 0; i < row; ++i) m[i] = std::max(m[i], r[i]);
     }
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
+    int8_t *o = out + size_t(oy) * size_t(p->out_w) * c;
+    if (p->padding == 0) return maxpool2d_columns(p, m, o);
+    for (int32_t ox = 0; ox < p->out_w; ++ox, o += c) {
         const int32_t x0 = ox * p->stride - p->padding;
         const int32_t x_lo = std::max(x0, 0), x_hi = std::min(x0 + p->kernel, p->in_w);
-        int8_t *o = out + (size_t(oy) * size_t(p->out_w) + size_t(ox)) * c;
         for (size_t ch = 0; ch < c; ++ch) {
             int8_t v = m[size_t(x_lo) * c + ch];
             for (int32_t x = x_lo + 1; x < x_hi; ++x) v = std::max(v, m[size_t(x) * c + ch]);
