@@ -163,16 +163,30 @@ struct AccumulatorOut {
     }
 };
 
+// Where tile_sums reads chunk c of a channel's weights, 16 int16 lanes
+// each times 2^kScaleShift<Bits> (weights16): unpacked from the packed row
+// as it goes, or from a copy unpacked beforehand.
+template <int Bits> struct PackedRow {
+    const uint8_t *w;
+    __m256i operator()(int32_t c) const { return weights16<Bits>(w + c * (16 * Bits / 8)); }
+};
+struct UnpackedRow {
+    const __m256i *w;
+    __m256i operator()(int32_t c) const { return w[c]; }
+};
+
+// The chunks of a channel pair's rows unpacked on the stack (16 KB), once
+// for all the tiles of a batch of fields: deeper fields unpack per tile.
+constexpr int32_t kUnpackedChunks = 256;
+
 // The tile of output pixels b .. b + 3 (fields at x) against channels w0
 // and w1: their eight sums, channel 0's four pixels then channel 1's.
-template <int Bits> __m256i tile_sums(const int8_t *x, int32_t stride, int32_t chunks, const uint8_t *w0,
-                                      const uint8_t *w1) {
-    constexpr int kChunkBytes = 16 * Bits / 8;
+template <int Bits, typename Row>
+__m256i tile_sums(const int8_t *x, int32_t stride, int32_t chunks, Row w0, Row w1) {
     __m256i a0[4], a1[4];
     for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_si256();
     for (int32_t c = 0; c < chunks; ++c) {
-        const __m256i u0 = weights16<Bits>(w0 + c * kChunkBytes);
-        const __m256i u1 = weights16<Bits>(w1 + c * kChunkBytes);
+        const __m256i u0 = w0(c), u1 = w1(c);
         for (int k = 0; k < 4; ++k) {
             const __m256i xk =
                 _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(x + k * stride + 16 * c)));
@@ -190,20 +204,26 @@ template <int Bits> __m256i tile_sums(const int8_t *x, int32_t stride, int32_t c
 template <int Bits, typename Out, typename Target>
 void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Target *target) {
     const ConvSetup setup = conv_setup(p, in, scratch, room);
-    const int32_t stride = setup.stride, pixels = setup.pixels;
+    const int32_t stride = setup.stride, pixels = setup.pixels, chunks = setup.chunks;
     const int32_t row_bytes = dmc_row_bytes(setup.depth, Bits);
+    const bool unpack = chunks <= kUnpackedChunks;
+    __m256i unpacked[2][kUnpackedChunks];
     int32_t oy = 0, ox = 0;
     for (int32_t batch = 0; batch < pixels; batch += setup.batch) {
         const int32_t batch_pixels = pixels - batch < setup.batch ? pixels - batch : setup.batch;
         gather_fields(setup, batch_pixels, oy, ox);
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
             const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
-            const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
-            const uint8_t *w1 = p->weights + size_t(oc1) * size_t(row_bytes);
+            const PackedRow<Bits> w0{p->weights + size_t(oc) * size_t(row_bytes)};
+            const PackedRow<Bits> w1{p->weights + size_t(oc1) * size_t(row_bytes)};
             const Out out(p, target, oc, oc1);
+            for (int32_t c = 0; unpack && c < chunks; ++c) unpacked[0][c] = w0(c), unpacked[1][c] = w1(c);
             for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
                 const int32_t count = batch_pixels - b < DMC_CONV_BLOCK ? batch_pixels - b : DMC_CONV_BLOCK;
-                out(tile_sums<Bits>(setup.fields + b * stride, stride, setup.chunks, w0, w1), batch + b, count);
+                const int8_t *x = setup.fields + b * stride;
+                out(unpack ? tile_sums<Bits>(x, stride, chunks, UnpackedRow{unpacked[0]}, UnpackedRow{unpacked[1]})
+                           : tile_sums<Bits>(x, stride, chunks, w0, w1),
+                    batch + b, count);
             }
         }
     }
