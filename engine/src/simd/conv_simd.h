@@ -41,6 +41,48 @@ inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o,
     for (int32_t k = 0; k < count; ++k) o[size_t(k) * size_t(p->out_c)] = int8_t(lanes[k]);
 }
 
+// Chunk c of a channel's weights as int16 lanes (the low and the high
+// eight), each times 2^kScaleShift<Bits> (unpack16): unpacked from the
+// packed row as it goes (PackedRow), or from a copy unpacked beforehand
+// (UnpackedRow).
+struct Chunk16 {
+    V low, high;
+};
+template <int Bits> struct PackedRow {
+    const uint8_t *w;
+    Chunk16 operator()(int32_t c) const {
+        const V u = unpack16<Bits>(w + c * (16 * Bits / 8));
+        return {widen_low(u), widen_high(u)};
+    }
+};
+struct UnpackedRow {
+    const Chunk16 *w;
+    Chunk16 operator()(int32_t c) const { return w[c]; }
+};
+
+// The chunks of a channel pair's rows unpacked on the stack (8 KB), once
+// for all the tiles of a batch of fields: deeper fields unpack per tile.
+constexpr int32_t kUnpackedChunks = 128;
+
+// The 4-pixel x 2-channel tile of fields x (stride apart) against rows w0
+// and w1: the dot products of channel 0's pixels into s0, channel 1's
+// into s1.
+template <int Bits, typename Row>
+inline void tile_sums(const int8_t *x, int32_t stride, int32_t chunks, Row w0, Row w1, V &s0, V &s1) {
+    V a0[4] = {zero(), zero(), zero(), zero()}, a1[4] = {zero(), zero(), zero(), zero()};
+    for (int32_t c = 0; c < chunks; ++c) {
+        const Chunk16 u0 = w0(c), u1 = w1(c);
+        for (int k = 0; k < 4; ++k) {
+            const V xk = load16(x + k * stride + 16 * c);
+            const V xl = widen_low(xk), xh = widen_high(xk);
+            a0[k] = add32(a0[k], add32(madd(xl, u0.low), madd(xh, u0.high)));
+            a1[k] = add32(a1[k], add32(madd(xl, u1.low), madd(xh, u1.high)));
+        }
+    }
+    s0 = unscale<Bits>(sum4(a0[0], a0[1], a0[2], a0[3]));
+    s1 = unscale<Bits>(sum4(a1[0], a1[1], a1[2], a1[3]));
+}
+
 // The convolution's tiles: calls store(sums, first, oc, count) with the
 // dot products (bias not added) of output channel oc at output pixels
 // first .. first + 3, of which the first `count` exist. The unused fields
@@ -49,39 +91,33 @@ inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o,
 template <int Bits, typename Store>
 inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Store store) {
     const ConvSetup setup = conv_setup(p, in, scratch, room);
-    constexpr int kChunkBytes = 16 * Bits / 8;
     const int32_t depth = setup.depth, stride = setup.stride, chunks = setup.chunks, pixels = setup.pixels;
     const int32_t row_bytes = dmc_row_bytes(depth, Bits);
     const int8_t *fields = setup.fields;
+    const bool unpack = chunks <= kUnpackedChunks;
+    Chunk16 unpacked[2][kUnpackedChunks];
     int32_t oy = 0, ox = 0;
     for (int32_t batch = 0; batch < pixels; batch += setup.batch) {
         const int32_t batch_pixels = std::min(pixels - batch, setup.batch);
         gather_fields(setup, batch_pixels, oy, ox);
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
-            const uint8_t *w0 = p->weights + size_t(oc) * size_t(row_bytes);
+            const uint8_t *w = p->weights + size_t(oc) * size_t(row_bytes);
             if (oc + 1 == p->out_c) { // an odd last channel alone
                 for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK)
-                    store(dot4<Bits>(fields + b * stride, stride, w0, depth), batch + b, oc,
+                    store(dot4<Bits>(fields + b * stride, stride, w, depth), batch + b, oc,
                           std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK)));
                 break;
             }
-            const uint8_t *w1 = w0 + row_bytes;
+            const PackedRow<Bits> w0{w}, w1{w + row_bytes};
+            for (int32_t c = 0; unpack && c < chunks; ++c) unpacked[0][c] = w0(c), unpacked[1][c] = w1(c);
             for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
                 const int8_t *x = fields + b * stride;
-                V a0[4] = {zero(), zero(), zero(), zero()}, a1[4] = {zero(), zero(), zero(), zero()};
-                for (int32_t c = 0; c < chunks; ++c) {
-                    const V u0 = unpack16<Bits>(w0 + c * kChunkBytes), u1 = unpack16<Bits>(w1 + c * kChunkBytes);
-                    const V w0l = widen_low(u0), w0h = widen_high(u0), w1l = widen_low(u1), w1h = widen_high(u1);
-                    for (int k = 0; k < 4; ++k) {
-                        const V xk = load16(x + k * stride + 16 * c);
-                        const V xl = widen_low(xk), xh = widen_high(xk);
-                        a0[k] = add32(a0[k], add32(madd(xl, w0l), madd(xh, w0h)));
-                        a1[k] = add32(a1[k], add32(madd(xl, w1l), madd(xh, w1h)));
-                    }
-                }
+                V s0, s1;
+                if (unpack) tile_sums<Bits>(x, stride, chunks, UnpackedRow{unpacked[0]}, UnpackedRow{unpacked[1]}, s0, s1);
+                else tile_sums<Bits>(x, stride, chunks, w0, w1, s0, s1);
                 const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
-                store(unscale<Bits>(sum4(a0[0], a0[1], a0[2], a0[3])), batch + b, oc, count);
-                store(unscale<Bits>(sum4(a1[0], a1[1], a1[2], a1[3])), batch + b, oc + 1, count);
+                store(s0, batch + b, oc, count);
+                store(s1, batch + b, oc + 1, count);
             }
         }
     }
