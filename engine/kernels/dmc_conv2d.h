@@ -424,8 +424,10 @@ static __attribute__((noinline, unused)) void dmc_conv_dsp_out2(const dmc_conv2d
 {
     const int32_t bias = p->bias[c], multiplier = p->multiplier[c], shift = p->shift[c];
     const int32_t zero_point = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
-    const int8_t q0 = dmc_requantize_dsp(bias + acc0, multiplier, shift, zero_point, act_min, act_max);
-    if (second) o[second] = dmc_requantize_dsp(bias + acc1, multiplier, shift, zero_point, act_min, act_max);
+    /* only for shift < 33 (dmc_conv_dsp_out2_fast takes the rest): the
+     * plain requantization, no second copy of the fast case */
+    const int8_t q0 = dmc_requantize_dsp_slow(bias + acc0, multiplier, shift, zero_point, act_min, act_max);
+    if (second) o[second] = dmc_requantize_dsp_slow(bias + acc1, multiplier, shift, zero_point, act_min, act_max);
     o[0] = q0;
 }
 
