@@ -28,22 +28,26 @@ static inline __attribute__((always_inline)) void dmc_linear_s8_run_dsp_bits(con
                                                                              int32_t bits)
 {
     const int32_t row_bytes = dmc_row_bytes(p->in_features, bits);
-    int32_t o = 0;
-    for (; o + 1 < p->out_features; o += 2) {
-        const uint8_t *w = p->weights + (size_t)o * (size_t)row_bytes;
+    const int32_t n_out = p->out_features;
+    /* a layer of one row pairs it with itself (its second result, the same
+     * value, lands on the first) */
+    const int32_t second = n_out > 1 ? 1 : 0;
+    int32_t o;
+    for (o = 0; o < n_out; o += 2) {
+        const uint8_t *w;
         int32_t acc[2], r;
-        if (bits == 8) dmc_dot2_dsp_w8(in, w, w + row_bytes, p->in_features, acc);
-        else if (bits == 4) dmc_dot2_dsp_w4(in, w, w + row_bytes, p->in_features, acc);
-        else dmc_dot2_dsp_w2(in, w, w + row_bytes, p->in_features, acc);
+        /* an odd last row is paired with the row before it, computed again:
+         * no second loop in the code for a lone row (100-250 bytes) */
+        if (o + 1 == n_out && o > 0) --o;
+        w = p->weights + (size_t)o * (size_t)row_bytes;
+        if (bits == 8) dmc_dot2_dsp_w8(in, w, w + second * row_bytes, p->in_features, acc);
+        else if (bits == 4) dmc_dot2_dsp_w4(in, w, w + second * row_bytes, p->in_features, acc);
+        else dmc_dot2_dsp_w2(in, w, w + second * row_bytes, p->in_features, acc);
         for (r = 0; r < 2; ++r)
-            out[o + r] = dmc_requantize_dsp(p->bias[o + r] + acc[r], p->multiplier[o + r], p->shift[o + r],
-                                            p->output_zero_point, p->act_min, p->act_max);
+            out[o + second * r] = dmc_requantize_dsp(p->bias[o + second * r] + acc[r], p->multiplier[o + second * r],
+                                                     p->shift[o + second * r], p->output_zero_point, p->act_min,
+                                                     p->act_max);
     }
-    if (o < p->out_features) /* an odd last row */
-        out[o] = dmc_requantize_dsp(p->bias[o] + dmc_dot_dsp_bits(in, p->weights + (size_t)o * (size_t)row_bytes,
-                                                                  p->in_features, bits),
-                                    p->multiplier[o], p->shift[o], p->output_zero_point, p->act_min,
-                                    p->act_max);
 }
 
 static inline void dmc_linear_s8_run_dsp_w8(const dmc_linear_s8 *p, const int8_t *in, int8_t *out)
