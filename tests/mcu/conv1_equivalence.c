@@ -16,22 +16,12 @@
  */
 #include "dmc_conv2d.h"
 #include "mcu_io.h"
+#define MCU_RANDOM_SEED 2024u
+#include "mcu_random.h"
 
 #if !DMC_ARM_DSP
 #error "build for a core with the DSP extension (Cortex-M4/M7)"
 #endif
-
-static uint32_t state = 2024u;
-static uint32_t next_random(void)
-{
-    state = state * 1664525u + 1013904223u; /* a plain LCG: reproducible everywhere */
-    return state >> 8;
-}
-
-static int32_t rand_in(int32_t lo, int32_t hi) /* uniform in [lo, hi] */
-{
-    return lo + (int32_t)(next_random() % (uint32_t)(hi - lo + 1));
-}
 
 #define IN_MAX (29 * 29)
 #define OUT_MAX (29 * 29 * 7)

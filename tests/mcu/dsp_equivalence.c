@@ -23,17 +23,12 @@
 #include "dmc_depthwise.h"
 #include "dmc_linear.h"
 #include "mcu_io.h"
+#define MCU_RANDOM_SEED 12345u
+#include "mcu_random.h"
 
 #if !DMC_ARM_DSP
 #error "build for a core with the DSP extension (Cortex-M4/M7)"
 #endif
-
-static uint32_t state = 12345u;
-static uint32_t next_random(void)
-{
-    state = state * 1664525u + 1013904223u; /* a plain LCG: reproducible everywhere */
-    return state >> 8;
-}
 
 #define STRIDE 80
 
@@ -50,11 +45,6 @@ static void mismatch(int32_t bits, int32_t n, int32_t dsp, int32_t plain)
     s = fmt_str(s, (dsp < plain) ? " dsp below plain" : " dsp above plain");
     *s = '\0';
     io_fail(line);
-}
-
-static int32_t rand_in(int32_t lo, int32_t hi) /* uniform in [lo, hi] */
-{
-    return lo + (int32_t)(next_random() % (uint32_t)(hi - lo + 1));
 }
 
 static int32_t plain_dot(const int8_t *xs, const uint8_t *row, int32_t n, int32_t bits)
