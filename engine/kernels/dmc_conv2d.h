@@ -352,26 +352,37 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_word(uint32_t wa,
     *pa11 = a11;
 }
 
-/* The last 1 or 2 values of a row (scalar) one by one, after its whole
- * weight words, where a zero-padded word would cost 4 (8 bits) or 8 (4
- * bits) values for them: t0, t1 point at the fields' int8 values after
- * their whole groups (never widened: the widening stops before them), wa,
- * wb at the rows' bytes after their whole words; acc as dmc_conv_dsp_block's. */
+/* The last 1 or 2 values of a row (scalar) one by one, where a zero-padded
+ * word would cost 4 (8 bits) or 8 (4 bits) values for them: t0, t1 point at
+ * the fields' int8 values after their whole groups (never widened: the
+ * widening stops before them), wa, wb at the rows' bytes after their whole
+ * words. acc as dmc_conv_dsp_block's: with add = 0 it sets acc before the
+ * asm loop (at 8 bits, where the loop's sums are not scaled: run after the
+ * loop it reloaded and stored the four sums once more, 1-2% of conv1),
+ * with add = 1 it adds to the final sums (at 4 bits, where that measured
+ * faster). */
 static inline __attribute__((always_inline)) void dmc_conv_dsp_scalar(const int8_t *t0, const int8_t *t1,
                                                                       const uint8_t *wa, const uint8_t *wb,
-                                                                      int32_t scalar, int32_t bits, int32_t acc[4])
+                                                                      int32_t scalar, int32_t bits, int32_t acc[4],
+                                                                      int32_t add)
 {
-    int32_t j;
+    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, j;
     for (j = 0; j < scalar; ++j) {
         const int32_t ka = dmc_packed_get(wa, j, bits), kb = dmc_packed_get(wb, j, bits);
-        acc[0] += t0[j] * ka;
-        acc[1] += t1[j] * ka;
-        acc[2] += t0[j] * kb;
-        acc[3] += t1[j] * kb;
+        a00 += t0[j] * ka;
+        a01 += t1[j] * ka;
+        a10 += t0[j] * kb;
+        a11 += t1[j] * kb;
     }
+    acc[0] = add ? acc[0] + a00 : a00;
+    acc[1] = add ? acc[1] + a01 : a01;
+    acc[2] = add ? acc[2] + a10 : a10;
+    acc[3] = add ? acc[3] + a11 : a11;
 }
 
-/* acc = {pixel 0 x row a, pixel 1 x row a, pixel 0 x row b, pixel 1 x row b} */
+/* acc = {pixel 0 x row a, pixel 1 x row a, pixel 0 x row b, pixel 1 x row b},
+ * added to acc's values on entry (dmc_conv_dsp_scalar's: at 8 bits the last
+ * values' products, otherwise zeros) */
 static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_t *x0, const int8_t *x1,
                                                                      const uint8_t *wa, const uint8_t *wb,
                                                                      int32_t depth, int32_t row_bytes,
@@ -380,11 +391,10 @@ static inline __attribute__((always_inline)) void dmc_conv_dsp_block(const int8_
 {
     const int32_t group = dmc_dsp_group(bits), full = whole;
     const int32_t scale_shift = bits == 8 ? 0 : (bits == 4 ? 4 : 6);
-    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
 #if defined(__OPTIMIZE__) && defined(__GNUC__)
     /* bytes of a field per weight word: 8 per quad */
     const int32_t step = 8 * (bits == 8 ? 1 : (bits == 4 ? 2 : 4));
-    acc[0] = acc[1] = acc[2] = acc[3] = 0;
     if (full > 0) dmc_conv_dsp_words_bits(x0, x1, wa, wb, full, bits, acc);
     if (scalar == 0 && full * group < depth) { /* the last row's partial word: never read past the row */
         uint32_t tail[2];
@@ -675,14 +685,18 @@ static inline __attribute__((always_inline)) void dmc_conv2d_s8_run_dsp_bits(con
             const int32_t ob = oc + 1 < out_c ? oc + 1 : oc;
             const uint8_t *wa = weights + (size_t)oc * (size_t)row_bytes;
             const uint8_t *wb = weights + (size_t)ob * (size_t)row_bytes;
+            const int8_t *t0 = field[0] + stride + depth / group * group, *t1 = x1 + stride + depth / group * group;
             int32_t acc[4];
+            /* the last values' products: first at 8 bits (the asm loop's sums
+             * are unscaled there), after the asm loop at 4 bits */
+            dmc_conv_dsp_scalar(t0, t1, wa + 4 * (depth / group), wb + 4 * (depth / group), bits == 8 ? scalar : 0,
+                                bits, acc, 0);
             /* a partial last word is loaded whole when another row follows row b */
             dmc_conv_dsp_block(field[0], x1, wa, wb, depth, row_bytes,
                                scalar > 0 ? depth / group : (ob + 1 < out_c ? words : depth / group), scalar,
                                bits, acc);
-            /* after the asm loop, whose registers it would crowd */
-            dmc_conv_dsp_scalar(field[0] + stride + depth / group * group, x1 + stride + depth / group * group,
-                                wa + 4 * (depth / group), wb + 4 * (depth / group), scalar, bits, acc);
+            if (bits != 8)
+                dmc_conv_dsp_scalar(t0, t1, wa + 4 * (depth / group), wb + 4 * (depth / group), scalar, bits, acc, 1);
             dmc_conv_dsp_out2_fast(p, oc, acc[0], acc[1], o + oc, count == 2 ? out_c : 0);
             if (ob != oc) dmc_conv_dsp_out2_fast(p, ob, acc[2], acc[3], o + ob, count == 2 ? out_c : 0);
         }
