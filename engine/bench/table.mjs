@@ -64,8 +64,9 @@ out.push(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const b of body) out.push(line(b));
 out.push('');
 out.push('"vs" columns: speed relative to that run; 2.0x = twice as fast, 0.50x = half as fast.');
-out.push('dmc runs one image at a time, from uint8 pixels to the predicted class. ONNX Runtime gets');
-out.push('images normalised before timing; its timed loop holds tensor creation, run() and argmax.');
+out.push('dmc runs from uint8 pixels to the output, one image at a time or in batches (each step over');
+out.push('the whole batch before the next). ONNX Runtime gets images normalised before timing; its');
+out.push('timed loop holds tensor creation, run() and argmax.');
 if (Math.abs(ours.accuracy - ortSingle.accuracy) * dmc.images > 2)
   out.push(`NOTE: the float accuracies differ (dmc ${(100 * ours.accuracy).toFixed(2)}%, ` +
            `ORT ${(100 * ortSingle.accuracy).toFixed(2)}%): the two may not run the same model.`);

@@ -75,16 +75,20 @@ const char *kSweepHelp =
     "  --json         print one JSON object instead of the table\n";
 
 const char *kBenchHelp =
-    "usage: dmc bench --model FILE [--mnist DIR] [--limit N] [--repeat R] [--json]\n"
+    "usage: dmc bench --model FILE [--mnist DIR] [--limit N] [--repeat R] [--batch B] [--json]\n"
     "\n"
-    "Times inference over the MNIST test images, one image at a time on one\n"
-    "thread: the float reference, then the model with every layer at 8, 4 and\n"
-    "2 bits (nothing pruned). Prints microseconds per image (best of R runs),\n"
-    "images per second, the speed-up over the float reference, and accuracy.\n"
-    "(engine/bench/bench.sh also times ONNX Runtime on the same model.)\n"
+    "Times inference over the MNIST test images on one thread: the float\n"
+    "reference one image at a time, then the model with every layer at 8, 4\n"
+    "and 2 bits (nothing pruned), one image at a time and in batches of B\n"
+    "images (each step over the whole batch before the next: what the\n"
+    "workbench does to evaluate a test set). Prints microseconds per image\n"
+    "(best of R runs), images per second, the speed-up over the float\n"
+    "reference, and accuracy (a batched run's must equal the one-at-a-time\n"
+    "run's). (engine/bench/bench.sh also times ONNX Runtime on the same model.)\n"
     "\n"
     "  --limit N      time the first N test images only (default all)\n"
     "  --repeat R     runs per model, the fastest counts (default 3)\n"
+    "  --batch B      images per batch, 1 to 4096 (default 64)\n"
     "  --json         print one JSON object instead of the table\n";
 
 const char *kInferHelp =
@@ -191,11 +195,44 @@ int cmd_sweep(int argc, char **argv) {
     return 0;
 }
 
+namespace {
+
+// The best of `repeat` timings of run(), in microseconds per image.
+template <typename Run> double best_us(int repeat, int n, Run run) {
+    double best = 1e300;
+    for (int r = 0; r < repeat; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        run();
+        const auto t1 = std::chrono::steady_clock::now();
+        best = std::min(best, std::chrono::duration<double, std::micro>(t1 - t0).count() / n);
+    }
+    return best;
+}
+
+// The score (dmc::score's) of the first n test inputs from the batched
+// path's outputs.
+double batched_score(const CompressedModel &cm, const TestSet &test, int n, BatchExecutor &run) {
+    double total = 0.0;
+    for (int first = 0; first < n; first += run.capacity()) {
+        const int count = std::min(run.capacity(), n - first);
+        test.run(run, first, count);
+        for (int i = 0; i < count; ++i)
+            total += cm.model.task == Task::Classification
+                         ? double(predicted_class(cm, run.output(i)) == test.labels[size_t(first + i)])
+                         : squared_error(cm, run.output(i), test, first + i);
+    }
+    return cm.model.task == Task::Classification ? total / n : total / (double(n) * double(cm.output_shape().size()));
+}
+
+} // namespace
+
 int cmd_bench(int argc, char **argv) {
-    const Options o(argc, argv, with_model_options({"--model", "--mnist", "--limit", "--repeat"}), {"--json"});
+    const Options o(argc, argv, with_model_options({"--model", "--mnist", "--limit", "--repeat", "--batch"}),
+                    {"--json"});
     const Model model = load_model_option(o);
     const int limit = o.integer("--limit", 0, 1, 100000000);
     const int repeat = o.integer("--repeat", 3, 1, 1000);
+    const int batch = o.integer("--batch", 64, 1, 4096);
     const TestSet test = load_test_set(model, o.get("--mnist"));
     const CalibrationSet calibration = load_calibration_set(model, o.get("--mnist"));
     const int n = limit > 0 && limit < test.count ? limit : test.count;
@@ -203,7 +240,7 @@ int cmd_bench(int argc, char **argv) {
 
     struct Run {
         std::string name;
-        int bits;
+        int bits, batch;
         double us_per_image, score;
     };
     std::vector<Run> runs;
@@ -212,36 +249,44 @@ int cmd_bench(int argc, char **argv) {
         config.defaults.bits = bits;
         const CompressedModel cm =
             bits == kFloatBits ? float_reference(model) : compress_model(model, config, calibration);
+        const std::string name = bits == kFloatBits ? "float" : "int" + std::to_string(bits);
         Executor run(cm);
-        double best = 1e300;
-        for (int r = 0; r < repeat; ++r) {
-            const auto t0 = std::chrono::steady_clock::now();
+        const double one = best_us(repeat, n, [&] {
             for (int i = 0; i < n; ++i) test.run(run, i);
-            const auto t1 = std::chrono::steady_clock::now();
-            best = std::min(best, std::chrono::duration<double, std::micro>(t1 - t0).count() / n);
-        }
-        runs.push_back({bits == kFloatBits ? "float" : "int" + std::to_string(bits), bits, best,
-                        score(cm, test, limit)});
+        });
+        const double s = score(cm, test, limit);
+        runs.push_back({name, bits, 1, one, s});
+        if (bits == kFloatBits) continue;
+        BatchExecutor batched(cm, std::min(batch, n));
+        const double many = best_us(repeat, n, [&] {
+            for (int first = 0; first < n; first += batched.capacity())
+                test.run(batched, first, std::min(batched.capacity(), n - first));
+        });
+        const double batched_s = batched_score(cm, test, n, batched);
+        if (batched_s != s)
+            throw Error("bench: " + name + " in batches scores " + std::to_string(batched_s) + ", one at a time " +
+                        std::to_string(s) + ": the two paths disagree");
+        runs.push_back({name + ", batch " + std::to_string(batched.capacity()), bits, batched.capacity(), many, s});
     }
     const double float_us = runs[0].us_per_image;
     if (o.has("--json")) {
         std::printf("{\"model\": \"%s\", \"images\": %d, \"repeat\": %d, \"threads\": 1, \"runs\": [",
                     model.name.c_str(), n, repeat);
         for (size_t i = 0; i < runs.size(); ++i)
-            std::printf("%s\n  {\"name\": \"%s\", \"bits\": %d, \"us_per_image\": %.3f, "
+            std::printf("%s\n  {\"name\": \"%s\", \"bits\": %d, \"batch\": %d, \"us_per_image\": %.3f, "
                         "\"images_per_second\": %.1f, \"speedup_vs_float\": %.3f, \"%s\": %.6g}",
-                        i ? "," : "", runs[i].name.c_str(), runs[i].bits, runs[i].us_per_image,
+                        i ? "," : "", runs[i].name.c_str(), runs[i].bits, runs[i].batch, runs[i].us_per_image,
                         1e6 / runs[i].us_per_image, float_us / runs[i].us_per_image,
                         classifier ? "accuracy" : "mse", runs[i].score);
         std::printf("\n]}\n");
         return 0;
     }
-    std::printf("%s: %d test inputs, one at a time, one thread, best of %d runs%s\n\n", model.name.c_str(), n,
-                repeat, classifier ? " (accuracy in %)" : "");
-    std::printf("%-8s %12s %14s %12s %10s\n", "model", "us/input", "inputs/s", "vs float",
+    std::printf("%s: %d test inputs, one thread, best of %d runs%s\n\n", model.name.c_str(), n, repeat,
+                classifier ? " (accuracy in %)" : "");
+    std::printf("%-16s %12s %14s %12s %10s\n", "model", "us/input", "inputs/s", "vs float",
                 classifier ? "accuracy" : "MSE");
     for (const Run &r : runs)
-        std::printf("%-8s %12.2f %14.0f %11.2fx %10.6g\n", r.name.c_str(), r.us_per_image, 1e6 / r.us_per_image,
+        std::printf("%-16s %12.2f %14.0f %11.2fx %10.6g\n", r.name.c_str(), r.us_per_image, 1e6 / r.us_per_image,
                     float_us / r.us_per_image, classifier ? 100.0 * r.score : r.score);
     return 0;
 }

@@ -144,21 +144,6 @@ void float_range(const Batch &b, int64_t size, double *lo, double *hi) {
 // than any variant uses.
 int64_t calibration_room(const Step &s) { return 64 * scratch_bytes(s) + s.input.size(); }
 
-// A linear layer as a 1x1 convolution over an image 1 pixel high and
-// `count` wide, one pixel per input: the same products and sums (a weight
-// row of in_features values is a 1x1 kernel's), so that every calibration
-// input goes through the convolution's tiled kernel in one call.
-dmc_conv2d_s8 linear_as_conv(const Step &s, int count) {
-    dmc_conv2d_s8 p = conv2d_params(s);
-    p.in_h = p.out_h = 1;
-    p.in_w = p.out_w = count;
-    p.in_c = s.input.channels;
-    p.out_c = s.output.channels;
-    p.kernel = p.stride = 1;
-    p.padding = 0;
-    return p;
-}
-
 // visit_accumulators for a depthwise step: its own kernel table's
 // accumulators, image by image.
 template <typename Visit>

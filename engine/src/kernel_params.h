@@ -45,6 +45,22 @@ inline dmc_conv2d_s8 conv2d_params(const Step &s) {
     return p;
 }
 
+// A linear layer as a 1x1 convolution over an image 1 pixel high and
+// `count` wide, one pixel per input: the same products and sums (a weight
+// row of in_features values is a 1x1 kernel's), so that many inputs, back
+// to back, go through the convolution's tiled kernel in one call
+// (calibration, BatchExecutor).
+inline dmc_conv2d_s8 linear_as_conv(const Step &s, int count) {
+    dmc_conv2d_s8 p = conv2d_params(s);
+    p.in_h = p.out_h = 1;
+    p.in_w = p.out_w = count;
+    p.in_c = s.input.channels;
+    p.out_c = s.output.channels;
+    p.kernel = p.stride = 1;
+    p.padding = 0;
+    return p;
+}
+
 inline dmc_linear_s8 linear_params(const Step &s) {
     dmc_linear_s8 p;
     p.in_features = s.input.channels;

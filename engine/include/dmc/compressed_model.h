@@ -169,6 +169,47 @@ class Compressor {
 // reference the compressed model is measured against. Needs no calibration.
 CompressedModel float_reference(const Model &model);
 
+// Runs a compressed model on up to `capacity` inputs at once, step by step:
+// each step over all of them before the next, the inputs' tensors back to
+// back. An integer linear step runs as one 1x1 convolution over the batch
+// (one pixel per input), so each weight chunk is unpacked and widened once
+// for the whole batch, as calibration does; the other steps run input by
+// input with the same kernels. The same integers as Executor, which tests
+// compare it with. What the workbench uses to evaluate a test set.
+class BatchExecutor {
+  public:
+    BatchExecutor(const CompressedModel &model, int capacity);
+    BatchExecutor(const BatchExecutor &) = delete;
+    BatchExecutor &operator=(const BatchExecutor &) = delete;
+
+    // `observe`, if set, sees every input's output of every step, step by
+    // step (input after input within a step).
+    using Observer = std::function<void(int step, int input, const void *output)>;
+    // Runs n (1 .. capacity) 8-bit images, pixels[i] input i's, as
+    // Executor::run_u8.
+    void run_u8(const uint8_t *const *pixels, int n, const Observer &observe = nullptr);
+    // The same for raw inputs (HWC floats), as Executor::run.
+    void run(const float *const *raw, int n, const Observer &observe = nullptr);
+    // Resuming part way, as Executor's: write input i's tensor for step
+    // `step` (>= 1) at step_input(step, i) for i < n, then run_from(step, n).
+    void *step_input(int step, int input);
+    void run_from(int first_step, int n, const Observer &observe = nullptr);
+    // Input i's output tensor after a run, as Executor::run returns it;
+    // valid until the next run.
+    const void *output(int input) const;
+    int capacity() const { return capacity_; }
+
+  private:
+    int64_t tensor_bytes(int step) const; // one input's tensor read by step `step` (steps.size(): the output)
+    char *tensor(int step, int input) const;
+    void run_steps(int first_step, int n, const Observer &observe);
+
+    const CompressedModel &model_;
+    int capacity_;
+    std::vector<uint64_t> buffers_[2]; // step k reads buffers_[k % 2], writes the other (uint64_t: aligned)
+    std::vector<uint64_t> scratch_;
+};
+
 // Runs a compressed model, one input at a time, in an arena of exactly
 // model.plan.arena_bytes: its own, or the caller's. Every byte of scratch
 // the kernels use is in that arena.
