@@ -2,8 +2,9 @@
 // another on the same test set (see evaluator.h for the design).
 //
 // The file holds policy only, so that the workbench can never disagree with
-// `dmc eval`: the steps run in a dmc::Executor per lane, the prediction,
-// squared error and SQNR sums are the engine's functions, and what decides
+// `dmc eval`: the steps run in the engine's executors (dmc::Executor and
+// dmc::BatchExecutor, per lane), the prediction, squared error and SQNR
+// sums are the engine's functions, and what decides
 // whether a cached tensor may be reused is the engine's step keys. What
 // stays here is which tensors to keep, within which budget, in which order
 // the images go, and how a slice is split between two threads.
@@ -133,7 +134,10 @@ void Evaluator::start(std::shared_ptr<const CompressedModel> cm, const FloatBase
         keys_.clear();
         for (size_t k = 0; k < cm_->steps.size(); ++k) keys_.push_back(own + std::to_string(k));
     }
-    for (Lane &lane : lanes_) lane.executor = std::make_unique<Executor>(*cm_);
+    for (Lane &lane : lanes_) {
+        lane.executor = std::make_unique<Executor>(*cm_);
+        lane.batch = std::make_unique<BatchExecutor>(*cm_, kBatchImages);
+    }
     images_ = correct_ = agree_ = agree_images_ = 0;
     se_ = 0.0;
     std::memset(confusion_, 0, sizeof confusion_);
@@ -259,6 +263,36 @@ void Evaluator::run_image(int position, Lane &lane) {
     count(position, out, lane);
 }
 
+// Positions first .. last - 1, none of them an SQNR image, in batches: runs
+// of consecutive positions that resume at the same step.
+void Evaluator::run_images(int first, int last, Lane &lane) {
+    for (int p = first; p < last;) {
+        const int start = resume_step(p, false);
+        int q = p + 1;
+        while (q < last && q - p < lane.batch->capacity() && resume_step(q, false) == start) ++q;
+        run_batch(p, q - p, start, lane);
+        p = q;
+    }
+}
+
+void Evaluator::run_batch(int first, int n, int start, Lane &lane) {
+    BatchExecutor &run = *lane.batch;
+    const BatchExecutor::Observer observe = [&](int step, int b, const void *output) {
+        observe_step(first + b, step, output, false);
+    };
+    if (start > 0) {
+        const Cache &c = cache_.at(start); // at(): safe beside the other lane
+        for (int b = 0; b < n; ++b)
+            std::memcpy(run.step_input(start, b), c.data.data() + (first + b) * c.bytes_each, size_t(c.bytes_each));
+        run.run_from(start, n, observe);
+    } else {
+        std::vector<int> index(static_cast<size_t>(n));
+        for (int b = 0; b < n; ++b) index[size_t(b)] = order_[size_t(first + b)];
+        test_.run(run, index.data(), n, observe);
+    }
+    for (int b = 0; b < n; ++b) count(first + b, run.output(b), lane);
+}
+
 void Evaluator::merge(Lane &lane) {
     correct_ += lane.correct;
     agree_ += lane.agree;
@@ -285,9 +319,9 @@ bool Evaluator::run(int n) {
         const int mid = p + (end - p + 1) / 2;
         if (!helper_) helper_ = std::make_unique<HelperThread>();
         helper_->start([this, mid, end] {
-            for (int q = mid; q < end; ++q) run_image(q, lanes_[1]);
+            run_images(mid, end, lanes_[1]);
         });
-        for (int q = p; q < mid; ++q) run_image(q, lanes_[0]);
+        run_images(p, mid, lanes_[0]);
         helper_->wait();
         merge(lanes_[0]);
         merge(lanes_[1]);

@@ -14,9 +14,13 @@
 //    worker thread) can publish progress and take a newer request;
 //  * two lanes: past the images whose layer outputs feed the output SQNR
 //    (those go one at a time, in order), a slice is split between the
-//    calling thread and a helper thread, each with its own dmc::Executor
-//    (its own arena), and their counts are merged in evaluation order: both
-//    cores work, and the results are those of one lane.
+//    calling thread and a helper thread, each with its own executors, and
+//    their counts are merged in evaluation order: both cores work, and the
+//    results are those of one lane;
+//  * batches: a lane runs its consecutive images that resume at the same
+//    step up to kBatchImages at a time through a dmc::BatchExecutor (each
+//    step over the batch; a linear layer's weights unpacked once for it),
+//    the same integers as one at a time.
 //
 // Every computation is the engine's: the steps run in dmc::Executor, the
 // prediction is dmc::predicted_class, the errors are dmc::squared_error and
@@ -126,7 +130,8 @@ class Evaluator {
     // One lane's executor (its arena) and counts; the slice's lanes are
     // merged in order.
     struct Lane {
-        std::unique_ptr<dmc::Executor> executor;
+        std::unique_ptr<dmc::Executor> executor;     // the SQNR images, one at a time
+        std::unique_ptr<dmc::BatchExecutor> batch;   // the rest
         int correct = 0, agree = 0, agree_images = 0;
         std::vector<double> squared_errors; // per image, in order: summed in merge() as one lane would
         int confusion[10][10] = {};
@@ -138,6 +143,8 @@ class Evaluator {
     void observe_step(int position, int step, const void *output, bool sqnr);
     void count(int position, const void *output, Lane &lane);
     void run_image(int position, Lane &lane);
+    void run_images(int first, int last, Lane &lane);
+    void run_batch(int first, int n, int start, Lane &lane);
     void merge(Lane &lane);
 
     const dmc::TestSet &test_;
@@ -159,6 +166,8 @@ class Evaluator {
     std::vector<int> wrong_;
 };
 
+// Images per batch past the SQNR images (dmc::BatchExecutor).
+constexpr int kBatchImages = 32;
 // The byte budget of the activation cache: weight-step inputs are cached
 // only while all of them for every test image fit.
 constexpr int64_t kCacheBudgetBytes = int64_t(64) << 20;

@@ -209,13 +209,19 @@ template <typename Run> double best_us(int repeat, int n, Run run) {
     return best;
 }
 
+std::vector<int> in_order(int first, int n) {
+    std::vector<int> index(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) index[size_t(i)] = first + i;
+    return index;
+}
+
 // The score (dmc::score's) of the first n test inputs from the batched
 // path's outputs.
 double batched_score(const CompressedModel &cm, const TestSet &test, int n, BatchExecutor &run) {
     double total = 0.0;
     for (int first = 0; first < n; first += run.capacity()) {
         const int count = std::min(run.capacity(), n - first);
-        test.run(run, first, count);
+        test.run(run, in_order(first, count).data(), count);
         for (int i = 0; i < count; ++i)
             total += cm.model.task == Task::Classification
                          ? double(predicted_class(cm, run.output(i)) == test.labels[size_t(first + i)])
@@ -259,8 +265,10 @@ int cmd_bench(int argc, char **argv) {
         if (bits == kFloatBits) continue;
         BatchExecutor batched(cm, std::min(batch, n));
         const double many = best_us(repeat, n, [&] {
-            for (int first = 0; first < n; first += batched.capacity())
-                test.run(batched, first, std::min(batched.capacity(), n - first));
+            for (int first = 0; first < n; first += batched.capacity()) {
+                const int count = std::min(batched.capacity(), n - first);
+                test.run(batched, in_order(first, count).data(), count);
+            }
         });
         const double batched_s = batched_score(cm, test, n, batched);
         if (batched_s != s)

@@ -28,15 +28,15 @@ const void *TestSet::run(Executor &executor, int i, const Executor::Observer &ob
     return executor.run(raw.data() + size_t(i) * n, observe);
 }
 
-void TestSet::run(BatchExecutor &executor, int first, int n, const BatchExecutor::Observer &observe) const {
+void TestSet::run(BatchExecutor &executor, const int *index, int n, const BatchExecutor::Observer &observe) const {
     const size_t size = size_t(shape.size());
     if (!pixels.empty()) {
         std::vector<const uint8_t *> inputs;
-        for (int i = 0; i < n; ++i) inputs.push_back(pixels.data() + size_t(first + i) * size);
+        for (int i = 0; i < n; ++i) inputs.push_back(pixels.data() + size_t(index[i]) * size);
         return executor.run_u8(inputs.data(), n, observe);
     }
     std::vector<const float *> inputs;
-    for (int i = 0; i < n; ++i) inputs.push_back(raw.data() + size_t(first + i) * size);
+    for (int i = 0; i < n; ++i) inputs.push_back(raw.data() + size_t(index[i]) * size);
     executor.run(inputs.data(), n, observe);
 }
 

@@ -23,9 +23,9 @@ struct TestSet {
 
     // Runs input i through `run` (Executor::run_u8 or run); returns the output.
     const void *run(Executor &run, int i, const Executor::Observer &observe = nullptr) const;
-    // Runs inputs first .. first + n - 1 through `run` at once (n at most
-    // its capacity); their outputs are run.output(0 .. n - 1).
-    void run(BatchExecutor &run, int first, int n, const BatchExecutor::Observer &observe = nullptr) const;
+    // Runs inputs index[0 .. n - 1] through `run` at once (n at most its
+    // capacity); their outputs are run.output(0 .. n - 1).
+    void run(BatchExecutor &run, const int *index, int n, const BatchExecutor::Observer &observe = nullptr) const;
 };
 
 TestSet mnist_test_set(const ImageSet &images);
