@@ -177,8 +177,18 @@ void handle_events() {
 // solver (in headless Chromium every frame is also rasterized on the CPU).
 // Input, and the answer (the request is then no longer out), go through at
 // once; app::update() runs every frame.
+//
+// Likewise while an evaluation runs past its first estimate: the progress
+// is drawn ten times a second, not every frame. The first estimate and the
+// full result are drawn in the frame that has them (the hold starts only
+// once a frame showing the estimate has been drawn, and ends with the
+// evaluation).
 bool hold_frame(double now_ms) {
-    return app::state().budget.id != 0 && !g_input && now_ms - g_last_ui_ms < 500.0;
+    if (g_input) return false;
+    const app::AppState &s = app::state();
+    if (s.budget.id != 0) return now_ms - g_last_ui_ms < 500.0;
+    const bool estimate_drawn = s.shown_first_ms >= 0 && g_last_ui_ms > s.request_ms + s.shown_first_ms;
+    return s.snap.busy && s.shown_full_ms < 0 && estimate_drawn && now_ms - g_last_ui_ms < 100.0;
 }
 
 void frame() {
