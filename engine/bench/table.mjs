@@ -31,8 +31,10 @@ const ort = load(process.argv[3], 'ONNX Runtime');
 if (dmc.images !== ort.images) fail(`dmc bench timed ${dmc.images} images but ONNX Runtime ${ort.images}`);
 const ours = dmc.runs.find((r) => r.name === 'float');
 const ortSingle = ort.runs.find((r) => r.batch === 1);
+const ortBatched = ort.runs.find((r) => r.batch > 1);
 if (!ours) fail("the dmc bench results have no 'float' run");
 if (!ortSingle) fail('the ONNX Runtime results have no one-image-at-a-time run');
+if (!ortBatched) fail('the ONNX Runtime results have no batched run');
 
 const label = (r) => (r.name === 'float' ? 'dmc float (reference)' : `dmc ${r.name}`);
 const rows = [
@@ -47,10 +49,10 @@ const ratio = (base, r) => {
   const x = base.us_per_image / r.us_per_image;
   return `${x.toFixed(x < 1 ? 2 : 1)}x`;
 };
-const head = ['run', 'us/image', 'images/s', 'accuracy', 'vs dmc float', 'vs ORT 1-at-a-time'];
+const head = ['run', 'us/image', 'images/s', 'accuracy', 'vs dmc float', 'vs ORT 1-at-a-time', 'vs ORT batched'];
 const body = rows.map((r) => [
   r.label, r.us_per_image.toFixed(1), Math.round(1e6 / r.us_per_image).toString(),
-  `${(100 * r.accuracy).toFixed(2)}%`, ratio(ours, r), ratio(ortSingle, r),
+  `${(100 * r.accuracy).toFixed(2)}%`, ratio(ours, r), ratio(ortSingle, r), ratio(ortBatched, r),
 ]);
 const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
 const line = (cells) => cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ');
