@@ -10,12 +10,13 @@ usage: bash engine/bench/bench.sh [--model FILE] [--limit N] [--repeat R]
 
 Builds the engine if needed, exports the model to ONNX (build/bench/),
 installs onnxruntime-node there if missing, then times, on one thread:
-  dmc bench       the float reference and the model at 8, 4 and 2 bits
+  dmc bench       the float reference and the model at 8, 4 and 2 bits,
+                  one image at a time and in batches of 64
   ort_bench.mjs   ONNX Runtime on the same model, one image at a time and
                   in batches of 1000
 and prints one table with microseconds per image, images per second,
 accuracy, and the speed relative to dmc's float reference and to ONNX
-Runtime one image at a time.
+Runtime one image at a time and batched.
 
   --model FILE   the dmc model file (default assets/lenet5.json)
   --limit N      time the first N test images only (default all 10,000)
