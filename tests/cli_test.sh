@@ -93,9 +93,16 @@ grep -q '"by_bits"' "$tmp/sweep.json" || fail "sweep JSON lacks by_bits"
 python3 - "$tmp/bench.json" <<'PY' || fail "bench JSON is wrong"
 import json, sys
 b = json.load(open(sys.argv[1]))
-assert [r["name"] for r in b["runs"]] == ["float", "int8", "int4", "int2"]
-assert all(r["us_per_image"] > 0 for r in b["runs"])
+runs = b["runs"]
+# One image at a time, then in batches (64, or all 50 images when fewer).
+assert [r["name"] for r in runs] == ["float", "int8", "int8, batch 50", "int4", "int4, batch 50", "int2",
+                                     "int2, batch 50"], [r["name"] for r in runs]
+assert [r["batch"] for r in runs] == [1, 1, 50, 1, 50, 1, 50]
+assert all(r["us_per_image"] > 0 for r in runs)
+for one, many in zip(runs[1::2], runs[2::2]):
+    assert one["accuracy"] == many["accuracy"], (one, many)
 PY
+"$dmc" bench --model "$model" --limit 50 --repeat 1 --batch 0 >/dev/null 2>&1 && fail "dmc bench --batch 0 was accepted"
 
 "$dmc" infer --model "$model" --limit 20 -o "$tmp/out.bin" --params "$tmp/params.json" >"$tmp/infer.json" \
     || fail "dmc infer failed"
