@@ -13,7 +13,8 @@ installs onnxruntime-node there if missing, then times, on one thread:
   dmc bench       the float reference and the model at 8, 4 and 2 bits,
                   one image at a time and in batches of 64
   ort_bench.mjs   ONNX Runtime on the same model, one image at a time and
-                  in batches of 1000
+                  in batches of 1000: onnxruntime-node, then onnxruntime-web
+                  (its WebAssembly build, the browser's peer)
 and prints one table with microseconds per image, images per second,
 accuracy, and the speed relative to dmc's float reference and to ONNX
 Runtime one image at a time and batched.
@@ -128,6 +129,14 @@ if [ "$installed" != "$ORT_VERSION" ]; then
   (cd "$out" && "$NPM" install --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$ORT_VERSION") >&2 ||
     die "npm could not install onnxruntime-node@$ORT_VERSION into $out"
 fi
+# onnxruntime-web too: ONNX Runtime's WebAssembly build, the browser's peer.
+installed=$(cd "$out" && "$NODE" -p "require('./node_modules/onnxruntime-web/package.json').version" 2>/dev/null || true)
+if [ "$installed" != "$ORT_VERSION" ]; then
+  command -v "$NPM" >/dev/null || die "'$NPM' not found: it is needed once, to install onnxruntime-web"
+  say "installing onnxruntime-web@$ORT_VERSION into $out"
+  (cd "$out" && "$NPM" install --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-web@$ORT_VERSION") >&2 ||
+    die "npm could not install onnxruntime-web@$ORT_VERSION into $out"
+fi
 
 # 4. The two benchmarks, one after the other, with the same images. Other
 #    work on the machine skews the figures: the load average is reported.
@@ -139,6 +148,9 @@ say "timing dmc ($dmc bench ${args[*]})"
 say "timing ONNX Runtime (ort_bench.mjs ${args[*]})"
 "$NODE" "$here/ort_bench.mjs" --onnx "$onnx" --model-file "$model" --mnist "$mnist" --ort "$out" --json "${args[@]}" \
   > "$out/ort.json" || die "the ONNX Runtime benchmark failed"
+say "timing onnxruntime-web (ort_bench.mjs --runtime web ${args[*]})"
+"$NODE" "$here/ort_bench.mjs" --runtime web --onnx "$onnx" --model-file "$model" --mnist "$mnist" --ort "$out" --json \
+  "${args[@]}" > "$out/ort-web.json" || die "the onnxruntime-web benchmark failed"
 
 # 5. The table.
 cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//' || true)
@@ -149,4 +161,4 @@ echo "machine: ${cpu:-unknown CPU}, $logical logical CPUs${physical:+ ($physical
 echo "date:    $(date '+%Y-%m-%d %H:%M %Z'), load average before timing: ${load:-?}"
 echo "All figures are for one thread (dmc is single-threaded; ONNX Runtime runs with intra- and inter-op threads = 1)."
 echo
-"$NODE" "$here/table.mjs" "$out/dmc.json" "$out/ort.json" || die "could not combine the results"
+"$NODE" "$here/table.mjs" "$out/dmc.json" "$out/ort.json" "$out/ort-web.json" || die "could not combine the results"

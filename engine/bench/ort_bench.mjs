@@ -10,12 +10,15 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const HELP = `usage: node ort_bench.mjs --onnx FILE --model-file MODEL.json --mnist DIR
-                          [--limit N] [--repeat R] [--batch B] [--ort DIR] [--json]
+                          [--runtime node|web] [--limit N] [--repeat R] [--batch B]
+                          [--ort DIR] [--json]
 
-Times ONNX Runtime (onnxruntime-node, CPU execution provider) on the MNIST
-test images (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, .gz or
-decompressed, read from DIR), on one thread: intraOpNumThreads 1,
-interOpNumThreads 1, sequential execution, all graph optimisations.
+Times ONNX Runtime on the MNIST test images (t10k-images-idx3-ubyte and
+t10k-labels-idx1-ubyte, .gz or decompressed, read from DIR), on one
+thread: onnxruntime-node (CPU execution provider, intraOpNumThreads 1,
+interOpNumThreads 1, sequential execution) or onnxruntime-web (its
+WebAssembly SIMD build in this Node.js, V8 as in Chromium, one wasm
+thread), all graph optimisations.
 
 The images are normalised as the model file's "input" object says,
 (pixel / 255 - mean) / std in float32, before any timing starts; the timed
@@ -31,11 +34,13 @@ For each: microseconds per image, images per second and top-1 accuracy
   --model-file FILE  the dmc model file (JSON) the ONNX file was made from;
                      its "input" gives mean, std and the image shape
   --mnist DIR        the folder with the MNIST IDX files
+  --runtime R        node (onnxruntime-node, the default) or web
+                     (onnxruntime-web)
   --limit N          use the first N test images only (default all)
   --repeat R         repetitions of each timed run, the fastest counts
                      (default 3)
   --batch B          images per session.run() in the batch run (default 1000)
-  --ort DIR          a folder whose node_modules holds onnxruntime-node
+  --ort DIR          a folder whose node_modules holds the runtime's package
                      (default: normal resolution from this script, then
                      build/bench of this repository)
   --json             print one JSON object instead of a table
@@ -52,7 +57,7 @@ function fail(message, code = 1) {
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const valued = new Set(['--onnx', '--model-file', '--mnist', '--limit', '--repeat', '--batch', '--ort']);
+  const valued = new Set(['--onnx', '--model-file', '--mnist', '--limit', '--repeat', '--batch', '--ort', '--runtime']);
   const opts = { json: false, help: false };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
@@ -165,19 +170,19 @@ function normalise(pixels, n, size, input) {
 
 // ---------------------------------------------------------------- onnxruntime
 
-function loadOrt(ortDir) {
+function loadOrt(ortDir, pkg) {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const bases = ortDir ? [path.resolve(ortDir)] : [here, path.resolve(here, '..', '..', 'build', 'bench')];
   for (const base of bases) {
     const require = createRequire(path.join(base, 'package.json'));
     try {
-      return require('onnxruntime-node');
+      return require(pkg);
     } catch (e) {
-      if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes("'onnxruntime-node'")) throw e;
+      if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes(`'${pkg}'`)) throw e;
     }
   }
-  throw new Error(`cannot find onnxruntime-node under ${bases.join(' or ')}; install it with ` +
-                  `'npm install --ignore-scripts onnxruntime-node@1.30.0' in such a folder (bench.sh does)`);
+  throw new Error(`cannot find ${pkg} under ${bases.join(' or ')}; install it with ` +
+                  `'npm install --ignore-scripts ${pkg}@1.30.0' in such a folder (bench.sh does)`);
 }
 
 // Index of the largest of the `classes` values at `offset`; ties go to the
@@ -232,6 +237,9 @@ async function main() {
     opts.limit = positiveInt(opts, 'limit', 0, 100000000);
     opts.repeat = positiveInt(opts, 'repeat', 3, 1000);
     opts.batch = positiveInt(opts, 'batch', 1000, 100000);
+    opts.runtime = opts.runtime ?? 'node';
+    if (opts.runtime !== 'node' && opts.runtime !== 'web')
+      throw new UsageError(`--runtime must be node or web, not '${opts.runtime}'`);
   } catch (e) {
     if (e instanceof UsageError) fail(e.message, 2);
     throw e;
@@ -253,10 +261,16 @@ async function main() {
   const shape = [1, images.rows, images.cols];
   const x = normalise(images.pixels, n, images.rows * images.cols, input);
 
-  const ort = loadOrt(opts.ort);
+  const web = opts.runtime === 'web';
+  const pkg = web ? 'onnxruntime-web' : 'onnxruntime-node';
+  const ort = loadOrt(opts.ort, pkg);
+  if (web) ort.env.wasm.numThreads = 1;
   let session;
   try {
-    session = await ort.InferenceSession.create(opts.onnx, {
+    session = await ort.InferenceSession.create(opts.onnx, web ? {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    } : {
       executionProviders: ['cpu'],
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
@@ -288,9 +302,10 @@ async function main() {
   await session.release?.();
 
   const versions = ort.env?.versions ?? {};
+  const version = (web ? versions.web : versions.node) ?? null;
   if (opts.json) {
     const result = {
-      runtime: 'onnxruntime-node', version: versions.node ?? null, model: name, images: n,
+      runtime: pkg, version, model: name, images: n,
       repeat: opts.repeat, threads: 1,
       runs: runs.map((r) => ({
         name: r.name, batch: r.batch, us_per_image: +r.us_per_image.toFixed(3),
@@ -300,7 +315,7 @@ async function main() {
     process.stdout.write(JSON.stringify(result) + '\n');
     return;
   }
-  process.stdout.write(`${name}: onnxruntime-node ${versions.node ?? '?'}, ${n} test images, one thread, ` +
+  process.stdout.write(`${name}: ${pkg} ${version ?? '?'}, ${n} test images, one thread, ` +
                        `best of ${opts.repeat} runs\n\n`);
   process.stdout.write(`${'run'.padEnd(16)}${'us/image'.padStart(12)}${'images/s'.padStart(14)}${'accuracy'.padStart(11)}\n`);
   for (const r of runs)

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Prints one table from the JSON of `dmc bench --json` and of
-// `ort_bench.mjs --json`. Used by bench.sh:
-//   node table.mjs DMC.json ORT.json
+// `ort_bench.mjs --json` (onnxruntime-node, and optionally onnxruntime-web).
+// Used by bench.sh:
+//   node table.mjs DMC.json ORT.json [ORT_WEB.json]
 
 import fs from 'node:fs';
 
@@ -24,9 +25,11 @@ function load(file, what) {
   return doc;
 }
 
-if (process.argv.length !== 4) fail('usage: node table.mjs DMC.json ORT.json');
+if (process.argv.length !== 4 && process.argv.length !== 5) fail('usage: node table.mjs DMC.json ORT.json [ORT_WEB.json]');
 const dmc = load(process.argv[2], 'dmc bench');
 const ort = load(process.argv[3], 'ONNX Runtime');
+const ortWeb = process.argv.length === 5 ? load(process.argv[4], 'onnxruntime-web') : null;
+if (ortWeb && ortWeb.images !== dmc.images) fail(`dmc bench timed ${dmc.images} images but onnxruntime-web ${ortWeb.images}`);
 
 if (dmc.images !== ort.images) fail(`dmc bench timed ${dmc.images} images but ONNX Runtime ${ort.images}`);
 const ours = dmc.runs.find((r) => r.name === 'float');
@@ -41,6 +44,9 @@ const rows = [
   ...dmc.runs.map((r) => ({ label: label(r), ...r })),
   ...ort.runs.map((r) => ({
     label: r.batch === 1 ? 'ORT float, 1 at a time' : `ORT float, batch ${r.batch}`, ...r,
+  })),
+  ...(ortWeb ? ortWeb.runs : []).map((r) => ({
+    label: r.batch === 1 ? 'ORT-web float, 1 at a time' : `ORT-web float, batch ${r.batch}`, ...r,
   })),
 ];
 
@@ -59,7 +65,8 @@ const line = (cells) => cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.p
 
 const out = [];
 out.push(`model ${dmc.model}: ${dmc.images} MNIST test images, best of ${dmc.repeat} runs; ` +
-         `ONNX Runtime = onnxruntime-node ${ort.version ?? '?'}, CPU`);
+         `ONNX Runtime = onnxruntime-node ${ort.version ?? '?'}, CPU` +
+         (ortWeb ? `; ORT-web = onnxruntime-web ${ortWeb.version ?? '?'}, WebAssembly SIMD in Node.js` : ''));
 out.push('');
 out.push(line(head));
 out.push(widths.map((w) => '-'.repeat(w)).join('  '));
