@@ -99,6 +99,13 @@ const MOVES = [
     console.log(`median of the ${name}: first estimate ${median('first_ms', sel).toFixed(0)} ms, full result ` +
                 `${median('full_ms', sel).toFixed(0)} ms, compress ${median('compress_ms', sel).toFixed(0)} ms, ` +
                 `longest frame ${median('frame_max_ms', sel).toFixed(0)} ms, mean frame ${median('frame_mean_ms', sel).toFixed(1)} ms`);
+  // The issue's worst case: a conv1 change recompresses and re-evaluates the whole network.
+  const conv1 = rows.filter((r) => r.move.includes('conv1'));
+  if (conv1.length) {
+    const worst = conv1.reduce((a, b) => (b.full_ms > a.full_ms ? b : a));
+    console.log(`worst conv1 change: ${worst.move}, full result ${worst.full_ms.toFixed(0)} ms ` +
+                `(compress ${worst.compress_ms.toFixed(0)} ms)`);
+  }
   if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify({ loaded_ms: loaded, rows }, null, 2));
   await browser.close();
   server.stop();
