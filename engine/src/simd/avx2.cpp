@@ -238,7 +238,7 @@ template <int G, int K>
 void one_channel_tile(int16_t *const rows[], int32_t kernel, const __m256i *pairs, int32_t ox, __m256i acc[]) {
     const int32_t k = K ? K : kernel, per_row = (k + 1) / 2;
     // Named sums, not an array: GCC keeps an array's sums on the stack
-    // across the row loop (and reassociates the adds of an unrolled one).
+    // across the row loop.
     const __m256i zero = _mm256_setzero_si256();
     __m256i a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
     for (int32_t ky = 0; ky < k; ++ky) {
@@ -279,8 +279,8 @@ void one_channel_group(int16_t *const rows[], int32_t k, const __m256i *pairs, i
 
 // G, the channels a tile computes, is `live` rounded up to even: six
 // channels (LeNet-5's conv1) cost six multiply-adds per tap pair, not eight.
-// The common kernels, 5x5 and 3x3, have their loops unrolled (K): the
-// compiler then keeps every sum in a register.
+// The common kernels, 5x5 and 3x3, get their own copies (K), whose tap-pair
+// loop has a constant count and unrolls.
 void one_channel_tiles(int16_t *const rows[], int32_t k, const __m256i *pairs, int32_t ox, int32_t live,
                        __m256i acc[8]) {
     if (k == 5) return one_channel_group<5>(rows, k, pairs, ox, live, acc);

@@ -60,8 +60,8 @@ inline void one_channel_group(int16_t *const rows[], int32_t k, const V *pairs, 
 
 // G, the channels a tile computes, is `live` rounded up to even: six
 // channels (LeNet-5's conv1) cost six multiply-adds per tap pair, not eight.
-// The common kernels, 5x5 and 3x3, have their loops unrolled (K): the
-// compiler then keeps every sum in a register.
+// The common kernels, 5x5 and 3x3, get their own copies (K), whose tap-pair
+// loop has a constant count and unrolls.
 inline void one_channel_tiles(int16_t *const rows[], int32_t k, const V *pairs, int32_t ox, int32_t live, V acc[8]) {
     if (k == 5) return one_channel_group<5>(rows, k, pairs, ox, live, acc);
     if (k == 3) return one_channel_group<3>(rows, k, pairs, ox, live, acc);
