@@ -209,19 +209,15 @@ template <typename Run> double best_us(int repeat, int n, Run run) {
     return best;
 }
 
-std::vector<int> in_order(int first, int n) {
-    std::vector<int> index(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) index[size_t(i)] = first + i;
-    return index;
-}
-
-// The score (dmc::score's) of the first n test inputs from the batched
-// path's outputs.
-double batched_score(const CompressedModel &cm, const TestSet &test, int n, BatchExecutor &run) {
+// The score (dmc::score's) of the first n test inputs (index: 0 .. n - 1)
+// from the batched path's outputs.
+double batched_score(const CompressedModel &cm, const TestSet &test, const std::vector<int> &index,
+                     BatchExecutor &run) {
+    const int n = int(index.size());
     double total = 0.0;
     for (int first = 0; first < n; first += run.capacity()) {
         const int count = std::min(run.capacity(), n - first);
-        test.run(run, in_order(first, count).data(), count);
+        test.run(run, index.data() + first, count);
         for (int i = 0; i < count; ++i)
             total += cm.model.task == Task::Classification
                          ? double(predicted_class(cm, run.output(i)) == test.labels[size_t(first + i)])
@@ -243,6 +239,8 @@ int cmd_bench(int argc, char **argv) {
     const CalibrationSet calibration = load_calibration_set(model, o.get("--mnist"));
     const int n = limit > 0 && limit < test.count ? limit : test.count;
     const bool classifier = model.task == Task::Classification;
+    std::vector<int> index(static_cast<size_t>(n)); // the test inputs in order, for the batched runs
+    for (int i = 0; i < n; ++i) index[size_t(i)] = i;
 
     struct Run {
         std::string name;
@@ -265,12 +263,10 @@ int cmd_bench(int argc, char **argv) {
         if (bits == kFloatBits) continue;
         BatchExecutor batched(cm, std::min(batch, n));
         const double many = best_us(repeat, n, [&] {
-            for (int first = 0; first < n; first += batched.capacity()) {
-                const int count = std::min(batched.capacity(), n - first);
-                test.run(batched, in_order(first, count).data(), count);
-            }
+            for (int first = 0; first < n; first += batched.capacity())
+                test.run(batched, index.data() + first, std::min(batched.capacity(), n - first));
         });
-        const double batched_s = batched_score(cm, test, n, batched);
+        const double batched_s = batched_score(cm, test, index, batched);
         if (batched_s != s)
             throw Error("bench: " + name + " in batches scores " + std::to_string(batched_s) + ", one at a time " +
                         std::to_string(s) + ": the two paths disagree");
