@@ -6,10 +6,12 @@
 // Every variant in each op's kernel table (src/kernel_table.h) is tested:
 // the plain C kernels of engine/kernels/ (..._ref, what exported headers
 // run), the engine's 128-bit SIMD ones (..._simd128: SSE4.2 here, SIMD128
-// in the browser) and its AVX2 ones (..._avx2; reported skipped on a CPU
-// without AVX2). Each runs with the least scratch it asks for, in buffers
-// of exactly the tensors' sizes (AddressSanitizer builds catch a byte read
-// or written outside), and again with more room, which some variants use.
+// in the browser), its AVX2 ones (..._avx2) and its VNNI ones
+// (..._avxvnni, ..._avx512vnni), each reported skipped on a CPU without
+// its instruction set. Each runs with the least scratch it asks for, in
+// buffers of exactly the tensors' sizes (AddressSanitizer builds catch a
+// byte read or written outside), and again with more room, which some
+// variants use.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -25,13 +27,15 @@ namespace dmc {
 template <typename Params> void PrintTo(const Kernel<Params> &k, std::ostream *os) { *os << k.name; }
 } // namespace dmc
 
-// A variant this build or CPU cannot run: AVX2 on a CPU without it is
-// skipped (the engine never picks it there); a build without 128-bit SIMD
+// A variant this build or CPU cannot run: AVX2 or VNNI on a CPU without it
+// is skipped (the engine never picks it there); a build without 128-bit SIMD
 // is a failure, as every target the engine is built for has it.
 #define SKIP_UNLESS_AVAILABLE(kernel)                                                                    \
     do {                                                                                                 \
         if (isa_available((kernel).isa)) break;                                                          \
         if ((kernel).isa == Isa::Avx2) GTEST_SKIP() << "this CPU or build has no AVX2";                  \
+        if ((kernel).isa == Isa::AvxVnni) GTEST_SKIP() << "this CPU or build has no AVX-VNNI";           \
+        if ((kernel).isa == Isa::Avx512Vnni) GTEST_SKIP() << "this CPU or build has no AVX-512 VNNI";    \
         GTEST_FAIL() << "this build has no 128-bit SIMD (SSE4.2 or wasm SIMD128)";                       \
     } while (0)
 
@@ -244,6 +248,42 @@ TEST_P(Conv2dKernels, AccumulatorsEqualTheReference) {
                                      << bits << " room " << room;
             }
         }
+}
+
+// The largest products the packing allows, all of one sign, on deep
+// fields: a weight of b bits at -2^(b-1) or 2^(b-1) - 1 (the quantizer
+// never writes -2^(b-1), a malformed model may), activations at -128 or
+// 127. Variants that add products in narrow lanes (the AVX2 4- and 2-bit
+// path adds pairs of products in int16) must not saturate or wrap here.
+TEST_P(Conv2dKernels, ExtremeValuesGiveTheReferenceAccumulators) {
+    const Conv2dKernel &kernel = GetParam();
+    SKIP_UNLESS_AVAILABLE(kernel);
+    std::mt19937 rng(5);
+    const ConvCase cases[] = {{20, 4, 7, 7, 5, 1, 0}, {33, 3, 5, 5, 3, 1, 1}, {401, 5, 1, 9, 1, 1, 0}};
+    for (int bits : {8, 4, 2})
+        for (const ConvCase &c : cases)
+            for (int pattern = 0; pattern < 5; ++pattern) {
+                const int64_t depth = int64_t(c.kernel) * c.kernel * c.in_c;
+                RandomLayer l = random_layer(rng, bits, c.out_c, depth, false);
+                const int lo = -(1 << (bits - 1)), hi = (1 << (bits - 1)) - 1;
+                std::vector<int8_t> in(size_t(c.h * c.w * c.in_c));
+                std::bernoulli_distribution coin;
+                for (size_t i = 0; i < l.q.size(); ++i)
+                    l.q[i] = int8_t(pattern == 4 ? (coin(rng) ? lo : hi) : pattern % 2 ? lo : hi);
+                for (auto &x : in) x = int8_t(pattern == 4 ? (coin(rng) ? -128 : 127) : pattern < 2 ? -128 : 127);
+                l.zp_in = in[0];
+                const int64_t row_bytes = dmc_row_bytes(int32_t(depth), bits);
+                for (int r = 0; r < l.rows; ++r)
+                    pack_row(l.q.data() + r * depth, depth, bits, l.packed.data() + r * row_bytes);
+                const std::vector<int64_t> reference = reference_conv_accumulators(c, l, in);
+                const std::vector<int32_t> want(reference.begin(), reference.end());
+                const dmc_conv2d_s8 p = conv_params(c, l);
+                std::vector<int32_t> got(want.size(), 12345);
+                std::vector<int8_t> scratch(static_cast<size_t>(kernel.scratch_bytes(&p)));
+                kernel.accumulators(&p, in.data(), got.data(), scratch.data(), int64_t(scratch.size()));
+                ASSERT_EQ(got, want) << "conv " << c.in_c << "->" << c.out_c << " bits " << bits << " pattern "
+                                     << pattern;
+            }
 }
 
 TEST_P(LinearKernels, MatchReferenceExactly) {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "simd/avx2.h"
+#include "simd/vnni.h"
 #include "simd/conv_simd.h"
 #include "simd/depthwise_simd.h"
 #include "simd/maxpool_rows.h"
@@ -118,12 +119,17 @@ bool isa_available(Isa isa) {
     case Isa::Plain: return true;
     case Isa::Simd128: return DMC_SIMD128 != 0;
     case Isa::Avx2: return avx2_available();
+    case Isa::AvxVnni: return avxvnni_available();
+    case Isa::Avx512Vnni: return avx512vnni_available();
     }
     return false;
 }
 
 bool isa_enabled(Isa isa) {
-    return isa_available(isa) && !(isa == Isa::Avx2 && std::getenv("DMC_NO_AVX2") != nullptr);
+    if (!isa_available(isa)) return false;
+    const bool vnni = isa == Isa::AvxVnni || isa == Isa::Avx512Vnni;
+    if ((isa == Isa::Avx2 || vnni) && std::getenv("DMC_NO_AVX2") != nullptr) return false;
+    return !(vnni && std::getenv("DMC_NO_VNNI") != nullptr);
 }
 
 const std::vector<Conv2dKernel> &conv2d_kernels() {
@@ -132,6 +138,10 @@ const std::vector<Conv2dKernel> &conv2d_kernels() {
         {"conv2d_s8_simd128", Isa::Simd128, simd_conv2d_scratch_bytes, conv2d_s8_simd128,
          conv2d_s8_accumulators_simd128},
         {"conv2d_s8_avx2", Isa::Avx2, simd_conv2d_scratch_bytes, conv2d_s8_avx2, conv2d_s8_accumulators_avx2},
+        {"conv2d_s8_avxvnni", Isa::AvxVnni, simd_conv2d_scratch_bytes, conv2d_s8_avxvnni,
+         conv2d_s8_accumulators_avxvnni},
+        {"conv2d_s8_avx512vnni", Isa::Avx512Vnni, simd_conv2d_scratch_bytes, conv2d_s8_avx512vnni,
+         conv2d_s8_accumulators_avx512vnni},
     };
     return table;
 }
@@ -141,6 +151,8 @@ const std::vector<LinearKernel> &linear_kernels() {
         {"linear_s8_ref", Isa::Plain, no_scratch<dmc_linear_s8>, linear_s8_ref, nullptr},
         {"linear_s8_simd128", Isa::Simd128, no_scratch<dmc_linear_s8>, linear_s8_simd128, nullptr},
         {"linear_s8_avx2", Isa::Avx2, no_scratch<dmc_linear_s8>, linear_s8_avx2, nullptr},
+        {"linear_s8_avxvnni", Isa::AvxVnni, no_scratch<dmc_linear_s8>, linear_s8_avxvnni, nullptr},
+        {"linear_s8_avx512vnni", Isa::Avx512Vnni, no_scratch<dmc_linear_s8>, linear_s8_avx512vnni, nullptr},
     };
     return table;
 }

@@ -7,15 +7,19 @@
 //   ..._ref      the plain C99 kernels of engine/kernels/, the definition,
 //                which the exported header compiles too;
 //   ..._simd128  128-bit SIMD: SSE4.2 natively, SIMD128 in the browser;
-//   ..._avx2     256-bit AVX2 (x86-64 only).
+//   ..._avx2     256-bit AVX2 (x86-64 only);
+//   ..._avxvnni, ..._avx512vnni
+//                VPDPBUSD on 256-bit registers, VEX or EVEX encoded
+//                (x86-64 CPUs with AVX-VNNI, or AVX-512 VNNI and VL).
 // All give the same integers (the kernel tests run every entry against a
 // plain reference, tolerance 0), so the choice changes speed, never a
 // result. It is made once, on first use, for the executor and calibration
 // alike: per op the last entry whose instruction set this build has and
-// this CPU runs, AVX2 excepted where the environment sets DMC_NO_AVX2 (to
-// time or test the 128-bit path on an AVX2 machine). A run-time choice for
-// AVX2, not a build flag, because one native binary meets CPUs with and
-// without it; the 128-bit set is a build flag (SSE4.2 is in every x86-64
+// this CPU runs, except that DMC_NO_AVX2 in the environment switches off
+// the 256-bit variants (to time or test the 128-bit path on an AVX2
+// machine) and DMC_NO_VNNI the VNNI ones. A run-time choice for AVX2 and
+// VNNI, not a build flag, because one native binary meets CPUs with and
+// without them; the 128-bit set is a build flag (SSE4.2 is in every x86-64
 // CPU since 2008, and a browser without SIMD128 cannot load the module).
 //
 // Scratch belongs to the caller. Each entry says the least it needs
@@ -40,10 +44,11 @@
 
 namespace dmc {
 
-enum class Isa { Plain, Simd128, Avx2 };
+enum class Isa { Plain, Simd128, Avx2, AvxVnni, Avx512Vnni };
 // This build has the variant's code and this CPU runs it.
 bool isa_available(Isa isa);
-// Available and not switched off (DMC_NO_AVX2): what the choice takes.
+// Available and not switched off (DMC_NO_AVX2, DMC_NO_VNNI): what the
+// choice takes.
 bool isa_enabled(Isa isa);
 
 // The stand-alone ReLU's parameters (dmc_clamp_s8_run takes them as

@@ -11,12 +11,13 @@
 // convolution gathers its fields into the caller's scratch (conv_gather.h).
 //
 // The tile is the one of conv_simd.h, four output pixels by two output
-// channels, with 256-bit lanes: one chunk of 16 field values is loaded and
-// sign-extended to 16 int16 lanes in one instruction, and one VPMADDWD
-// multiplies it with 16 weights. The eight sums of a tile (channel 0's four
-// pixels, then channel 1's) are requantized together, each 64-bit lane with
-// its own channel's multiplier and shift (VPSRLVQ), and stored as one
-// 2-byte pair per pixel.
+// channels, with 256-bit lanes. Weights of 8 bits: one chunk of 16 field
+// values is loaded and sign-extended to 16 int16 lanes in one instruction,
+// and one VPMADDWD multiplies it with 16 weights. Weights of 4 and 2 bits:
+// 32 bytes by 32 bytes with VPMADDUBSW (conv_u8s8.h). The eight sums of a
+// tile (channel 0's four pixels, then channel 1's) are requantized
+// together, each 64-bit lane with its own channel's multiplier and shift
+// (VPSRLVQ), and stored as one 2-byte pair per pixel (avx2_out.h).
 #include "avx2.h"
 
 #include <cstdlib>
@@ -24,165 +25,37 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 
+#include "avx2_out.h"
 #include "conv_gather.h"
+#include "conv_u8s8.h"
 #include "one_channel.h"
 
 namespace dmc {
 namespace {
 
-// 16 consecutive weights of a packed row as int16 lanes in element order,
-// each times 2^kScaleShift<Bits>: a sub-byte weight is moved into the top bits of
-// its byte (a shift and a mask), where the byte's sign is the weight's, so
-// no sign extension is needed (the Cortex-M DSP path in dmc_dot.h does the
-// same). Every product is then a multiple of 2^kScaleShift, and the sums are
-// divided back exactly by an arithmetic shift of kScaleShift; they stay
-// below 2^31 for any fan-in the engine accepts (100,000 * 128 * 8 * 16).
-template <int Bits> constexpr int kScaleShift = 8 - Bits;
-template <int Bits> __m256i weights16(const uint8_t *chunk);
-
-template <> __m256i weights16<8>(const uint8_t *chunk) {
+// 16 consecutive 8-bit weights as int16 lanes.
+__m256i weights16(const uint8_t *chunk) {
     return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(chunk)));
 }
 
-template <> __m256i weights16<4>(const uint8_t *chunk) {
-    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(chunk)), top = _mm_set1_epi8(int8_t(0xF0));
-    const __m128i even = _mm_and_si128(_mm_slli_epi16(b, 4), top), odd = _mm_and_si128(b, top);
-    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(even, odd));
-}
-
-template <> __m256i weights16<2>(const uint8_t *chunk) {
-    int32_t word;
-    std::memcpy(&word, chunk, 4);
-    const __m128i b = _mm_cvtsi32_si128(word), top = _mm_set1_epi8(int8_t(0xC0));
-    const __m128i c0 = _mm_and_si128(_mm_slli_epi16(b, 6), top), c1 = _mm_and_si128(_mm_slli_epi16(b, 4), top);
-    const __m128i c2 = _mm_and_si128(_mm_slli_epi16(b, 2), top), c3 = _mm_and_si128(b, top);
-    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi16(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, c3)));
-}
-
-__m256i max64(__m256i a, __m256i b) { return _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b)); }
-__m256i min64(__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b)); }
-
-// The contract's rule 5 on eight int32 sums: lanes 0-3 of channel oc0,
-// lanes 4-7 of channel oc1. As in dot_simd.h's requantize4: 2^62 added
-// makes each product non-negative, so the logical shift floors it, and
-// 2^(62 - shift) is taken back after. The constants are set up once per
-// channel pair.
-struct Requantize8 {
-    __m256i bias, m, shift, offset, back, lo, hi, zero_point;
-
-    Requantize8() = default;
-    Requantize8(const dmc_conv2d_s8 *p, int32_t oc0, int32_t oc1) {
-        const int32_t s0 = p->shift[oc0], s1 = p->shift[oc1];
-        const int32_t b0 = p->bias[oc0], b1 = p->bias[oc1];
-        bias = _mm256_setr_epi32(b0, b0, b0, b0, b1, b1, b1, b1);
-        m = _mm256_setr_epi32(p->multiplier[oc0], 0, p->multiplier[oc0], 0, p->multiplier[oc1], 0,
-                              p->multiplier[oc1], 0);
-        shift = _mm256_setr_epi64x(s0, s0, s1, s1);
-        const int64_t o0 = (int64_t(1) << 62) + (int64_t(1) << (s0 - 1));
-        const int64_t o1 = (int64_t(1) << 62) + (int64_t(1) << (s1 - 1));
-        offset = _mm256_setr_epi64x(o0, o0, o1, o1);
-        const int64_t k0 = int64_t(1) << (62 - s0), k1 = int64_t(1) << (62 - s1);
-        back = _mm256_setr_epi64x(k0, k0, k1, k1);
-        lo = _mm256_set1_epi64x(p->act_min - p->output_zero_point);
-        hi = _mm256_set1_epi64x(p->act_max - p->output_zero_point);
-        zero_point = _mm256_set1_epi32(p->output_zero_point);
-    }
-
-    __m256i operator()(__m256i acc) const {
-        acc = _mm256_add_epi32(acc, bias);
-        // Even int32 lanes, then odd ones, as signed 64-bit products.
-        __m256i even = _mm256_mul_epi32(acc, m), odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), m);
-        even = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(even, offset), shift), back);
-        odd = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(odd, offset), shift), back);
-        even = min64(max64(even, lo), hi);
-        odd = min64(max64(odd, lo), hi);
-        const __m256i both = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-        return _mm256_add_epi32(both, zero_point);
-    }
-};
-
-// The four sums of each of a[0..3] (8 lanes each) as lanes 0-3, and of
-// b[0..3] as lanes 4-7.
-__m256i sum_tile(const __m256i a[4], const __m256i b[4]) {
-    const __m256i sa = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-    const __m256i sb = _mm256_hadd_epi32(_mm256_hadd_epi32(b[0], b[1]), _mm256_hadd_epi32(b[2], b[3]));
-    // sa: [a's low-half sums | a's high-half sums], the same for sb.
-    return _mm256_add_epi32(_mm256_permute2x128_si256(sa, sb, 0x20), _mm256_permute2x128_si256(sa, sb, 0x31));
-}
-
-// Where a tile's eight sums go (Out): requantized to the output's bytes,
-// or, bias added, to int32 accumulators. Set up once per channel pair.
-struct RequantizedOut {
-    Requantize8 requantize;
-    int8_t *out;
-    size_t out_c;
-    bool pair; // oc1 != oc: an odd last channel runs as its own pair, only its first byte stored
-
-    RequantizedOut(const dmc_conv2d_s8 *p, int8_t *o, int32_t oc, int32_t oc1)
-        : requantize(p, oc, oc1), out(o + oc), out_c(size_t(p->out_c)), pair(oc1 != oc) {}
-
-    void operator()(__m256i sums, int32_t first, int32_t count) const {
-        const __m256i r = requantize(sums);
-        // Pixel k's two bytes: channel oc's in the low byte.
-        const __m128i pairs = _mm_or_si128(_mm_and_si128(_mm256_castsi256_si128(r), _mm_set1_epi32(0xFF)),
-                                           _mm_slli_epi32(_mm256_extracti128_si256(r, 1), 8));
-        int32_t lanes[4];
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(lanes), pairs);
-        int8_t *o = out + size_t(first) * out_c;
-        for (int32_t k = 0; k < count; ++k) {
-            if (pair) {
-                const uint16_t two = uint16_t(lanes[k]);
-                std::memcpy(o + size_t(k) * out_c, &two, 2);
-            } else {
-                o[size_t(k) * out_c] = int8_t(lanes[k]);
-            }
-        }
-    }
-};
-
-struct AccumulatorOut {
-    __m256i bias;
-    int32_t *acc;
-    size_t out_c;
-    bool pair;
-
-    AccumulatorOut(const dmc_conv2d_s8 *p, int32_t *a, int32_t oc, int32_t oc1)
-        : acc(a + oc), out_c(size_t(p->out_c)), pair(oc1 != oc) {
-        const int32_t b0 = p->bias[oc], b1 = p->bias[oc1];
-        bias = _mm256_setr_epi32(b0, b0, b0, b0, b1, b1, b1, b1);
-    }
-
-    void operator()(__m256i sums, int32_t first, int32_t count) const {
-        int32_t lanes[8];
-        _mm256_storeu_si256(reinterpret_cast<__m256i *>(lanes), _mm256_add_epi32(sums, bias));
-        int32_t *a = acc + size_t(first) * out_c;
-        for (int32_t k = 0; k < count; ++k) {
-            a[size_t(k) * out_c] = lanes[k];
-            if (pair) a[size_t(k) * out_c + 1] = lanes[4 + k];
-        }
-    }
-};
-
-// Where tile_sums reads chunk c of a channel's weights, 16 int16 lanes
-// each times 2^kScaleShift<Bits> (weights16): unpacked from the packed row
-// as it goes, or from a copy unpacked beforehand.
-template <int Bits> struct PackedRow {
+// Where tile_sums reads chunk c of a channel's weights as 16 int16 lanes:
+// widened from the row as it goes, or from a copy widened beforehand.
+struct PackedRow {
     const uint8_t *w;
-    __m256i operator()(int32_t c) const { return weights16<Bits>(w + c * (16 * Bits / 8)); }
+    __m256i operator()(int32_t c) const { return weights16(w + c * 16); }
 };
 struct UnpackedRow {
     const __m256i *w;
     __m256i operator()(int32_t c) const { return w[c]; }
 };
 
-// The chunks of a channel pair's rows unpacked on the stack (16 KB), once
-// for all the tiles of a batch of fields: deeper fields unpack per tile.
+// The chunks of a channel pair's rows widened on the stack (16 KB), once
+// for all the tiles of a batch of fields: deeper fields widen per tile.
 constexpr int32_t kUnpackedChunks = 256;
 
 // The tile of output pixels b .. b + 3 (fields at x) against channels w0
 // and w1: their eight sums, channel 0's four pixels then channel 1's.
-template <int Bits, typename Row>
-__m256i tile_sums(const int8_t *x, int32_t stride, int32_t chunks, Row w0, Row w1) {
+template <typename Row> __m256i tile_sums(const int8_t *x, int32_t stride, int32_t chunks, Row w0, Row w1) {
     __m256i a0[4], a1[4];
     for (int k = 0; k < 4; ++k) a0[k] = a1[k] = _mm256_setzero_si256();
     for (int32_t c = 0; c < chunks; ++c) {
@@ -194,18 +67,18 @@ __m256i tile_sums(const int8_t *x, int32_t stride, int32_t chunks, Row w0, Row w
             a1[k] = _mm256_add_epi32(a1[k], _mm256_madd_epi16(xk, u1));
         }
     }
-    return _mm256_srai_epi32(sum_tile(a0, a1), kScaleShift<Bits>);
+    return sum_tile(a0, a1);
 }
 
 // The convolution, the fields gathered in batches into the scratch (room
 // bytes); each tile's sums go to an Out built on `target`. The unused
 // fields of a partial last block hold stale bytes: their sums are computed
 // and never stored.
-template <int Bits, typename Out, typename Target>
+template <typename Out, typename Target>
 void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Target *target) {
     const ConvSetup setup = conv_setup(p, in, scratch, room);
     const int32_t stride = setup.stride, pixels = setup.pixels, chunks = setup.chunks;
-    const int32_t row_bytes = dmc_row_bytes(setup.depth, Bits);
+    const int32_t row_bytes = setup.depth;
     const bool unpack = chunks <= kUnpackedChunks;
     __m256i unpacked[2][kUnpackedChunks];
     int32_t oy = 0, ox = 0;
@@ -214,15 +87,15 @@ void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int
         gather_fields(setup, batch_pixels, oy, ox);
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
             const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
-            const PackedRow<Bits> w0{p->weights + size_t(oc) * size_t(row_bytes)};
-            const PackedRow<Bits> w1{p->weights + size_t(oc1) * size_t(row_bytes)};
+            const PackedRow w0{p->weights + size_t(oc) * size_t(row_bytes)};
+            const PackedRow w1{p->weights + size_t(oc1) * size_t(row_bytes)};
             const Out out(p, target, oc, oc1);
             for (int32_t c = 0; unpack && c < chunks; ++c) unpacked[0][c] = w0(c), unpacked[1][c] = w1(c);
             for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK) {
                 const int32_t count = batch_pixels - b < DMC_CONV_BLOCK ? batch_pixels - b : DMC_CONV_BLOCK;
                 const int8_t *x = setup.fields + b * stride;
-                out(unpack ? tile_sums<Bits>(x, stride, chunks, UnpackedRow{unpacked[0]}, UnpackedRow{unpacked[1]})
-                           : tile_sums<Bits>(x, stride, chunks, w0, w1),
+                out(unpack ? tile_sums(x, stride, chunks, UnpackedRow{unpacked[0]}, UnpackedRow{unpacked[1]})
+                           : tile_sums(x, stride, chunks, w0, w1),
                     batch + b, count);
             }
         }
@@ -363,9 +236,8 @@ template <typename Out, typename T> void conv2d_one_channel(const dmc_conv2d_s8 
 // read exactly): the whole chunks straight, the last partial one through a
 // zeroed copy on the stack; the weights' last chunk may run on into the
 // next row or the slack (kWeightSlackBytes), which meet those zeros.
-template <int Bits, int Rows>
+template <int Rows>
 void rows_sums(const int8_t *x, int32_t n, const uint8_t *w, int32_t row_bytes, int32_t acc[Rows]) {
-    constexpr int kChunkBytes = 16 * Bits / 8;
     const int32_t whole = n / 16;
     __m256i a[Rows];
     for (int r = 0; r < Rows; ++r) a[r] = _mm256_setzero_si256();
@@ -380,17 +252,17 @@ void rows_sums(const int8_t *x, int32_t n, const uint8_t *w, int32_t row_bytes, 
         }
         const __m256i xc = _mm256_cvtepi8_epi16(chunk);
         for (int r = 0; r < Rows; ++r)
-            a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16<Bits>(w + r * row_bytes + c * kChunkBytes)));
+            a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16(w + r * row_bytes + c * 16)));
     }
     for (int r = 0; r < Rows; ++r) {
         const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a[r]), _mm256_extracti128_si256(a[r], 1));
         const __m128i q = _mm_hadd_epi32(_mm_hadd_epi32(h, h), h);
-        acc[r] = _mm_cvtsi128_si32(q) >> kScaleShift<Bits>; // exact: see weights16
+        acc[r] = _mm_cvtsi128_si32(q);
     }
 }
 
-template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
-    const int32_t n = p->in_features, row_bytes = dmc_row_bytes(n, Bits);
+void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
+    const int32_t n = p->in_features, row_bytes = n;
     int32_t o = 0;
     int32_t acc[4];
     auto requantize = [&](int32_t row, int32_t sum) {
@@ -398,11 +270,11 @@ template <int Bits> void linear_run(const dmc_linear_s8 *p, const int8_t *in, in
                                   p->act_min, p->act_max);
     };
     for (; o + 4 <= p->out_features; o += 4) {
-        rows_sums<Bits, 4>(in, n, p->weights + size_t(o) * size_t(row_bytes), row_bytes, acc);
+        rows_sums<4>(in, n, p->weights + size_t(o) * size_t(row_bytes), row_bytes, acc);
         for (int r = 0; r < 4; ++r) requantize(o + r, acc[r]);
     }
     for (; o < p->out_features; ++o) {
-        rows_sums<Bits, 1>(in, n, p->weights + size_t(o) * size_t(row_bytes), row_bytes, acc);
+        rows_sums<1>(in, n, p->weights + size_t(o) * size_t(row_bytes), row_bytes, acc);
         requantize(o, acc[0]);
     }
 }
@@ -421,23 +293,23 @@ bool avx2_available() {
 
 void conv2d_s8_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
     if (one_channel_applies(p)) conv2d_one_channel<OneChannelBytes>(p, in, out);
-    else if (p->bits == 8) conv2d_tiles<8, RequantizedOut>(p, in, scratch, room, out);
-    else if (p->bits == 4) conv2d_tiles<4, RequantizedOut>(p, in, scratch, room, out);
-    else conv2d_tiles<2, RequantizedOut>(p, in, scratch, room, out);
+    else if (p->bits == 8) conv2d_tiles<RequantizedOut>(p, in, scratch, room, out);
+    else if (p->bits == 4) conv2d_tiles_u8s8<Maddubs, 4, RequantizedOut>(p, in, scratch, room, out);
+    else conv2d_tiles_u8s8<Maddubs, 2, RequantizedOut>(p, in, scratch, room, out);
 }
 
 void conv2d_s8_accumulators_avx2(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
                                  int64_t room) {
     if (one_channel_applies(p)) conv2d_one_channel<OneChannelAccumulators>(p, in, acc);
-    else if (p->bits == 8) conv2d_tiles<8, AccumulatorOut>(p, in, scratch, room, acc);
-    else if (p->bits == 4) conv2d_tiles<4, AccumulatorOut>(p, in, scratch, room, acc);
-    else conv2d_tiles<2, AccumulatorOut>(p, in, scratch, room, acc);
+    else if (p->bits == 8) conv2d_tiles<AccumulatorOut>(p, in, scratch, room, acc);
+    else if (p->bits == 4) conv2d_tiles_u8s8<Maddubs, 4, AccumulatorOut>(p, in, scratch, room, acc);
+    else conv2d_tiles_u8s8<Maddubs, 2, AccumulatorOut>(p, in, scratch, room, acc);
 }
 
 void linear_s8_avx2(const dmc_linear_s8 *p, const int8_t *in, int8_t *out, int8_t * /*scratch*/, int64_t /*room*/) {
-    if (p->bits == 8) linear_run<8>(p, in, out);
-    else if (p->bits == 4) linear_run<4>(p, in, out);
-    else linear_run<2>(p, in, out);
+    if (p->bits == 8) linear_run(p, in, out);
+    else if (p->bits == 4) linear_run_u8s8<Maddubs, 4>(p, in, out);
+    else linear_run_u8s8<Maddubs, 2>(p, in, out);
 }
 
 } // namespace dmc
