@@ -94,6 +94,8 @@ python3 - "$tmp/bench.json" <<'PY' || fail "bench JSON is wrong"
 import json, sys
 b = json.load(open(sys.argv[1]))
 runs = b["runs"]
+# The variants the engine chose, one per op with several (conv2d, linear, max pooling, depthwise).
+assert len(b["kernels"].split()) == 4 and b["kernels"].startswith("conv2d_s8_"), b["kernels"]
 # One image at a time, then in batches (64, or all 50 images when fewer).
 assert [r["name"] for r in runs] == ["float", "int8", "int8, batch 50", "int4", "int4, batch 50", "int2",
                                      "int2, batch 50"], [r["name"] for r in runs]

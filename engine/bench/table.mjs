@@ -65,6 +65,7 @@ const line = (cells) => cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.p
 
 const out = [];
 out.push(`model ${dmc.model}: ${dmc.images} MNIST test images, best of ${dmc.repeat} runs; ` +
+         `dmc kernels ${dmc.kernels ?? '?'}; ` +
          `ONNX Runtime = onnxruntime-node ${ort.version ?? '?'}, CPU` +
          (ortWeb ? `; ORT-web = onnxruntime-web ${ortWeb.version ?? '?'}, WebAssembly SIMD in Node.js` : ''));
 out.push('');

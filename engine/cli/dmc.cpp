@@ -84,7 +84,9 @@ const char *kBenchHelp =
     "workbench does to evaluate a test set). Prints microseconds per image\n"
     "(best of R runs), images per second, the speed-up over the float\n"
     "reference, and accuracy (a batched run's must equal the one-at-a-time\n"
-    "run's). (engine/bench/bench.sh also times ONNX Runtime on the same model.)\n"
+    "run's), with the kernel variants this CPU runs (DMC_NO_VNNI=1 or\n"
+    "DMC_NO_AVX2=1 in the environment times the slower ones). (engine/bench/\n"
+    "bench.sh also times ONNX Runtime on the same model.)\n"
     "\n"
     "  --limit N      time the first N test images only (default all)\n"
     "  --repeat R     runs per model, the fastest counts (default 3)\n"
@@ -274,8 +276,9 @@ int cmd_bench(int argc, char **argv) {
     }
     const double float_us = runs[0].us_per_image;
     if (o.has("--json")) {
-        std::printf("{\"model\": \"%s\", \"images\": %d, \"repeat\": %d, \"threads\": 1, \"runs\": [",
-                    model.name.c_str(), n, repeat);
+        std::printf("{\"model\": \"%s\", \"images\": %d, \"repeat\": %d, \"threads\": 1, \"kernels\": \"%s\", "
+                    "\"runs\": [",
+                    model.name.c_str(), n, repeat, kernel_variants().c_str());
         for (size_t i = 0; i < runs.size(); ++i)
             std::printf("%s\n  {\"name\": \"%s\", \"bits\": %d, \"batch\": %d, \"us_per_image\": %.3f, "
                         "\"images_per_second\": %.1f, \"speedup_vs_float\": %.3f, \"%s\": %.6g}",
@@ -285,8 +288,8 @@ int cmd_bench(int argc, char **argv) {
         std::printf("\n]}\n");
         return 0;
     }
-    std::printf("%s: %d test inputs, one thread, best of %d runs%s\n\n", model.name.c_str(), n, repeat,
-                classifier ? " (accuracy in %)" : "");
+    std::printf("%s: %d test inputs, one thread, best of %d runs%s\nkernels: %s\n\n", model.name.c_str(), n, repeat,
+                classifier ? " (accuracy in %)" : "", kernel_variants().c_str());
     std::printf("%-16s %12s %14s %12s %10s\n", "model", "us/input", "inputs/s", "vs float",
                 classifier ? "accuracy" : "MSE");
     for (const Run &r : runs)

@@ -5,6 +5,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include "dmc/compressed_model.h"
 
 #include "simd/avx2.h"
 #include "simd/vnni.h"
@@ -206,6 +209,12 @@ const KernelChoice &chosen_kernels() {
                                         choose(depthwise_conv2d_kernels()),
                                         choose(global_avgpool2d_kernels())};
     return choice;
+}
+
+std::string kernel_variants() {
+    const KernelChoice &k = chosen_kernels();
+    return std::string(k.conv2d->name) + " " + k.linear->name + " " + k.maxpool2d->name + " " +
+           k.depthwise_conv2d->name;
 }
 
 } // namespace dmc

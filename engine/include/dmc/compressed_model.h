@@ -276,5 +276,9 @@ void run_step(const Step &step, const void *in, void *out, void *scratch);
 // The scratch the plan counts for a step: the largest least need over its
 // op's kernel variants (src/kernel_table.h), the same on every machine.
 int64_t scratch_bytes(const Step &step);
+// The kernel variants this machine runs for the ops that have several
+// ("conv2d_s8_avx2 linear_s8_avx2 ..."), chosen on first use: which
+// instruction set a timing measured.
+std::string kernel_variants();
 
 } // namespace dmc
