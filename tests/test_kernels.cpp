@@ -333,7 +333,9 @@ const PoolCase kPoolCases[] = {{1, 5, 5, 2, 2, 0},   {3, 7, 9, 3, 2, 1}, {7, 9, 
                                {16, 10, 10, 2, 2, 0}, {6, 28, 28, 2, 2, 0}, {17, 9, 11, 3, 2, 2},
                                // no padding, kernels of 3 to 7 (max pooling's column passes), strides 1 to 3
                                {4, 7, 8, 3, 1, 0},    {2, 8, 11, 4, 1, 0}, {5, 9, 13, 5, 2, 0},
-                               {3, 12, 15, 7, 3, 0}};
+                               {3, 12, 15, 7, 3, 0},
+                               // a pixel's channels copied as two words of 4 or of 8 bytes
+                               {4, 9, 9, 3, 3, 0},    {12, 8, 8, 2, 2, 0}, {9, 7, 10, 3, 2, 0}};
 
 dmc_pool2d_s8 pool_params(const PoolCase &c, int32_t zp, const FixedPointMultiplier &div) {
     dmc_pool2d_s8 p;

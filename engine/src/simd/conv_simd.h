@@ -27,19 +27,56 @@
 namespace dmc {
 namespace simd {
 
-// Requantizes the four pixel sums of one output channel and stores the
-// first `count` of them, out_c apart.
-inline void store_channel(V sums, const dmc_conv2d_s8 *p, int32_t oc, int8_t *o, int32_t count) {
-    const V r = requantize4(add32x(sums, set32(p->bias[oc])), p->multiplier[oc], p->shift[oc], p->output_zero_point,
-                            p->act_min, p->act_max);
-    if (count == DMC_CONV_BLOCK) {
-        store4_strided(r, o, size_t(p->out_c));
-        return;
+// Where the tiles of output channels oc and oc + 1 put their sums (j = 0
+// or 1: which of the two), built once per channel pair so that their
+// constants are set up once: requantized to the output's bytes (PairBytes)
+// or, bias added, to int32 accumulators (PairAccumulators). For an odd last
+// channel, oc + 1 does not exist and only j = 0 is called.
+struct PairBytes {
+    Requantizer requantize[2];
+    V bias[2];
+    int8_t *out; // channel oc's byte of pixel 0
+    size_t out_c;
+
+    PairBytes(const dmc_conv2d_s8 *p, int8_t *o, int32_t oc) : out(o + oc), out_c(size_t(p->out_c)) {
+        for (int32_t j = 0; j < 2; ++j) {
+            const int32_t c = oc + j < p->out_c ? oc + j : oc;
+            requantize[j] = Requantizer(p->multiplier[c], p->shift[c], p->output_zero_point, p->act_min, p->act_max);
+            bias[j] = set32(p->bias[c]);
+        }
     }
-    int32_t lanes[4];
-    std::memcpy(lanes, &r, 16);
-    for (int32_t k = 0; k < count; ++k) o[size_t(k) * size_t(p->out_c)] = int8_t(lanes[k]);
-}
+
+    // The sums of pixels first .. first + 3, of which the first `count` exist.
+    void operator()(int32_t j, V sums, int32_t first, int32_t count) const {
+        const V r = requantize[j](add32x(sums, bias[j]));
+        int8_t *o = out + size_t(first) * out_c + size_t(j);
+        if (count == DMC_CONV_BLOCK) {
+            store4_strided(r, o, out_c);
+            return;
+        }
+        int32_t lanes[4];
+        std::memcpy(lanes, &r, 16);
+        for (int32_t k = 0; k < count; ++k) o[size_t(k) * out_c] = int8_t(lanes[k]);
+    }
+};
+
+struct PairAccumulators {
+    V bias[2];
+    int32_t *acc;
+    size_t out_c;
+
+    PairAccumulators(const dmc_conv2d_s8 *p, int32_t *a, int32_t oc) : acc(a + oc), out_c(size_t(p->out_c)) {
+        for (int32_t j = 0; j < 2; ++j) bias[j] = set32(p->bias[oc + j < p->out_c ? oc + j : oc]);
+    }
+
+    void operator()(int32_t j, V sums, int32_t first, int32_t count) const {
+        int32_t lanes[4];
+        const V with_bias = add32x(sums, bias[j]);
+        std::memcpy(lanes, &with_bias, 16);
+        int32_t *a = acc + size_t(first) * out_c + size_t(j);
+        for (int32_t k = 0; k < count; ++k) a[size_t(k) * out_c] = lanes[k];
+    }
+};
 
 // Chunk c of a channel's weights as int16 lanes (the low and the high
 // eight), each times 2^kScaleShift<Bits> (unpack16): unpacked from the
@@ -83,13 +120,13 @@ inline void tile_sums(const int8_t *x, int32_t stride, int32_t chunks, Row w0, R
     s1 = unscale<Bits>(sum4(a1[0], a1[1], a1[2], a1[3]));
 }
 
-// The convolution's tiles: calls store(sums, first, oc, count) with the
-// dot products (bias not added) of output channel oc at output pixels
-// first .. first + 3, of which the first `count` exist. The unused fields
-// of a partial last block hold stale bytes of the scratch: their sums are
-// computed and never stored.
-template <int Bits, typename Store>
-inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Store store) {
+// The convolution's tiles: for each pair of output channels oc, oc + 1,
+// an Out built on `target` takes the dot products (bias not added) of
+// each channel at output pixels first .. first + 3 (PairBytes). The unused
+// fields of a partial last block hold stale bytes of the scratch: their
+// sums are computed and never stored.
+template <int Bits, typename Out, typename Target>
+inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scratch, int64_t room, Target *target) {
     const ConvSetup setup = conv_setup(p, in, scratch, room);
     const int32_t depth = setup.depth, stride = setup.stride, chunks = setup.chunks, pixels = setup.pixels;
     const int32_t row_bytes = dmc_row_bytes(depth, Bits);
@@ -102,10 +139,11 @@ inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scrat
         gather_fields(setup, batch_pixels, oy, ox);
         for (int32_t oc = 0; oc < p->out_c; oc += 2) {
             const uint8_t *w = p->weights + size_t(oc) * size_t(row_bytes);
+            const Out out(p, target, oc);
             if (oc + 1 == p->out_c) { // an odd last channel alone
                 for (int32_t b = 0; b < batch_pixels; b += DMC_CONV_BLOCK)
-                    store(dot4<Bits>(fields + b * stride, stride, w, depth), batch + b, oc,
-                          std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK)));
+                    out(0, dot4<Bits>(fields + b * stride, stride, w, depth), batch + b,
+                        std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK)));
                 break;
             }
             const PackedRow<Bits> w0{w}, w1{w + row_bytes};
@@ -116,31 +154,11 @@ inline void conv2d_tiles(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *scrat
                 if (unpack) tile_sums<Bits>(x, stride, chunks, UnpackedRow{unpacked[0]}, UnpackedRow{unpacked[1]}, s0, s1);
                 else tile_sums<Bits>(x, stride, chunks, w0, w1, s0, s1);
                 const int32_t count = std::min(batch_pixels - b, int32_t(DMC_CONV_BLOCK));
-                store(s0, batch + b, oc, count);
-                store(s1, batch + b, oc + 1, count);
+                out(0, s0, batch + b, count);
+                out(1, s1, batch + b, count);
             }
         }
     }
-}
-
-template <int Bits>
-inline void conv2d_run(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
-    const auto store = [&](V sums, int32_t first, int32_t oc, int32_t count) {
-        store_channel(sums, p, oc, out + size_t(first) * size_t(p->out_c) + size_t(oc), count);
-    };
-    conv2d_tiles<Bits>(p, in, scratch, room, store);
-}
-
-template <int Bits>
-inline void conv2d_accumulators(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
-                                int64_t room) {
-    const auto store = [&](V sums, int32_t first, int32_t oc, int32_t count) {
-        int32_t lanes[4];
-        const V with_bias = add32x(sums, set32(p->bias[oc]));
-        std::memcpy(lanes, &with_bias, 16);
-        for (int32_t k = 0; k < count; ++k) acc[size_t(first + k) * size_t(p->out_c) + size_t(oc)] = lanes[k];
-    };
-    conv2d_tiles<Bits>(p, in, scratch, room, store);
 }
 
 template <int Bits> inline void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {
@@ -162,9 +180,9 @@ template <int Bits> inline void linear_run(const dmc_linear_s8 *p, const int8_t 
 // depend on the bit width.
 inline void conv2d_s8_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *out, int8_t *scratch, int64_t room) {
     if (one_channel_applies(p)) simd::conv2d_one_channel<simd::OneChannelBytes>(p, in, out);
-    else if (p->bits == 8) simd::conv2d_run<8>(p, in, out, scratch, room);
-    else if (p->bits == 4) simd::conv2d_run<4>(p, in, out, scratch, room);
-    else simd::conv2d_run<2>(p, in, out, scratch, room);
+    else if (p->bits == 8) simd::conv2d_tiles<8, simd::PairBytes>(p, in, scratch, room, out);
+    else if (p->bits == 4) simd::conv2d_tiles<4, simd::PairBytes>(p, in, scratch, room, out);
+    else simd::conv2d_tiles<2, simd::PairBytes>(p, in, scratch, room, out);
 }
 
 // The int32 accumulators of the convolution, bias included (the values
@@ -173,9 +191,9 @@ inline void conv2d_s8_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int8_t *
 inline void conv2d_s8_accumulators_simd128(const dmc_conv2d_s8 *p, const int8_t *in, int32_t *acc, int8_t *scratch,
                                            int64_t room) {
     if (one_channel_applies(p)) simd::conv2d_one_channel<simd::OneChannelAccumulators>(p, in, acc);
-    else if (p->bits == 8) simd::conv2d_accumulators<8>(p, in, acc, scratch, room);
-    else if (p->bits == 4) simd::conv2d_accumulators<4>(p, in, acc, scratch, room);
-    else simd::conv2d_accumulators<2>(p, in, acc, scratch, room);
+    else if (p->bits == 8) simd::conv2d_tiles<8, simd::PairAccumulators>(p, in, scratch, room, acc);
+    else if (p->bits == 4) simd::conv2d_tiles<4, simd::PairAccumulators>(p, in, scratch, room, acc);
+    else simd::conv2d_tiles<2, simd::PairAccumulators>(p, in, scratch, room, acc);
 }
 
 // No scratch: the input is read in place, its last partial chunk through

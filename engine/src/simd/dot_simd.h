@@ -37,6 +37,8 @@ namespace simd {
 #if defined(__wasm_simd128__)
 using V = v128_t;
 inline V load16(const void *p) { return wasm_v128_load(p); }
+inline void store(void *p, V v) { wasm_v128_store(p, v); }
+inline V max8(V a, V b) { return wasm_i8x16_max(a, b); }
 inline V load8(const void *p) { return wasm_v128_load64_zero(p); }
 inline V load4(const void *p) { return wasm_v128_load32_zero(p); }
 inline V splat8(int8_t v) { return wasm_i8x16_splat(v); }
@@ -101,6 +103,8 @@ inline void pixel_bytes(const V r[8], V &lo, V &hi) {
 #else
 using V = __m128i;
 inline V load16(const void *p) { return _mm_loadu_si128(static_cast<const __m128i *>(p)); }
+inline void store(void *p, V v) { _mm_storeu_si128(static_cast<__m128i *>(p), v); }
+inline V max8(V a, V b) { return _mm_max_epi8(a, b); }
 inline V load8(const void *p) { return _mm_loadl_epi64(static_cast<const __m128i *>(p)); }
 inline V load4(const void *p) {
     int32_t v;

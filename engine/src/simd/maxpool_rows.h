@@ -1,6 +1,6 @@
 // maxpool_rows.h - integer max pooling a row at a time, for the engine
-// (native and browser): the table's maxpool2d_s8_simd128 (the compiler
-// vectorizes its loops for SSE4.2 or WebAssembly SIMD128). Engine-only:
+// (native and browser): the table's maxpool2d_s8_simd128 (its maxima 16
+// bytes at a time with SSE4.2 or WebAssembly SIMD128). Engine-only:
 // the same bytes as dmc_maxpool2d_s8_run (max is exact whatever the
 // order), which tests compare it with.
 //
@@ -23,17 +23,54 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "dmc_pool.h"
+#include "dot_simd.h"
 
 namespace dmc {
+
+// m[i] = max(m[i], r[i]) for i < n, 16 bytes at a time (the compiler
+// leaves the loop scalar where r may lie just ahead of m). r may be m + d
+// for d > 0: each block of m is loaded before it is stored, and every
+// store so far lies before the block, so every read sees the bytes as
+// they were before the pass.
+inline void max_into(int8_t *m, const int8_t *r, size_t n) {
+    size_t i = 0;
+#if DMC_SIMD128
+    for (; i + 16 <= n; i += 16) simd::store(m + i, simd::max8(simd::load16(m + i), simd::load16(r + i)));
+#endif
+    for (; i < n; ++i) m[i] = std::max(m[i], r[i]);
+}
+
+// n bytes from s to d, which may overlap: all of s is loaded before d is
+// written. A pixel's few channels, where a call to memmove would cost more
+// than the copy (in WebAssembly, much more): up to 16 bytes as two words
+// that may overlap each other, each within the n bytes.
+inline void copy_pixel(int8_t *d, const int8_t *s, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        std::memcpy(&a, s, 8);
+        std::memcpy(&b, s + n - 8, 8);
+        std::memcpy(d, &a, 8);
+        std::memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        std::memcpy(&a, s, 4);
+        std::memcpy(&b, s + n - 4, 4);
+        std::memcpy(d, &a, 4);
+        std::memcpy(d + n - 4, &b, 4);
+    } else {
+        std::memmove(d, s, n);
+    }
+}
 
 // The maxima over the window's columns, without padding, in place in m
 // (the row of maxima over the window's rows): after a pass that leaves
 // m[i] the maximum of w columns from i, the pass m[i] = max(m[i], m[i + d c])
 // (d <= w) leaves that of w + d, so kernel k takes about log2(k) passes,
-// each a contiguous loop that vectorizes however few the channels. A pass
+// each contiguous and 16 bytes at a time however few the channels. A pass
 // runs left to right and reads only ahead of what it writes. Then each
 // output pixel copies its window's first column; the copies run left to
 // right and never reach a later window (ox c <= ox stride c), so o may be m
@@ -44,15 +81,14 @@ inline void maxpool2d_columns(const dmc_pool2d_s8 *p, int8_t *m, int8_t *o) {
         const int32_t d = std::min(w, p->kernel - w);
         w += d;
         const size_t n = row - size_t(w - 1) * c; // the positions with w columns in the row
-        const int8_t *r = m + size_t(d) * c;
-        for (size_t i = 0; i < n; ++i) m[i] = std::max(m[i], r[i]);
+        max_into(m, m + size_t(d) * c, n);
     }
     if (p->stride == 1) {
         std::memmove(o, m, size_t(p->out_w) * c);
         return;
     }
     const size_t step = size_t(p->stride) * c;
-    for (int32_t ox = 0; ox < p->out_w; ++ox) std::memmove(o + size_t(ox) * c, m + size_t(ox) * step, c);
+    for (int32_t ox = 0; ox < p->out_w; ++ox) copy_pixel(o + size_t(ox) * c, m + size_t(ox) * step, c);
 }
 
 // Output row oy, the row-wise way, with m: room for in_w * channels bytes.
@@ -66,10 +102,7 @@ inline void maxpool2d_row(const dmc_pool2d_s8 *p, const int8_t *in, int8_t *out,
     const int32_t y0 = oy * p->stride - p->padding;
     const int32_t y_lo = std::max(y0, 0), y_hi = std::min(y0 + p->kernel, p->in_h);
     std::memcpy(m, in + size_t(y_lo) * row, row);
-    for (int32_t y = y_lo + 1; y < y_hi; ++y) {
-        const int8_t *r = in + size_t(y) * row;
-        for (size_t i = 0; i < row; ++i) m[i] = std::max(m[i], r[i]);
-    }
+    for (int32_t y = y_lo + 1; y < y_hi; ++y) max_into(m, in + size_t(y) * row, row);
     int8_t *o = out + size_t(oy) * size_t(p->out_w) * c;
     if (p->padding == 0) return maxpool2d_columns(p, m, o);
     for (int32_t ox = 0; ox < p->out_w; ++ox, o += c) {
