@@ -19,6 +19,8 @@
 
 #include "dmc/quantize.h"
 #include "kernel_table.h"
+#include "simd/conv_gather.h"
+#include "vnni_standin.h"
 
 using namespace dmc;
 
@@ -570,6 +572,17 @@ TEST(GlobalPoolContract, WorkedExample) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, Conv2dKernels, testing::ValuesIn(conv2d_kernels()), variant_name<Conv2dKernel>);
 INSTANTIATE_TEST_SUITE_P(Variants, LinearKernels, testing::ValuesIn(linear_kernels()), variant_name<LinearKernel>);
+// Not table entries: the VNNI variants' code with an AVX2 stand-in for
+// VPDPBUSD (vnni_standin.cpp), which a CPU without VNNI runs in their place.
+INSTANTIATE_TEST_SUITE_P(StandIn, Conv2dKernels,
+                         testing::Values(Conv2dKernel{"conv2d_s8_vnni_standin", Isa::Avx2, simd_conv2d_scratch_bytes,
+                                                      conv2d_s8_vnni_standin, conv2d_s8_accumulators_vnni_standin}),
+                         variant_name<Conv2dKernel>);
+INSTANTIATE_TEST_SUITE_P(StandIn, LinearKernels,
+                         testing::Values(LinearKernel{"linear_s8_vnni_standin", Isa::Avx2,
+                                                      [](const dmc_linear_s8 *) { return int64_t(0); },
+                                                      linear_s8_vnni_standin, nullptr}),
+                         variant_name<LinearKernel>);
 INSTANTIATE_TEST_SUITE_P(Variants, MaxPoolKernels, testing::ValuesIn(maxpool2d_kernels()), variant_name<PoolKernel>);
 INSTANTIATE_TEST_SUITE_P(Variants, AvgPoolKernels, testing::ValuesIn(avgpool2d_kernels()), variant_name<PoolKernel>);
 INSTANTIATE_TEST_SUITE_P(Variants, ReluKernels, testing::ValuesIn(relu_kernels()), variant_name<ReluKernel>);
