@@ -10,10 +10,10 @@
 #include "dmc/compressed_model.h"
 
 #include "simd/avx2.h"
-#include "simd/vnni.h"
 #include "simd/conv_simd.h"
 #include "simd/depthwise_simd.h"
 #include "simd/maxpool_rows.h"
+#include "simd/vnni.h"
 
 namespace dmc {
 
