@@ -254,11 +254,7 @@ void rows_sums(const int8_t *x, int32_t n, const uint8_t *w, int32_t row_bytes, 
         for (int r = 0; r < Rows; ++r)
             a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(xc, weights16(w + r * row_bytes + c * 16)));
     }
-    for (int r = 0; r < Rows; ++r) {
-        const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a[r]), _mm256_extracti128_si256(a[r], 1));
-        const __m128i q = _mm_hadd_epi32(_mm_hadd_epi32(h, h), h);
-        acc[r] = _mm_cvtsi128_si32(q);
-    }
+    for (int r = 0; r < Rows; ++r) acc[r] = sum8(a[r]);
 }
 
 void linear_run(const dmc_linear_s8 *p, const int8_t *in, int8_t *out) {

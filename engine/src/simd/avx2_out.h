@@ -58,6 +58,13 @@ struct Requantize8 {
     }
 };
 
+// The sum of v's eight int32 lanes (wrapping, as the lanes do).
+inline int32_t sum8(__m256i v) {
+    const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    const __m128i q = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtsi128_si32(_mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
 // The four sums of each of a[0..3] (8 lanes each) as lanes 0-3, and of
 // b[0..3] as lanes 4-7.
 inline __m256i sum_tile(const __m256i a[4], const __m256i b[4]) {

@@ -134,12 +134,6 @@ struct Steps {
     bool half;
 };
 
-inline int32_t sum8(__m256i v) {
-    const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i q = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtsi128_si32(_mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(2, 3, 0, 1))));
-}
-
 // sum(x) over a gathered field, with the same instruction (v = 1).
 template <typename Dot> int32_t field_sum(const int8_t *x, Steps steps) {
     const __m256i ones = _mm256_set1_epi8(1);
